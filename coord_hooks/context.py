@@ -1,0 +1,69 @@
+"""Build the objects a command or hook needs: settings, paths, store, coordinator.
+
+Standard library only: the hook hot path calls `open_coordinator`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from coord_hooks.coordination import Coordinator
+from coord_hooks.paths import find_project_root, resolve_state_dir
+from coord_hooks.settings import Settings, load_settings
+from coord_hooks.store import BACKENDS, Store, open_store
+
+PLUGIN_ROOT = Path(__file__).resolve().parent.parent
+SHIM_LINK = PLUGIN_ROOT / "shims" / "hooks.sh"
+
+
+@dataclass
+class Context:
+    settings: Settings
+    project_root: Path
+    state_dir: Path
+    backend: str
+    store: Store
+    coordinator: Coordinator
+
+
+def linked_backend(link: Path = SHIM_LINK) -> str | None:
+    """The backend the ``shims/hooks.sh`` symlink selects (``hooks-<name>.sh``)."""
+    try:
+        target = os.readlink(link)
+    except OSError:
+        return None
+    name = os.path.basename(target)
+    if name.startswith("hooks-") and name.endswith(".sh"):
+        backend = name[len("hooks-") : -len(".sh")]
+        return backend if backend in BACKENDS else None
+    return None
+
+
+def choose_backend(settings: Settings, explicit: str | None,
+                   environ: Mapping[str, str] | None = None) -> str:
+    """``$COORD_BACKEND`` > ``--backend`` > config file > the shim symlink > default."""
+    env = os.environ if environ is None else environ
+    if env.get("COORD_BACKEND", "").strip():
+        return settings.backend
+    if explicit:
+        return explicit
+    if settings.sources.get("backend", "default") != "default":
+        return settings.backend
+    return linked_backend() or settings.backend
+
+
+def open_context(backend: str | None = None, cwd: str | None = None,
+                 environ: Mapping[str, str] | None = None, create: bool = True) -> Context:
+    """Resolve paths and settings, and open the chosen store backend."""
+    env = os.environ if environ is None else environ
+    project_root = find_project_root(cwd, env)
+    state_dir = resolve_state_dir(cwd, env)
+    settings = load_settings(state_dir if state_dir.is_dir() else None, env)
+    chosen = choose_backend(settings, backend, env)
+    store = open_store(chosen, state_dir, lock_timeout=settings.store_lock_timeout,
+                       create=create)
+    coordinator = Coordinator(store, settings, project_root, state_dir)
+    return Context(settings, project_root, state_dir, chosen, store, coordinator)

@@ -1,0 +1,167 @@
+"""Durable file primitives shared by the JSON backends (standard library only).
+
+* `atomic_write_bytes`: temp file in the same folder + fsync + ``os.replace`` + fsync of
+  the folder, so a reader sees the old or the new file, never a torn one.
+* `read_json_record`: parse a record; a corrupt file is moved to ``quarantine/`` (never
+  deleted) and reported as missing so the rest of the store keeps working.
+* `FlockLock`: an exclusive ``fcntl.flock`` on a sidecar file with a timeout. portalocker
+  also uses ``flock`` on POSIX, so the legacy backend (portalocker) and the optimized one
+  (this class) exclude each other on the same state directory.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from coord_hooks.errors import StoreBusyError, StoreError
+from coord_hooks.paths import FILE_MODE, ensure_subdir
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+
+def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` atomically (and durably unless told otherwise)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if durable:
+        fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    """fsync a directory so a rename in it survives a crash."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def dump_json(data: Any) -> bytes:
+    """Stable, jq-friendly JSON."""
+    return (json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
+
+
+def quarantine(path: Path, state_dir: Path, why: str) -> Path | None:
+    """Move a bad file to ``quarantine/`` under a unique name and log a warning."""
+    from coord_hooks import logs
+
+    target_dir = ensure_subdir(state_dir / "quarantine")
+    rel = path.relative_to(state_dir) if path.is_relative_to(state_dir) else Path(path.name)
+    target = target_dir / f"{str(rel).replace(os.sep, '__')}.{int(time.time())}.{os.getpid()}"
+    try:
+        os.replace(path, target)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        logs.log_event(state_dir, "error", "quarantine_failed", path=str(path),
+                       error=str(exc))
+        return None
+    logs.log_event(state_dir, "warning", "quarantined", path=str(path), moved_to=str(target),
+                   reason=why)
+    return target
+
+
+def read_json_record(path: Path, state_dir: Path) -> dict[str, Any] | None:
+    """Read one JSON object; quarantine it if it is not one. None when absent."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        quarantine(path, state_dir, "a directory where a record file belongs")
+        return None
+    except OSError as exc:
+        if exc.errno == errno.EACCES:
+            quarantine(path, state_dir, "unreadable")
+            return None
+        raise StoreError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        quarantine(path, state_dir, f"invalid JSON: {exc}")
+        return None
+    if not isinstance(data, dict):
+        quarantine(path, state_dir, "not a JSON object")
+        return None
+    return data
+
+
+class FlockLock:
+    """Exclusive advisory lock on a sidecar file, waiting at most ``timeout`` seconds."""
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._fd: int | None = None
+        self._depth = 0
+
+    def acquire(self) -> None:
+        if self._depth:
+            self._depth += 1
+            return
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        except OSError as exc:
+            raise StoreError(f"cannot open lock file {self.path}: {exc.strerror}") from None
+        if fcntl is None:  # pragma: no cover - Windows has no flock; single-writer fallback
+            self._fd, self._depth = fd, 1
+            return
+        deadline = time.monotonic() + self.timeout
+        delay = 0.0005
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise StoreBusyError(
+                        f"store lock {self.path} busy for {self.timeout:g}s") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.02)
+        self._fd, self._depth = fd, 1
+
+    def release(self) -> None:
+        if not self._depth:
+            return
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)  # closing the descriptor drops the flock
+
+    def __enter__(self) -> FlockLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

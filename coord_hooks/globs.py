@@ -1,0 +1,118 @@
+"""Lock keys: canonical paths and glob patterns, and whether two keys overlap.
+
+Standard library only. Patterns use ``*`` (within one path segment), ``**`` (any number
+of segments), ``?`` and ``[...]``, matched against project-relative POSIX paths.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from pathlib import Path
+
+GLOB_CHARS = frozenset("*?[")
+
+
+def is_glob(text: str) -> bool:
+    return any(ch in GLOB_CHARS for ch in text)
+
+
+def canonical_key(target: str, cwd: str | os.PathLike[str], project_root: Path) -> tuple[str, bool]:
+    """Turn a path or pattern into the key a lock is stored under.
+
+    Paths are resolved (``~``, relative to ``cwd``, symlinks) and stored relative to the
+    project root when inside it, else absolute. For a pattern only its literal directory
+    prefix is resolved; the wildcard part is kept as written.
+    """
+    raw = os.path.expanduser(target.strip().replace("\\", "/") if os.sep == "\\"
+                             else target.strip())
+    if not raw:
+        raise ValueError("empty path")
+    glob = is_glob(raw)
+    joined = raw if os.path.isabs(raw) else os.path.join(os.fspath(cwd), raw)
+    if glob:
+        parts = joined.split("/")
+        first = next(i for i, part in enumerate(parts) if is_glob(part))
+        prefix = os.path.realpath("/".join(parts[:first]) or "/")
+        resolved = "/".join([prefix.rstrip("/"), *parts[first:]])
+    else:
+        resolved = os.path.realpath(joined)
+    root = os.fspath(project_root).rstrip("/")
+    if resolved == root:
+        return ".", glob
+    if resolved.startswith(root + "/"):
+        return resolved[len(root) + 1 :], glob
+    return resolved, glob
+
+
+@functools.lru_cache(maxsize=512)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif ch == "*":
+            out.append("[^/]*")
+            i += 1
+        elif ch == "?":
+            out.append("[^/]")
+            i += 1
+        elif ch == "[":
+            end = pattern.find("]", i + 2)
+            if end == -1:
+                out.append(re.escape(ch))
+                i += 1
+            else:
+                body = pattern[i + 1 : end]
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append(f"[{body}]")
+                i = end + 1
+        else:
+            out.append(re.escape(ch))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def glob_match(pattern: str, path: str) -> bool:
+    """True when ``path`` (or a parent folder of it) matches ``pattern``."""
+    regex = _glob_regex(pattern)
+    if regex.match(path):
+        return True
+    # A pattern naming a folder covers what is inside it, as a path lock on a folder does.
+    parts = path.split("/")
+    return any(regex.match("/".join(parts[:n])) for n in range(1, len(parts)))
+
+
+def _literal_prefix(pattern: str) -> str:
+    parts = pattern.split("/")
+    literal = []
+    for part in parts:
+        if is_glob(part):
+            break
+        literal.append(part)
+    return "/".join(literal)
+
+
+def keys_overlap(a: str, a_glob: bool, b: str, b_glob: bool) -> bool:
+    """Could a file be covered by both keys? Conservative for two patterns."""
+    if not a_glob and not b_glob:
+        return a == b or b.startswith(a + "/") or a.startswith(b + "/") or a == "."
+    if a_glob and not b_glob:
+        return glob_match(a, b)
+    if b_glob and not a_glob:
+        return glob_match(b, a)
+    if a == b or glob_match(a, b) or glob_match(b, a):
+        return True
+    # Deciding whether two patterns share a match is hard in general; treat them as
+    # overlapping when their literal folder prefixes nest (false positives only).
+    pa, pb = _literal_prefix(a), _literal_prefix(b)
+    return (not pa or not pb or pa == pb or pa.startswith(pb + "/")
+            or pb.startswith(pa + "/"))

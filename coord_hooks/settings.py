@@ -1,0 +1,204 @@
+"""Settings from environment variables and optional config files, with their sources.
+
+Precedence, highest first: ``COORD_*`` environment variables, the seed's historical
+names (``CACHE_TTL`` …), the project config file (``<state dir>/config.toml``), the user
+config file (``<user config dir>/config.toml`` or ``$COORD_CONFIG``), built-in defaults.
+
+Standard library only: the hook hot path loads settings on every event.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from coord_hooks.errors import ConfigError
+
+APP_NAME = "coord-hooks"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Declaration of one setting: its type, default and the names that can set it."""
+
+    name: str
+    kind: type
+    default: Any
+    help: str
+    legacy_env: str | None = None
+
+    @property
+    def env(self) -> str:
+        return "COORD_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("backend", str, "optimized", "store backend: legacy, optimized or sqlite"),
+    Setting("cache_ttl", float, 30.0, "seconds a cached snapshot may be reused (0 disables)",
+            "CACHE_TTL"),
+    Setting("broadcast_batch_size", int, 10, "queued broadcasts that trigger a flush",
+            "BROADCAST_BATCH_SIZE"),
+    Setting("batch_flush_interval", float, 5.0, "seconds after which queued broadcasts flush",
+            "BATCH_FLUSH_INTERVAL"),
+    Setting("debug", bool, False, "log per-step hook timings to logs/app.log",
+            "COORDINATION_DEBUG"),
+    Setting("lock_ttl", float, 1800.0, "seconds of owner inactivity after which a lock lapses"),
+    Setting("session_ttl", float, 900.0, "heartbeat age after which a session without pid is dead"),
+    Setting("max_message_chars", int, 4000, "longest message body accepted"),
+    Setting("retention_messages", int, 500, "messages kept live before archiving older ones"),
+    Setting("deliver_chars", int, 6000, "most characters of messages injected into one prompt"),
+    Setting("midturn_interval", float, 60.0, "seconds between mid-turn deliveries per session"),
+    Setting("midturn_wait", float, 120.0, "unread age that makes a message due mid-turn"),
+    Setting("slow_ms", float, 250.0, "hook duration that is logged as slow_operation"),
+    Setting("store_lock_timeout", float, 10.0, "seconds to wait for the store lock"),
+    Setting("log_max_bytes", int, 1_000_000, "size at which a log file is rotated"),
+)
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Effective settings; `sources` tells where each value came from."""
+
+    backend: str = "optimized"
+    cache_ttl: float = 30.0
+    broadcast_batch_size: int = 10
+    batch_flush_interval: float = 5.0
+    debug: bool = False
+    lock_ttl: float = 1800.0
+    session_ttl: float = 900.0
+    max_message_chars: int = 4000
+    retention_messages: int = 500
+    deliver_chars: int = 6000
+    midturn_interval: float = 60.0
+    midturn_wait: float = 120.0
+    slow_ms: float = 250.0
+    store_lock_timeout: float = 10.0
+    log_max_bytes: int = 1_000_000
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def replace(self, **changes: Any) -> Settings:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        sources = dict(self.sources)
+        sources.update({k: "override" for k in changes if k != "sources"})
+        values["sources"] = sources
+        return Settings(**values)
+
+
+def user_config_dir() -> Path:
+    """The user-level config directory, as platformdirs computes it.
+
+    Re-implemented with the standard library so the hook path need not import
+    platformdirs; tests check both agree on this platform.
+    """
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / APP_NAME
+    if os.name == "nt":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / APP_NAME
+    xdg = os.environ.get("XDG_CONFIG_HOME", "").strip()
+    return Path(xdg if xdg else Path.home() / ".config") / APP_NAME
+
+
+def user_config_file() -> Path:
+    explicit = os.environ.get("COORD_CONFIG")
+    return Path(explicit) if explicit else user_config_dir() / "config.toml"
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {text!r}")
+
+
+def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
+    try:
+        if setting.kind is bool:
+            return raw if isinstance(raw, bool) else _parse_bool(str(raw))
+        if setting.kind is str:
+            value = str(raw).strip()
+        else:
+            value = setting.kind(raw)
+            if value < 0:
+                raise ValueError("must not be negative")
+        if setting.name == "backend" and value not in ("legacy", "optimized", "sqlite"):
+            raise ValueError("expected legacy, optimized or sqlite")
+        return value
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{origin}: bad value {raw!r} for {setting.name} ({exc})") from None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read a flat ``key = value`` TOML file; a missing file is empty."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        import tomllib  # type: ignore[import-not-found,unused-ignore]  # Python >= 3.11
+
+        data: dict[str, Any] = tomllib.loads(text)
+    except ModuleNotFoundError:
+        data = _parse_flat_toml(text, path)
+    except ValueError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    section = data.get("coord")
+    return dict(section) if isinstance(section, dict) else data
+
+
+def _parse_flat_toml(text: str, path: Path) -> dict[str, Any]:
+    # Python 3.10 has no tomllib; our config is flat scalars, which this covers.
+    result: dict[str, Any] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.split("#", 1)[0].strip()
+        if not stripped or stripped.startswith("["):
+            continue
+        key, sep, value = stripped.partition("=")
+        if not sep:
+            raise ConfigError(f"config file {path}:{number}: expected key = value")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        result[key.strip()] = value
+    return result
+
+
+def load_settings(
+    state_dir: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Compute the effective settings and remember where each value came from."""
+    env = os.environ if environ is None else environ
+    layers: list[tuple[str, dict[str, Any]]] = []
+    user_file = user_config_file()
+    layers.append((str(user_file), read_config_file(user_file)))
+    if state_dir is not None:
+        project_file = state_dir / "config.toml"
+        layers.append((str(project_file), read_config_file(project_file)))
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for setting in SETTINGS:
+        value, origin = setting.default, "default"
+        for origin_name, layer in layers:
+            if setting.name in layer:
+                value = _coerce(setting, layer[setting.name], origin_name)
+                origin = origin_name
+        for env_name in (setting.legacy_env, setting.env):
+            if env_name and env.get(env_name, "") != "":
+                value = _coerce(setting, env[env_name], f"${env_name}")
+                origin = f"${env_name}"
+        values[setting.name] = value
+        sources[setting.name] = origin
+    unknown = {k for _, layer in layers for k in layer} - set(SETTINGS_BY_NAME)
+    for name in sorted(unknown):
+        sources[f"unknown:{name}"] = "ignored"
+    return Settings(**values, sources=sources)

@@ -1,0 +1,301 @@
+"""JSON-file stores: one file per record, readable with jq.
+
+Layout of a state directory (shared by the legacy and optimized backends, so a user can
+switch between them at any time)::
+
+    .lock                    sidecar lock file (flock) taken around every mutation
+    generation               integer bumped by every committed transaction
+    seq.json                 {"last_seq": N}: the last message sequence number given
+    sessions/<id>.json       one `Session` per file
+    locks/<lock id>.json     one `Lock` per (key, owner); id = sha1(key NUL owner)[:20]
+    messages/<seq:012d>.json one live `Message` per file
+    archive/messages.jsonl.gz  archived messages (see `coord_hooks.archive`)
+    quarantine/              corrupt files moved aside, never deleted
+    logs/                    app.log, performance.log
+
+Every record file carries ``format_version``. Every write is temp file + fsync +
+``os.replace``. The sequence counter is written *before* the message file, so a crash
+can leave a gap in sequence numbers but never reuse one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from coord_hooks import archive
+from coord_hooks.fsio import atomic_write_bytes, dump_json, read_json_record
+from coord_hooks.model import FORMAT_VERSION, Lock, Message, NewMessage, Session, StoreInfo
+from coord_hooks.paths import ensure_state_dir, ensure_subdir
+
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+_SEQ_NAME = re.compile(r"(\d{12})\.json")
+
+
+class _Mutex(Protocol):
+    def __enter__(self) -> Any: ...
+
+    def __exit__(self, *exc: object) -> Any: ...
+
+
+def session_file_name(session_id: str) -> str:
+    """File name for a session id; odd ids are hashed so they cannot escape the folder."""
+    if _SAFE_ID.fullmatch(session_id):
+        return f"{session_id}.json"
+    return "x-" + hashlib.sha1(session_id.encode()).hexdigest() + ".json"
+
+
+def message_file_name(seq: int) -> str:
+    return f"{seq:012d}.json"
+
+
+class JsonFileView:
+    """Reads straight from disk on every call (no cache)."""
+
+    def __init__(self, store: JsonFileStore) -> None:
+        self.store = store
+        self.dir = store.state_dir
+
+    def _read(self, path: Path) -> dict[str, Any] | None:
+        return read_json_record(path, self.dir)
+
+    def get_session(self, session_id: str) -> Session | None:
+        session: Session | None = self._load_path(
+            Session, self.dir / "sessions" / session_file_name(session_id))
+        return session
+
+    def sessions(self) -> list[Session]:
+        return [s for s in (self._load_path(Session, p) for p in
+                            _json_files(self.dir / "sessions")) if s is not None]
+
+    def locks(self) -> list[Lock]:
+        return [lk for lk in (self._load_path(Lock, p) for p in _json_files(self.dir / "locks"))
+                if lk is not None]
+
+    def _load_path(self, cls: Any, path: Path) -> Any:
+        return _load(cls, self._read(path), path, self.dir)
+
+    def message_seqs(self) -> list[int]:
+        seqs = []
+        for name in _names(self.dir / "messages"):
+            match = _SEQ_NAME.fullmatch(name)
+            if match:
+                seqs.append(int(match.group(1)))
+        seqs.sort()
+        return seqs
+
+    def messages_after(self, seq: int, limit: int | None = None) -> list[Message]:
+        result: list[Message] = []
+        for number in self.message_seqs():
+            if number <= seq:
+                continue
+            path = self.dir / "messages" / message_file_name(number)
+            message = self._load_path(Message, path)
+            if message is not None:
+                result.append(message)
+                if limit is not None and len(result) >= limit:
+                    break
+        return result
+
+    def last_seq(self) -> int:
+        data = self._read(self.dir / "seq.json")
+        counted = int(data.get("last_seq", 0)) if data else 0
+        seqs = self.message_seqs()
+        # The counter is written first, so it is normally >= every file; max() also covers
+        # a counter file that was quarantined.
+        return max(counted, seqs[-1] if seqs else 0)
+
+    def message_count(self) -> int:
+        return len(self.message_seqs())
+
+
+class JsonFileTransaction(JsonFileView):
+    """Mutations; only created while the store's sidecar lock is held."""
+
+    def __init__(self, store: JsonFileStore) -> None:
+        super().__init__(store)
+        self.dirty = False
+        self.durable = store.durable
+
+    def _write(self, path: Path, data: dict[str, Any]) -> None:
+        atomic_write_bytes(path, dump_json(data), durable=self.durable)
+        self.dirty = True
+
+    def put_session(self, session: Session) -> None:
+        self._write(self.dir / "sessions" / session_file_name(session.session_id),
+                    session.to_dict())
+
+    def put_lock(self, lock: Lock) -> None:
+        self._write(self.dir / "locks" / f"{lock.lock_id}.json", lock.to_dict())
+
+    def delete_lock(self, key: str, owner: str) -> None:
+        from coord_hooks.model import lock_id_for
+
+        try:
+            os.unlink(self.dir / "locks" / f"{lock_id_for(key, owner)}.json")
+            self.dirty = True
+        except FileNotFoundError:
+            pass
+
+    def append_message(self, message: NewMessage) -> Message:
+        seq = self.last_seq() + 1
+        self._write(self.dir / "seq.json", {"format_version": FORMAT_VERSION, "last_seq": seq})
+        stored = message.with_seq(seq)
+        self._write(self.dir / "messages" / message_file_name(seq), stored.to_dict())
+        return stored
+
+    def archive_messages(self, upto_seq: int) -> int:
+        doomed = [m for m in self.messages_after(0) if m.seq <= upto_seq]
+        if not doomed:
+            return 0
+        archive.append_to_archive(self.dir, doomed)
+        for message in doomed:
+            try:
+                os.unlink(self.dir / "messages" / message_file_name(message.seq))
+            except FileNotFoundError:
+                pass
+        self.dirty = True
+        return len(doomed)
+
+
+class JsonFileStore:
+    """Base of the JSON backends; subclasses choose the mutex and may add caching."""
+
+    name = "json"
+    SUBDIRS = ("sessions", "locks", "messages")
+
+    def __init__(self, state_dir: Path, lock_timeout: float = 10.0, durable: bool = True,
+                 create: bool = True) -> None:
+        self.state_dir = ensure_state_dir(state_dir, create=create)
+        for sub in self.SUBDIRS:
+            ensure_subdir(self.state_dir / sub)
+        self.lock_timeout = lock_timeout
+        self.durable = durable
+
+    # --- hooks for subclasses -------------------------------------------------------
+    def _mutex(self) -> _Mutex:
+        raise NotImplementedError
+
+    def _view(self) -> JsonFileView:
+        return JsonFileView(self)
+
+    def _txn(self) -> JsonFileTransaction:
+        return JsonFileTransaction(self)
+
+    def _committed(self, txn: JsonFileTransaction) -> None:
+        """Called under the lock after a transaction that changed something."""
+        self.bump_generation()
+
+    # --- Store protocol -------------------------------------------------------------
+    def read(self) -> AbstractContextManager[JsonFileView]:
+        return _yield(self._view)
+
+    @contextmanager
+    def transaction(self) -> Iterator[JsonFileTransaction]:
+        with self._mutex():
+            txn = self._txn()
+            try:
+                yield txn
+            finally:
+                # Even a failing transaction may have written some files: readers that
+                # validate caches by generation must notice.
+                if txn.dirty:
+                    self._committed(txn)
+
+    def archived_messages(self) -> Iterator[Message]:
+        return archive.read_archive(self.state_dir)
+
+    def flush(self) -> int:
+        return 0
+
+    def maintenance(self, dry_run: bool = False) -> dict[str, Any]:
+        return {}
+
+    def info(self) -> StoreInfo:
+        return StoreInfo(backend=self.name, location=str(self.state_dir),
+                         details={"generation": self.generation()})
+
+    def close(self) -> None:
+        pass
+
+    # --- generation counter ---------------------------------------------------------
+    def generation(self) -> int:
+        try:
+            return int((self.state_dir / "generation").read_bytes() or b"0")
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def bump_generation(self) -> int:
+        value = self.generation() + 1
+        atomic_write_bytes(self.state_dir / "generation", str(value).encode(),
+                           durable=self.durable)
+        return value
+
+
+class LegacyStore(JsonFileStore):
+    """The legacy backend: portalocker around every mutation, reads from disk always."""
+
+    name = "legacy"
+
+    def _mutex(self) -> _Mutex:
+        import portalocker  # lazy: costs ~60 ms to import, only legacy pays it
+
+        from coord_hooks.errors import StoreBusyError
+
+        lock = portalocker.Lock(str(self.state_dir / ".lock"), mode="a",
+                                timeout=self.lock_timeout, check_interval=0.005,
+                                flags=portalocker.LockFlags.EXCLUSIVE
+                                | portalocker.LockFlags.NON_BLOCKING)
+        return _PortalockerMutex(lock, StoreBusyError, self.state_dir, self.lock_timeout)
+
+
+class _PortalockerMutex:
+    def __init__(self, lock: Any, busy: type[Exception], state_dir: Path,
+                 timeout: float) -> None:
+        self.lock, self.busy, self.state_dir, self.timeout = lock, busy, state_dir, timeout
+
+    def __enter__(self) -> None:
+        import portalocker
+
+        try:
+            self.lock.acquire()
+        except portalocker.exceptions.LockException:
+            raise self.busy(
+                f"store lock {self.state_dir / '.lock'} busy for {self.timeout:g}s") from None
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+
+
+def _load(cls: Any, data: dict[str, Any] | None, path: Path, state_dir: Path) -> Any:
+    if data is None:
+        return None
+    try:
+        return cls.from_dict(data)
+    except (TypeError, ValueError) as exc:
+        from coord_hooks.fsio import quarantine
+
+        quarantine(path, state_dir, f"not a valid {cls.__name__}: {exc}")
+        return None
+
+
+def _names(folder: Path) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except FileNotFoundError:
+        return []
+
+
+def _json_files(folder: Path) -> list[Path]:
+    return [folder / n for n in sorted(_names(folder))
+            if n.endswith(".json") and not n.startswith(".")]
+
+
+@contextmanager
+def _yield(factory: Callable[[], JsonFileView]) -> Iterator[JsonFileView]:
+    yield factory()
