@@ -1,0 +1,30 @@
+"""Test isolation: no test may touch the real $HOME, user config or project state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path_factory: pytest.TempPathFactory,
+                  monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("COORD_STATE_DIR", str(tmp_path_factory.mktemp("state") / "coord"))
+    for name in ("COORD_BACKEND", "COORD_CONFIG", "CLAUDE_PROJECT_DIR", "CLAUDE_PID",
+                 "CLAUDE_CODE_SESSION_ID", "CACHE_TTL", "BROADCAST_BATCH_SIZE",
+                 "BATCH_FLUSH_INTERVAL", "COORDINATION_DEBUG", "COORD_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    yield
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh state dir, also exported as $COORD_STATE_DIR for subprocesses."""
+    path = tmp_path / ".claude-coordination"
+    monkeypatch.setenv("COORD_STATE_DIR", str(path))
+    return path
