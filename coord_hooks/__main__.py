@@ -1,0 +1,25 @@
+"""Entry point for ``coord`` and ``python -m coord_hooks``.
+
+``coord hook EVENT`` is dispatched here, before Typer (or anything outside the standard
+library) is imported: hooks run before every edit and must start fast. Everything else
+goes to the Typer app in `coord_hooks.cli`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "hook" and not {"-h", "--help"} & set(args[1:]):
+        from coord_hooks.hook.entry import run_hook
+
+        raise SystemExit(run_hook(args[1:]))
+    from coord_hooks.cli import run_cli
+
+    raise SystemExit(run_cli(args))
+
+
+if __name__ == "__main__":
+    main()
