@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from coord_hooks.store import BACKENDS, Store, open_store
 
 
 @pytest.fixture(autouse=True)
@@ -28,3 +31,25 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / ".claude-coordination"
     monkeypatch.setenv("COORD_STATE_DIR", str(path))
     return path
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend_name(request: pytest.FixtureRequest) -> str:
+    """Every registered store backend in turn (new backends join automatically)."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def store_factory() -> Iterator[Callable[..., Store]]:
+    """``store_factory(name, state_dir, **kwargs)`` opens a backend; all are closed after."""
+    opened: list[Store] = []
+
+    def make(name: str, state_dir: Path, **kwargs: Any) -> Store:
+        store = open_store(name, state_dir, **kwargs)
+        opened.append(store)
+        return store
+
+    yield make
+    for store in reversed(opened):
+        store.close()
