@@ -362,6 +362,9 @@ class Coordinator:
         except ValueError as exc:
             raise UsageError(f"bad path {target!r}: {exc}") from None
 
+    def _is_folder(self, key: str) -> bool:
+        return os.path.isdir(key if os.path.isabs(key) else self.project_root / key)
+
     def try_acquire(self, session_id: str, target: str, *, cwd: str | None = None,
                     exclusive: bool = True, ttl: float | None = None, reason: str = "",
                     agent_id: str = "") -> AcquireResult:
@@ -381,7 +384,8 @@ class Coordinator:
                     if lock.key == key:
                         mine = lock
                     continue
-                if not globs.keys_overlap(lock.key, lock.is_glob, key, is_glob):
+                if not globs.keys_overlap(lock.key, lock.is_glob, key, is_glob,
+                                          self._is_folder):
                     continue
                 if not exclusive and not lock.exclusive:
                     continue

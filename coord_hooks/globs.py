@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 GLOB_CHARS = frozenset("*?[")
@@ -101,14 +102,55 @@ def _literal_prefix(pattern: str) -> str:
     return "/".join(literal)
 
 
-def keys_overlap(a: str, a_glob: bool, b: str, b_glob: bool) -> bool:
-    """Could a file be covered by both keys? Conservative for two patterns."""
+def _inside(path: str, folder: str) -> bool:
+    """Is ``path`` inside the folder ``folder``? ``.`` is the project: every relative key."""
+    if folder == ".":
+        return path != "." and not os.path.isabs(path)
+    return path.startswith(folder + "/")
+
+
+def _matches_below(pattern: list[str], path: list[str]) -> bool:
+    """Could ``pattern`` match ``path`` itself or something inside it (segment-wise)?"""
+    if not path:
+        return True  # whatever pattern segments remain can match a deeper path
+    if not pattern:
+        return False
+    head = pattern[0]
+    if head == "**":
+        return _matches_below(pattern[1:], path) or _matches_below(pattern, path[1:])
+    if "**" in head:
+        return True  # `a**b` can span segments: stay conservative
+    if not _glob_regex(head).match(path[0]):
+        return False
+    return _matches_below(pattern[1:], path[1:])
+
+
+def _glob_path_overlap(pattern: str, path: str,
+                       is_folder: Callable[[str], bool] | None) -> bool:
+    # A path lock on a folder covers what is inside it, so a pattern that can match
+    # anything inside the folder overlaps it, as does a pattern matching a parent.
+    if path == ".":
+        return not os.path.isabs(pattern)
+    if glob_match(pattern, path):
+        return True
+    if is_folder is not None and not is_folder(path):
+        return False  # nothing is inside a file
+    return _matches_below(pattern.split("/"), path.split("/"))
+
+
+def keys_overlap(a: str, a_glob: bool, b: str, b_glob: bool,
+                 is_folder: Callable[[str], bool] | None = None) -> bool:
+    """Could a file be covered by both keys? Conservative for two patterns.
+
+    ``is_folder(path_key)`` says whether a path key names a folder; without it every
+    path is assumed to be one (a pattern then overlaps any path it could match below).
+    """
     if not a_glob and not b_glob:
-        return a == b or b.startswith(a + "/") or a.startswith(b + "/") or a == "."
+        return a == b or _inside(b, a) or _inside(a, b)
     if a_glob and not b_glob:
-        return glob_match(a, b)
+        return _glob_path_overlap(a, b, is_folder)
     if b_glob and not a_glob:
-        return glob_match(b, a)
+        return _glob_path_overlap(b, a, is_folder)
     if a == b or glob_match(a, b) or glob_match(b, a):
         return True
     # Deciding whether two patterns share a match is hard in general; treat them as
