@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from coord_hooks import logs
 from coord_hooks.coordination import Coordinator
 from coord_hooks.paths import find_project_root, resolve_state_dir
 from coord_hooks.settings import Settings, load_settings
 from coord_hooks.store import BACKENDS, Store, open_store
+from coord_hooks.store.layout import backend_for
 
 PLUGIN_ROOT = Path(__file__).resolve().parent.parent
 SHIM_LINK = PLUGIN_ROOT / "shims" / "hooks.sh"
@@ -43,9 +45,22 @@ def linked_backend(link: Path = SHIM_LINK) -> str | None:
 
 
 def choose_backend(settings: Settings, explicit: str | None,
-                   environ: Mapping[str, str] | None = None) -> str:
-    """``$COORD_BACKEND`` > ``--backend`` > config file > the shim symlink > default."""
+                   environ: Mapping[str, str] | None = None,
+                   state_dir: Path | None = None) -> str:
+    """``$COORD_BACKEND`` > ``--backend`` > config file > the shim symlink > default.
+
+    The state dir's layout has the last word (`store.layout`): a choice naming a backend
+    of the other layout (``optimized`` on a dir migrated to ``coord.db``) is redirected
+    to that layout's backend, so hooks keep working after ``coord migrate`` and no
+    backend ever opens an empty store beside the real data.
+    """
     env = os.environ if environ is None else environ
+    where = state_dir if state_dir is not None else resolve_state_dir(None, env)
+    return backend_for(where, _preferred_backend(settings, explicit, env))
+
+
+def _preferred_backend(settings: Settings, explicit: str | None,
+                       env: Mapping[str, str]) -> str:
     if env.get("COORD_BACKEND", "").strip():
         return settings.backend
     if explicit:
@@ -56,14 +71,23 @@ def choose_backend(settings: Settings, explicit: str | None,
 
 
 def open_context(backend: str | None = None, cwd: str | None = None,
-                 environ: Mapping[str, str] | None = None, create: bool = True) -> Context:
-    """Resolve paths and settings, and open the chosen store backend."""
+                 environ: Mapping[str, str] | None = None, create: bool = True,
+                 lock_timeout: float | None = None) -> Context:
+    """Resolve paths and settings, and open the chosen store backend.
+
+    ``lock_timeout`` caps the configured store lock wait (hooks must finish inside
+    Claude Code's hook timeout, so they wait less than a human's command would).
+    """
     env = os.environ if environ is None else environ
     project_root = find_project_root(cwd, env)
     state_dir = resolve_state_dir(cwd, env)
     settings = load_settings(state_dir if state_dir.is_dir() else None, env)
-    chosen = choose_backend(settings, backend, env)
-    store = open_store(chosen, state_dir, lock_timeout=settings.store_lock_timeout,
-                       create=create)
+    logs.configure(settings.log_max_bytes)  # quarantine/force-release logs honour the cap too
+    chosen = choose_backend(settings, backend, env, state_dir)
+    wait = settings.store_lock_timeout
+    if lock_timeout is not None:
+        wait = min(wait, lock_timeout)
+    store = open_store(chosen, state_dir, lock_timeout=wait, create=create,
+                       settings=settings)
     coordinator = Coordinator(store, settings, project_root, state_dir)
     return Context(settings, project_root, state_dir, chosen, store, coordinator)

@@ -1,8 +1,14 @@
 """Append-only JSON-line logs in ``<state dir>/logs/`` with size-capped rotation.
 
 ``app.log`` holds warnings, errors and ``slow_operation`` lines; ``performance.log`` one
-line per hook run. Writes are single ``O_APPEND`` writes (atomic for short lines), and a
-log failure never propagates: logging must not break a hook.
+line per hook run (``{"ts", "event", "ms", ...}``: `duration_ms` reads it). Writes are
+single ``O_APPEND`` writes (atomic for short lines), and a log failure never propagates:
+logging must not break a hook.
+
+Each log is capped at ``log_max_bytes`` (setting; `configure` sets the process default):
+past it the file is rotated to ``.1`` → ``.2`` and the oldest generation dropped, so one
+log never takes more than about ``(KEEP_ROTATED + 1) * max_bytes`` on disk. A value of 0
+disables rotation.
 """
 
 from __future__ import annotations
@@ -10,21 +16,56 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: rotation without a lock
+    fcntl = None  # type: ignore[assignment]
+
 DEFAULT_MAX_BYTES = 1_000_000
 KEEP_ROTATED = 2
+MAX_LINE = 16_384  # one record never exceeds this; a giant field must not blow the cap
+_FIELD_LIMIT = 1_000
+APP_LOG = "app.log"
+PERFORMANCE_LOG = "performance.log"
+
+_max_bytes = DEFAULT_MAX_BYTES
 
 
-def _append(path: Path, line: str, max_bytes: int) -> None:
+def configure(max_bytes: int) -> None:
+    """Set the cap used when a caller does not pass one (from ``log_max_bytes``)."""
+    global _max_bytes
+    _max_bytes = max_bytes
+
+
+def current_max_bytes() -> int:
+    return _max_bytes
+
+
+def log_dir(state_dir: Path) -> Path:
+    return state_dir / "logs"
+
+
+def generations(path: Path) -> list[Path]:
+    """``log.2``, ``log.1``, ``log``: every generation that may exist, oldest first."""
+    older = [path.with_name(f"{path.name}.{i}") for i in range(KEEP_ROTATED, 0, -1)]
+    return [*older, path]
+
+
+def append_line(path: Path, line: str, max_bytes: int | None = None) -> None:
+    """Append one line to a capped log; rotate first if it is full. Never raises."""
+    cap = _max_bytes if max_bytes is None else max_bytes
     try:
         path.parent.mkdir(mode=0o700, exist_ok=True)
-        try:
-            if path.stat().st_size >= max_bytes:
-                rotate(path)
-        except FileNotFoundError:
-            pass
+        if cap > 0:
+            try:
+                if path.stat().st_size >= cap:
+                    _rotate_once(path, cap)
+            except FileNotFoundError:
+                pass
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             os.write(fd, line.encode("utf-8", "replace"))
@@ -32,6 +73,28 @@ def _append(path: Path, line: str, max_bytes: int) -> None:
             os.close(fd)
     except OSError:
         pass
+
+
+def _rotate_once(path: Path, cap: int) -> None:
+    # Several hooks can find the log full at the same moment; without the lock each would
+    # rotate, and every extra rotation throws away a generation nobody has read yet. The
+    # others wait rather than skip: rotation is two renames, but a rotator descheduled
+    # while holding the lock would otherwise let every skipper append far past the cap.
+    # A killed holder releases the flock with its descriptor, so the wait cannot hang.
+    if fcntl is None:  # pragma: no cover
+        rotate(path)
+        return
+    lock_path = path.with_name(f".{path.name}.rotate")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if path.stat().st_size >= cap:  # still full once we hold the lock?
+                rotate(path)
+        except FileNotFoundError:
+            pass
+    finally:
+        os.close(fd)
 
 
 def rotate(path: Path) -> None:
@@ -49,18 +112,96 @@ def rotate(path: Path) -> None:
             pass
 
 
-def log_event(state_dir: Path, level: str, event: str, max_bytes: int = DEFAULT_MAX_BYTES,
+def encode(record: dict[str, Any]) -> str:
+    """One JSON line, shortened (long strings cut) if it would exceed `MAX_LINE`."""
+    line = json.dumps(record, default=str)
+    if len(line) > MAX_LINE:
+        short = {k: (v[:_FIELD_LIMIT] + "…" if isinstance(v, str) and len(v) > _FIELD_LIMIT
+                     else v) for k, v in record.items()}
+        short["truncated"] = True
+        line = json.dumps(short, default=str)
+        if len(line) > MAX_LINE:  # many or nested fields: keep only the header
+            line = json.dumps({k: record[k] for k in ("ts", "level", "event", "pid")
+                               if k in record} | {"truncated": True}, default=str)
+    return line + "\n"
+
+
+def log_event(state_dir: Path, level: str, event: str, max_bytes: int | None = None,
               **fields: Any) -> None:
     """Append one structured line to ``logs/app.log``."""
     record = {"ts": round(time.time(), 3), "level": level, "event": event, "pid": os.getpid()}
     record.update(fields)
-    _append(state_dir / "logs" / "app.log", json.dumps(record, default=str) + "\n", max_bytes)
+    append_line(log_dir(state_dir) / APP_LOG, encode(record), max_bytes)
 
 
-def log_performance(state_dir: Path, max_bytes: int = DEFAULT_MAX_BYTES,
-                    **fields: Any) -> None:
-    """Append one line to ``logs/performance.log`` (hook latencies)."""
-    record = {"ts": round(time.time(), 3)}
+def log_performance(state_dir: Path, max_bytes: int | None = None, **fields: Any) -> None:
+    """Append one line to ``logs/performance.log`` (hook latencies: ``event``, ``ms``)."""
+    record: dict[str, Any] = {"ts": round(time.time(), 3)}
     record.update(fields)
-    _append(state_dir / "logs" / "performance.log", json.dumps(record, default=str) + "\n",
-            max_bytes)
+    append_line(log_dir(state_dir) / PERFORMANCE_LOG, encode(record), max_bytes)
+
+
+def ensure_logs(state_dir: Path) -> None:
+    """Create ``logs/`` and empty logs (0600) if they are absent, so readers find them."""
+    folder = log_dir(state_dir)
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for name in (APP_LOG, PERFORMANCE_LOG):
+            os.close(os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    except OSError:
+        pass
+
+
+def read_records(path: Path, tail_bytes: int | None = None) -> Iterator[dict[str, Any]]:
+    """JSON objects from every generation of a log, oldest first; bad lines skipped.
+
+    With ``tail_bytes``, only about that many bytes from the end of each file are read.
+    """
+    for generation in generations(path):
+        try:
+            with open(generation, "rb") as handle:
+                if tail_bytes is not None:
+                    size = os.fstat(handle.fileno()).st_size
+                    if size > tail_bytes:
+                        handle.seek(size - tail_bytes)
+                        handle.readline()  # drop the partial first line
+                for raw in handle:
+                    record = parse_line(raw)
+                    if record is not None:
+                        yield record
+        except OSError:
+            continue
+
+
+def parse_line(raw: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+_MS_KEYS = ("ms", "duration_ms", "elapsed_ms", "total_ms")
+_S_KEYS = ("duration", "elapsed", "seconds")
+
+
+def duration_ms(record: dict[str, Any]) -> float | None:
+    """A performance record's duration in milliseconds, whatever key the writer used."""
+    for key in _MS_KEYS:
+        value = record.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    for key in _S_KEYS:
+        value = record.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value) * 1000.0
+    return None
+
+
+def event_name(record: dict[str, Any]) -> str:
+    """Which hook (or operation) a performance or slow_operation record is about."""
+    for key in ("hook", "op", "operation", "event"):
+        value = record.get(key)
+        if isinstance(value, str) and value and value != "slow_operation":
+            return value
+    return "?"
