@@ -1,0 +1,223 @@
+"""Model-based test: random sequences of coordination commands against a tiny model.
+
+The model knows nothing of cursors or files: each session has a list of messages it
+has not received yet, locks are a dict, and the lock overlap of the few keys used is
+written out by hand. Any divergence between the model and the Coordinator fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import hypothesis.strategies as st
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+
+from coord_hooks.coordination import Coordinator
+from coord_hooks.errors import LockConflictError, NoSessionError, NotFoundError
+from coord_hooks.model import Message
+from coord_hooks.settings import Settings
+from coord_hooks.store import BACKENDS, open_store
+
+SESSIONS = ("aaaa0001-model", "bbbb0002-model", "cccc0003-model", "dddd0004-model")
+KEEP = 3  # retention_messages; sending archives past KEEP + max(10, KEEP // 10)
+SLACK = max(10, KEEP // 10)
+KEYS = ("a.txt", "b.txt", "d", "d/x.txt", "d/*.txt", "*.txt")
+# Which keys can cover a common file ("d" is a folder in the project).
+# "*.txt" and "d/*.txt" share no file, but two patterns are compared conservatively.
+_PAIRS = {("a.txt", "*.txt"), ("b.txt", "*.txt"), ("d", "d/x.txt"), ("d", "d/*.txt"),
+          ("d/x.txt", "d/*.txt"), ("*.txt", "d/*.txt")}
+OVERLAP = {(a, b) for a in KEYS for b in KEYS
+           if a == b or (a, b) in _PAIRS or (b, a) in _PAIRS}
+RENDER_CHARS = 10
+
+
+def render(message: Message) -> str:
+    return "x" * RENDER_CHARS
+
+
+class CoordinationMachine(RuleBasedStateMachine):
+    BACKEND = "legacy"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tmp = Path(tempfile.mkdtemp(prefix="coord-sm-"))
+        project = Path(os.path.realpath(self.tmp / "project"))
+        (project / "d").mkdir(parents=True)
+        self.store = open_store(self.BACKEND, self.tmp / "state")
+        self.coord = Coordinator(self.store, Settings(retention_messages=KEEP), project,
+                                 self.tmp / "state", clock=lambda: 1_000_000.0,
+                                 hostname="model")
+        self.cwd = str(project)
+        # --- the model ---
+        self.registered: dict[str, bool] = {}  # session -> ended
+        self.locks: dict[tuple[str, str], bool] = {}  # (key, owner) -> exclusive
+        self.pending: dict[str, list[str]] = {}  # session -> bodies not yet received
+        self.live_bodies: list[str] = []  # unarchived messages, oldest first
+        self.recipients: dict[str, set[str]] = {}  # body -> sessions it is meant for
+        self.all_bodies: list[str] = []
+        self.counter = 0
+
+    def teardown(self) -> None:
+        self.store.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def live(self, sid: str) -> bool:
+        return sid in self.registered and not self.registered[sid]
+
+    # --- sessions ---
+    @rule(sid=st.sampled_from(SESSIONS))
+    def register(self, sid: str) -> None:
+        self.coord.register(sid, cwd=self.cwd)
+        self.registered[sid] = False
+        self.pending.setdefault(sid, [])
+
+    @rule(sid=st.sampled_from(SESSIONS))
+    def end(self, sid: str) -> None:
+        session, released = self.coord.end(sid)
+        if sid not in self.registered:
+            assert session is None and released == []
+            return
+        expected = sorted(k for k, o in self.locks if o == sid)
+        assert sorted(lk.key for lk in released) == expected
+        self.registered[sid] = True
+        self.locks = {ko: ex for ko, ex in self.locks.items() if ko[1] != sid}
+
+    # --- locks ---
+    @rule(sid=st.sampled_from(SESSIONS), key=st.sampled_from(KEYS), exclusive=st.booleans())
+    def acquire(self, sid: str, key: str, exclusive: bool) -> None:
+        if not self.live(sid):
+            with pytest.raises(NoSessionError):
+                self.coord.try_acquire(sid, key, cwd=self.cwd, exclusive=exclusive)
+            return
+        result = self.coord.try_acquire(sid, key, cwd=self.cwd, exclusive=exclusive)
+        blockers = sorted((k, o) for (k, o), ex in self.locks.items()
+                          if o != sid and (k, key) in OVERLAP and (exclusive or ex))
+        assert sorted((c.lock.key, c.lock.owner) for c in result.conflicts) == blockers
+        assert result.granted is (not blockers)
+        if result.granted:
+            assert result.renewed is ((key, sid) in self.locks)
+            self.locks[(key, sid)] = exclusive
+
+    @rule(sid=st.sampled_from(SESSIONS), key=st.sampled_from(KEYS))
+    def release(self, sid: str, key: str) -> None:
+        if (key, sid) in self.locks:
+            released = self.coord.release(sid, key, cwd=self.cwd)
+            assert [(lk.key, lk.owner) for lk in released] == [(key, sid)]
+            del self.locks[(key, sid)]
+        elif any(k == key for k, _ in self.locks):
+            with pytest.raises(LockConflictError):
+                self.coord.release(sid, key, cwd=self.cwd)
+        else:
+            with pytest.raises(NotFoundError):
+                self.coord.release(sid, key, cwd=self.cwd)
+
+    # --- messages ---
+    def _sent(self, body: str, recipients: set[str]) -> None:
+        self.all_bodies.append(body)
+        self.live_bodies.append(body)
+        self.recipients[body] = recipients
+        for sid in recipients:
+            self.pending[sid].append(body)
+        if len(self.live_bodies) > KEEP + SLACK:
+            self._retain()
+
+    def _retain(self) -> int:
+        candidates = self.live_bodies[:max(0, len(self.live_bodies) - KEEP)]
+        archived = 0
+        for body in candidates:
+            if any(self.live(s) and body in self.pending[s] for s in self.recipients[body]):
+                break
+            archived += 1
+        gone = set(self.live_bodies[:archived])
+        del self.live_bodies[:archived]
+        # Ended sessions lose archived mail from their inbox (it stays in history).
+        for sid, bodies in self.pending.items():
+            assert self.live(sid) is False or not gone & set(bodies)
+            self.pending[sid] = [b for b in bodies if b not in gone]
+        return archived
+
+    def _body(self) -> str:
+        self.counter += 1
+        return f"msg-{self.counter}"
+
+    @rule(sender=st.sampled_from(SESSIONS), to=st.sampled_from(SESSIONS))
+    def send(self, sender: str, to: str) -> None:
+        if to not in self.registered:
+            with pytest.raises(NotFoundError):
+                self.coord.send(sender, to, "nobody home")
+            return
+        body = self._body()
+        self.coord.send(sender, to, body)
+        self._sent(body, {to})
+
+    @rule(sender=st.one_of(st.none(), st.sampled_from(SESSIONS)))
+    def broadcast(self, sender: str | None) -> None:
+        body = self._body()
+        self.coord.broadcast(sender, body)
+        self._sent(body, {s for s in self.registered if s != sender})
+
+    @rule(sid=st.sampled_from(SESSIONS), peek=st.booleans())
+    def inbox(self, sid: str, peek: bool) -> None:
+        if sid not in self.registered:
+            with pytest.raises(NoSessionError):
+                self.coord.inbox(sid, peek=peek)
+            return
+        got = [m.body for m in self.coord.inbox(sid, peek=peek)]
+        assert got == self.pending[sid]
+        if not peek:
+            self.pending[sid] = []
+
+    @rule(sid=st.sampled_from(SESSIONS), fits=st.integers(min_value=1, max_value=4))
+    def deliver(self, sid: str, fits: int) -> None:
+        delivery = self.coord.deliver(sid, fits * RENDER_CHARS, render)
+        if sid not in self.registered:
+            assert delivery.messages == [] and delivery.remaining == 0
+            return
+        expected = self.pending[sid][:fits]
+        assert [m.body for m in delivery.messages] == expected
+        assert delivery.remaining == len(self.pending[sid]) - len(expected)
+        del self.pending[sid][:fits]
+
+    @rule()
+    def retain(self) -> None:
+        assert self.coord.retain() == self._retain()
+
+    # --- invariants ---
+    @invariant()
+    def locks_match_and_never_conflict(self) -> None:
+        held = {(lv.lock.key, lv.lock.owner): lv.lock.exclusive for lv in self.coord.locks()}
+        assert held == self.locks
+        for (k1, o1), ex1 in held.items():
+            assert self.live(o1)
+            for (k2, o2), ex2 in held.items():
+                if o1 != o2 and (k1, k2) in OVERLAP:
+                    assert not (ex1 or ex2), f"{k1} ({o1}) and {k2} ({o2}) both granted"
+
+    @invariant()
+    def messages_match(self) -> None:
+        with self.store.read() as view:
+            assert [m.body for m in view.messages_after(0)] == self.live_bodies
+        assert [m.body for m in self.coord.history(archived=True)] == self.all_bodies
+
+    @invariant()
+    def unread_counts_match(self) -> None:
+        views = {v.session.session_id: (v.unread, v.live)
+                 for v in self.coord.sessions(include_ended=True)}
+        assert views == {sid: (len(self.pending[sid]), self.live(sid))
+                         for sid in self.registered}
+
+
+JSON_BACKENDS = [name for name in ("legacy", "optimized") if name in BACKENDS]
+
+
+@pytest.mark.parametrize("backend", JSON_BACKENDS)
+def test_coordination_matches_model(backend: str) -> None:
+    machine = type(f"Machine_{backend}", (CoordinationMachine,), {"BACKEND": backend})
+    run_state_machine_as_test(machine, settings=settings(
+        max_examples=int(os.environ.get("COORD_SM_EXAMPLES", "60")), stateful_step_count=30,
+        deadline=None, suppress_health_check=list(HealthCheck)))
