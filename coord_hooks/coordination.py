@@ -609,18 +609,23 @@ class Coordinator:
         return rows
 
     # --- retention and cleanup ---------------------------------------------------------
-    def _retain(self, tx: StoreWriter, now: float) -> int:
+    def _archivable(self, view: StoreReader, now: float) -> tuple[int, int]:
+        """(highest seq, how many) of the oldest messages retention may archive now."""
         keep = self.settings.retention_messages
-        count = tx.message_count()
+        count = view.message_count()
         if count <= keep:
-            return 0
-        candidates = tx.messages_after(0, limit=count - keep)
-        live = [s for s in tx.sessions() if self.is_live(s, now)]
-        upto = 0
+            return 0, 0
+        candidates = view.messages_after(0, limit=count - keep)
+        live = [s for s in view.sessions() if self.is_live(s, now)]
+        upto = n = 0
         for message in candidates:
             if any(addressed_to(message, s) and s.cursor < message.seq for s in live):
                 break  # never archive what a live recipient has not read yet
-            upto = message.seq
+            upto, n = message.seq, n + 1
+        return upto, n
+
+    def _retain(self, tx: StoreWriter, now: float) -> int:
+        upto, _ = self._archivable(tx, now)
         return tx.archive_messages(upto) if upto else 0
 
     def retain(self) -> int:
@@ -631,11 +636,17 @@ class Coordinator:
         return [lv for lv in self.locks() if not lv.active]
 
     def cleanup(self, dry_run: bool = False) -> dict[str, Any]:
-        """Dead sessions, lapsed locks, retention and backend compaction."""
+        """Dead sessions, lapsed locks, retention, backend compaction, quarantine report.
+
+        With ``dry_run`` nothing is written: the report says what a real run would do.
+        """
+        from coord_hooks.health import quarantine_report  # stdlib; only cleanup needs it
+
         now = self.clock()
         with self.store.read() as view:
             dead = [s for s in view.sessions() if not s.ended and not self.is_live(s, now)]
             count = view.message_count()
+            _, archivable = self._archivable(view, now)
         lapsed = self.expired_locks()
         report: dict[str, Any] = {
             "dry_run": dry_run,
@@ -643,20 +654,25 @@ class Coordinator:
             "expired_locks": [lv.lock.key for lv in lapsed],
             "live_messages": count,
             "retention_limit": self.settings.retention_messages,
+            "quarantine": quarantine_report(self.state_dir),
         }
         if dry_run:
             report["would_archive_at_most"] = max(0, count - self.settings.retention_messages)
+            report["would_archive"] = archivable
             report["store"] = self.store.maintenance(dry_run=True)
             return report
         self.store.flush()
-        self.reap()
+        report["reaped"] = [s.session_id for s in self.reap()]
+        released = 0
         with self.store.transaction() as tx:
+            current = {(lk.key, lk.owner): lk for lk in tx.locks()}
             for lv in lapsed:
-                current = {(lk.key, lk.owner): lk for lk in tx.locks()}
                 lock = current.get((lv.lock.key, lv.lock.owner))
                 holder = tx.get_session(lv.lock.owner)
                 if lock is not None and not self.lock_active(lock, holder, now):
                     tx.delete_lock(lock.key, lock.owner)
+                    released += 1
+            report["released_locks"] = released
             report["archived"] = self._retain(tx, now)
         report["store"] = self.store.maintenance(dry_run=False)
         return report

@@ -1,0 +1,324 @@
+"""State-directory health: disk usage, size history, quarantine, lazy housekeeping.
+
+Standard library only: `maybe_housekeep` is called from hooks (SessionStart, Stop). Its
+common case is one ``stat`` of a timestamp file; the real work (reap dead sessions,
+retention, a size sample) runs at most once per ``HOUSEKEEP_EVERY`` seconds across all
+sessions, claimed with a non-blocking flock so concurrent hooks never queue behind it.
+
+Files (all under ``<state dir>/health/``):
+
+* ``size-history.jsonl`` — one sample per line ``{"ts", "bytes", "live_bytes", "files",
+  "messages"}``, thinned so it stays a few hundred lines (see `record_sample`).
+* ``housekeep.stamp`` — mtime = last housekeeping run; content = its time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from coord_hooks import logs
+from coord_hooks.fsio import atomic_write_bytes
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: housekeeping without a claim lock
+    fcntl = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from coord_hooks.context import Context
+
+HEALTH_DIR = "health"
+HISTORY_NAME = "size-history.jsonl"
+STAMP_NAME = "housekeep.stamp"
+HOUSEKEEP_EVERY = 600.0  # seconds between lazy housekeeping runs (all sessions together)
+SAMPLE_EVERY = 300.0  # seconds between automatic size samples (housekeeping, monitor)
+MAX_WALK = 100_000  # stop counting a pathological state dir instead of hanging on it
+# Size history thinning: keep one sample per RECENT_STEP for a day, one per OLD_STEP for a
+# month. That bounds the file to ~400 lines however often diagnose runs.
+RECENT_SPAN, RECENT_STEP = 86_400.0, 300.0
+OLD_SPAN, OLD_STEP = 30 * 86_400.0, 6 * 3_600.0
+COMPACT_AT = 600  # lines
+# Not "live" data: the archive is meant to grow (never deleted), logs are capped, health
+# is ours, quarantine is reported on its own.
+NOT_LIVE = ("archive", "logs", HEALTH_DIR, "quarantine")
+
+
+def health_dir(state_dir: Path) -> Path:
+    return state_dir / HEALTH_DIR
+
+
+@dataclass
+class Usage:
+    """Bytes and files under the state dir, by top-level entry."""
+
+    bytes: int = 0
+    files: int = 0
+    by_dir: dict[str, int] = field(default_factory=dict)
+    truncated: bool = False
+
+    @property
+    def live_bytes(self) -> int:
+        return self.bytes - sum(self.by_dir.get(name, 0) for name in NOT_LIVE)
+
+
+def state_usage(state_dir: Path, limit: int = MAX_WALK) -> Usage:
+    """Walk the state dir once (no symlinks followed) and add up file sizes."""
+    usage = Usage()
+    stack: list[tuple[Path, str]] = [(state_dir, "")]
+    while stack:
+        folder, top = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if usage.files >= limit:
+                        usage.truncated = True
+                        return usage
+                    bucket = top or (entry.name if entry.is_dir(follow_symlinks=False)
+                                     else ".")
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append((Path(entry.path), bucket))
+                            continue
+                        size = entry.stat(follow_symlinks=False).st_size
+                    except OSError:
+                        continue
+                    usage.bytes += size
+                    usage.files += 1
+                    usage.by_dir[bucket] = usage.by_dir.get(bucket, 0) + size
+        except OSError:
+            continue
+    return usage
+
+
+def count_messages(state_dir: Path) -> int:
+    """Live message files (JSON layout), counted without reading them."""
+    try:
+        return sum(1 for n in os.listdir(state_dir / "messages") if n.endswith(".json"))
+    except OSError:
+        return 0
+
+
+# --- size history ----------------------------------------------------------------------
+@dataclass
+class SizeSample:
+    ts: float
+    bytes: int
+    live_bytes: int
+    files: int
+    messages: int
+
+
+def load_samples(state_dir: Path) -> list[SizeSample]:
+    """Every readable sample, oldest first (bad lines skipped)."""
+    path = health_dir(state_dir) / HISTORY_NAME
+    samples = []
+    try:
+        with open(path, "rb") as handle:
+            for raw in handle:
+                data = logs.parse_line(raw)
+                if data is None:
+                    continue
+                try:
+                    samples.append(SizeSample(float(data["ts"]), int(data["bytes"]),
+                                              int(data.get("live_bytes", data["bytes"])),
+                                              int(data.get("files", 0)),
+                                              int(data.get("messages", 0))))
+                except (KeyError, TypeError, ValueError):
+                    continue
+    except OSError:
+        return []
+    samples.sort(key=lambda s: s.ts)
+    return samples
+
+
+def take_sample(state_dir: Path, now: float | None = None) -> SizeSample:
+    usage = state_usage(state_dir)
+    return SizeSample(time.time() if now is None else now, usage.bytes, usage.live_bytes,
+                      usage.files, count_messages(state_dir))
+
+
+def record_sample(state_dir: Path, sample: SizeSample, min_interval: float = 0.0) -> bool:
+    """Append ``sample`` unless the newest one is younger than ``min_interval``."""
+    folder = health_dir(state_dir)
+    path = folder / HISTORY_NAME
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        if min_interval > 0:
+            last = _last_sample_ts(path)
+            if last is not None and sample.ts - last < min_interval:
+                return False
+        line = json.dumps(asdict(sample), sort_keys=True) + "\n"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+        if path.stat().st_size > COMPACT_AT * 120:  # cheap size test before counting lines
+            _compact(state_dir, sample.ts)
+    except OSError:
+        return False
+    return True
+
+
+def _last_sample_ts(path: Path) -> float | None:
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            handle.seek(max(0, size - 512))
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    for raw in reversed(lines):
+        data = logs.parse_line(raw)
+        if data is not None and isinstance(data.get("ts"), (int, float)):
+            return float(data["ts"])
+    return None
+
+
+def thin(samples: list[SizeSample], now: float) -> list[SizeSample]:
+    """Keep one sample per step (finer for the last day); drop ones older than a month."""
+    kept: list[SizeSample] = []
+    for sample in samples:
+        age = now - sample.ts
+        if age > OLD_SPAN:
+            continue
+        step = RECENT_STEP if age <= RECENT_SPAN else OLD_STEP
+        if kept and sample.ts - kept[-1].ts < step:
+            continue
+        kept.append(sample)
+    if samples and (not kept or kept[-1] is not samples[-1]):
+        kept.append(samples[-1])  # the newest one always stays
+    return kept
+
+
+def _compact(state_dir: Path, now: float) -> None:
+    samples = load_samples(state_dir)
+    if len(samples) <= COMPACT_AT:
+        return
+    kept = thin(samples, now)
+    data = "".join(json.dumps(asdict(s), sort_keys=True) + "\n" for s in kept)
+    atomic_write_bytes(health_dir(state_dir) / HISTORY_NAME, data.encode(), durable=False)
+
+
+@dataclass
+class Growth:
+    """How fast the live part of the store grows, from the size history."""
+
+    since: float | None  # ts of the baseline sample (None: not enough history)
+    bytes_per_day: float | None
+    messages_per_day: float | None
+    samples: int
+
+
+def growth(samples: list[SizeSample], now: float, min_span: float = 3_600.0) -> Growth:
+    """Rate between the newest sample and the oldest one of the last week (≥ min_span)."""
+    if len(samples) < 2:
+        return Growth(None, None, None, len(samples))
+    latest = samples[-1]
+    window = [s for s in samples if now - s.ts <= 7 * 86_400.0]
+    base = window[0] if window else samples[0]
+    span = latest.ts - base.ts
+    if span < min_span:
+        return Growth(None, None, None, len(samples))
+    per_day = 86_400.0 / span
+    return Growth(base.ts, (latest.live_bytes - base.live_bytes) * per_day,
+                  (latest.messages - base.messages) * per_day, len(samples))
+
+
+# --- quarantine ------------------------------------------------------------------------
+def quarantine_report(state_dir: Path | None, now: float | None = None,
+                      limit: int = 20) -> dict[str, Any]:
+    """What sits in ``quarantine/`` (never deleted by us): count, bytes, newest files."""
+    now = time.time() if now is None else now
+    result: dict[str, Any] = {"path": "", "count": 0, "bytes": 0, "files": []}
+    if state_dir is None:
+        return result
+    folder = state_dir / "quarantine"
+    result["path"] = str(folder)
+    entries: list[tuple[float, str, int]] = []
+    try:
+        with os.scandir(folder) as scan:
+            for entry in scan:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                entries.append((st.st_mtime, entry.name, st.st_size))
+    except OSError:
+        return result
+    entries.sort(reverse=True)
+    result["count"] = len(entries)
+    result["bytes"] = sum(e[2] for e in entries)
+    result["files"] = [{"name": name, "bytes": size, "age_s": round(now - mtime, 1)}
+                       for mtime, name, size in entries[:limit]]
+    return result
+
+
+# --- lazy housekeeping (hook path) -----------------------------------------------------
+def maybe_housekeep(ctx: Context, every: float = HOUSEKEEP_EVERY,
+                    now: float | None = None) -> dict[str, Any] | None:
+    """Run `housekeep` if nobody did in the last ``every`` seconds; never raises.
+
+    Returns what was done, or None when it was not due (or another process has it).
+    """
+    now = time.time() if now is None else now
+    stamp = health_dir(ctx.state_dir) / STAMP_NAME
+    try:
+        if now - os.stat(stamp).st_mtime < every:
+            return None
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return None
+    try:
+        health_dir(ctx.state_dir).mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(stamp, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return None
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return None  # another hook is housekeeping right now
+        st = os.fstat(fd)
+        if st.st_size > 0 and now - st.st_mtime < every:
+            return None  # it finished between our stat and our lock
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{now:.3f}\n".encode())
+        os.utime(fd, (now, now))
+        return housekeep(ctx, now)
+    except Exception as exc:  # fail open: housekeeping must never break a hook
+        logs.log_event(ctx.state_dir, "error", "housekeep_failed", error=repr(exc))
+        return None
+    finally:
+        os.close(fd)
+
+
+def housekeep(ctx: Context, now: float | None = None) -> dict[str, Any]:
+    """The cheap part of cleanup: reap dead sessions, retention, one size sample."""
+    started = time.perf_counter()
+    now = time.time() if now is None else now
+    reaped = ctx.coordinator.reap()
+    archived = 0
+    # retain() takes the store lock: only pay for it when there is something to archive.
+    with ctx.store.read() as view:
+        over = view.message_count() > ctx.settings.retention_messages
+    if over:
+        archived = ctx.coordinator.retain()
+    sampled = record_sample(ctx.state_dir, take_sample(ctx.state_dir, now),
+                            min_interval=SAMPLE_EVERY / 2)
+    result: dict[str, Any] = {
+        "reaped": [s.session_id for s in reaped],
+        "archived": archived,
+        "sampled": sampled,
+        "ms": round((time.perf_counter() - started) * 1000, 2),
+    }
+    if reaped or archived:
+        logs.log_event(ctx.state_dir, "info", "housekeep", **result)
+    return result
