@@ -33,7 +33,7 @@ working_binary() {
     [ -x "$bin" ] || continue
     out="$("$bin" --version 2>/dev/null)" || continue
     case "$out" in
-      "$VERSION"*) printf '%s\n' "$bin"; return 0 ;;
+      "$VERSION" | "$VERSION "*) printf '%s\n' "$bin"; return 0 ;;
     esac
   done
   return 1

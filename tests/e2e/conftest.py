@@ -21,7 +21,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "e2e: drives the real claude CLI against the fake model (needs the CLI)")
+    config.addinivalue_line(
+        "markers", "e2e: drives the real claude CLI against the fake model (needs the CLI)"
+    )
 
 
 @pytest.fixture(scope="session")

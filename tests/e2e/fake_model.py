@@ -25,7 +25,7 @@ Routing
     requests (titles, summaries): they get a short text and do not consume
     the script.
 
-Every request is appended to a JSONL log: method, path, scenario, kind
+Every request is appended to a JSONL log: time, method, path, scenario, kind
 (``main``/``side``/``other``), turn, the parsed body and what was answered.
 """
 
@@ -35,6 +35,7 @@ import http.server
 import json
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -48,7 +49,8 @@ FINAL_TEXT = "Scripted conversation finished."
 Turn = Mapping[str, Any]
 Block = dict[str, Any]
 
-_ROUTE_RE = re.compile(r"^/s/(?P<name>[A-Za-z0-9_.-]+)(?P<rest>/.*)?$")
+NAME_RE = re.compile(r"[A-Za-z0-9_.-]+")  # a scenario (session) name
+_ROUTE_RE = re.compile(rf"^/s/(?P<name>{NAME_RE.pattern})(?P<rest>/.*)?$")
 _CWD_RE = re.compile(r"Primary working directory:\s*(\S+)")
 # headers worth keeping in the log; never the API key
 _LOG_HEADERS = ("user-agent", "x-app", "x-claude-code-session-id", "anthropic-version")
@@ -165,7 +167,9 @@ class FakeModel:
 
     def start(self) -> int:
         """Serve in a background thread; returns the port."""
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-model", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.05,), name="fake-model", daemon=True
+        )
         self._thread.start()
         return self.port
 
@@ -186,11 +190,13 @@ class FakeModel:
 
     def log(self, record: Mapping[str, Any]) -> None:
         """Append one JSON line; a lock keeps concurrent lines whole."""
-        line = json.dumps(record, ensure_ascii=False) + "\n"
+        line = json.dumps({"ts": time.time(), **record}, ensure_ascii=False) + "\n"
         with self._log_lock, self.log_path.open("a", encoding="utf-8") as f:
             f.write(line)
 
-    def plan(self, name: str | None, body: Mapping[str, Any]) -> tuple[list[Block], str, dict[str, Any]]:
+    def plan(
+        self, name: str | None, body: Mapping[str, Any]
+    ) -> tuple[list[Block], str, dict[str, Any]]:
         """Decide the answer to a messages request: blocks, stop reason, log info."""
         info: dict[str, Any] = {"scenario": name}
         if not is_main(body):
@@ -214,7 +220,7 @@ def _make_handler(model: FakeModel) -> type[http.server.BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "coord-fake-model/1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # the JSONL log is the record; keep pytest output clean
 
         def _headers(self) -> dict[str, str]:
@@ -242,7 +248,13 @@ def _make_handler(model: FakeModel) -> type[http.server.BaseHTTPRequestHandler]:
             body = self._read_body() if self.command == "POST" else None
             name, _ = route(self.path)
             model.log(
-                {"method": self.command, "path": self.path, "scenario": name, "kind": "other", "body": body}
+                {
+                    "method": self.command,
+                    "path": self.path,
+                    "scenario": name,
+                    "kind": "other",
+                    "body": body,
+                }
             )
             self._send_json(200, {})
 
@@ -266,7 +278,8 @@ def _make_handler(model: FakeModel) -> type[http.server.BaseHTTPRequestHandler]:
                 rec.update(scenario=name, kind="error", response={"error": msg})
                 model.log(rec)
                 return self._send_json(
-                    400, {"type": "error", "error": {"type": "invalid_request_error", "message": msg}}
+                    400,
+                    {"type": "error", "error": {"type": "invalid_request_error", "message": msg}},
                 )
             blocks, stop, info = model.plan(name, body)
             rec.update(info)
@@ -305,7 +318,9 @@ def _make_handler(model: FakeModel) -> type[http.server.BaseHTTPRequestHandler]:
             for i, block in enumerate(message["content"]):
                 # one delta per block is enough: the CLI concatenates deltas
                 if block["type"] == "text":
-                    event("content_block_start", index=i, content_block={"type": "text", "text": ""})
+                    event(
+                        "content_block_start", index=i, content_block={"type": "text", "text": ""}
+                    )
                     delta = {"type": "text_delta", "text": block["text"]}
                 else:
                     event("content_block_start", index=i, content_block={**block, "input": {}})

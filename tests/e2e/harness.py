@@ -18,6 +18,8 @@ Typical use (see README.md in this folder)::
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import dataclasses
 import fcntl
 import json
@@ -30,11 +32,12 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from fake_model import NAME_RE as _NAME_RE
 from fake_model import FakeModel, strings
 
 HERE = Path(__file__).resolve().parent
@@ -59,6 +62,23 @@ _OFFLINE_ENV = {
     "CLAUDE_CODE_MAX_RETRIES": "1",
 }
 _GIT_ID = ["-c", "user.name=coord-e2e", "-c", "user.email=coord-e2e@example.invalid"]
+
+# Barrier helpers put on every session's PATH. Scripts need them to order
+# steps across sessions without timing guesses ("B edits only after A wrote"),
+# and the CLI refuses a plain `sleep N` in Bash anyway.
+_BARRIER_TOOLS = {
+    "e2e-wait": """#!/bin/sh
+# e2e-wait NAME [SECONDS]: block until `e2e-signal NAME` has run (default 30 s)
+f="$E2E_BARRIER_DIR/$1"; n=$(( ${2:-30} * 20 ))
+while [ ! -e "$f" ] && [ "$n" -gt 0 ]; do sleep 0.05; n=$((n - 1)); done
+if [ -e "$f" ]; then echo "barrier $1 passed"; else echo "barrier $1 timed out" >&2; exit 1; fi
+""",
+    "e2e-signal": """#!/bin/sh
+# e2e-signal NAME: release everyone waiting in `e2e-wait NAME`
+mkdir -p "$E2E_BARRIER_DIR" && : > "$E2E_BARRIER_DIR/$1" && echo "barrier $1 signalled"
+""",
+}
+_BARRIER_RULES = [f"Bash({name}:*)" for name in _BARRIER_TOOLS]
 
 
 # ---------------------------------------------------------------- scripting
@@ -95,15 +115,33 @@ def bash(command: str, description: str = "run a command") -> dict[str, Any]:
     return tool("Bash", command=command, description=description)
 
 
+def wait_for(barrier: str, seconds: int = 30) -> dict[str, Any]:
+    """Bash turn that blocks until another session ran :func:`signal_barrier`."""
+    return bash(f"e2e-wait {barrier} {seconds}", f"wait for {barrier}")
+
+
+def signal_barrier(barrier: str) -> dict[str, Any]:
+    """Bash turn that releases the sessions waiting for ``barrier``."""
+    return bash(f"e2e-signal {barrier}", f"signal {barrier}")
+
+
 # ---------------------------------------------------------------- finding the CLI
+# Read at import: tests/conftest.py points HOME at a temp dir for every test,
+# but the CLI was installed under the real one.
+_REAL_HOME = Path.home()
+
+
 def install_dir() -> Path:
     """Where ``scripts/install-claude-cli.sh`` installs the CLI."""
-    return Path(os.environ.get("COORD_E2E_CLI_HOME") or Path.home() / ".cache" / "coord-hooks-e2e")
+    default = _REAL_HOME / ".cache" / "coord-hooks-e2e"
+    return Path(os.environ.get("COORD_E2E_CLI_HOME") or default)
 
 
 def _version(binary: str) -> str | None:
     try:
-        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30, env=_clean_env())
+        out = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=30, env=_clean_env()
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
@@ -141,7 +179,9 @@ def claude_or_skip() -> Path:
             f"(installs into {install_dir()})"
         )
     if not found[1].startswith(CLI_VERSION):
-        warnings.warn(f"e2e: claude {found[1]} at {found[0]}, tests expect {CLI_VERSION}", stacklevel=2)
+        warnings.warn(
+            f"e2e: claude {found[1]} at {found[0]}, tests expect {CLI_VERSION}", stacklevel=2
+        )
     return found[0]
 
 
@@ -157,14 +197,17 @@ def netns_prefix() -> tuple[str, ...] | None:
         return None
     exe = shutil.which("unshare")
     if exe is None:
-        warnings.warn("e2e: no unshare(1); running claude WITHOUT a network namespace", stacklevel=2)
+        warnings.warn(
+            "e2e: no unshare(1); running claude WITHOUT a network namespace", stacklevel=2
+        )
         return None
     # not root: -r maps us to root in a new user namespace, which may then unshare the network
     cmd = (exe, "-n") if os.geteuid() == 0 else (exe, "-r", "-n")
     probe = subprocess.run([*cmd, "true"], capture_output=True, text=True)
     if probe.returncode != 0:
         warnings.warn(
-            f"e2e: {' '.join(cmd)} failed ({probe.stderr.strip()}); running claude WITHOUT a network namespace",
+            f"e2e: {' '.join(cmd)} failed ({probe.stderr.strip()}); "
+            "running claude WITHOUT a network namespace",
             stacklevel=2,
         )
         return None
@@ -182,7 +225,9 @@ def _loopback_up() -> None:
 
 def _clean_env() -> dict[str, str]:
     return {
-        k: v for k, v in os.environ.items() if not k.startswith(_DROP_PREFIXES) and k not in _DROP_NAMES
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(_DROP_PREFIXES) and k not in _DROP_NAMES
     }
 
 
@@ -191,8 +236,10 @@ def _clean_env() -> dict[str, str]:
 class Session:
     """One ``claude -p`` process: its script and how to start it.
 
-    ``start_after`` names a session that must have exited first; ``delay``
-    is counted from that exit, or from the start of the run.
+    ``env`` is added to the harness environment and ``path_prepend`` goes in
+    front of PATH (the Bash tool and hooks inherit both). ``args`` are extra
+    CLI arguments. ``start_after`` names a session that must have exited
+    first; ``delay`` is counted from that exit, or from the start of the run.
     """
 
     name: str
@@ -203,6 +250,7 @@ class Session:
     args: Sequence[str] = ()
     start_after: str | None = None
     delay: float = 0.0
+    cwd: Path | None = None  # default: the harness repo
 
 
 @dataclasses.dataclass
@@ -219,6 +267,7 @@ class SessionResult:
     started: float
     ended: float
     cmd: list[str]
+    run_dir: Path
 
     @property
     def result(self) -> str | None:
@@ -251,29 +300,81 @@ class SessionResult:
         """Requests of the agent loop (those that consume the script)."""
         return [r for r in self.requests if r.get("kind") == "main"]
 
-    def requests_text(self, requests: Iterable[Mapping[str, Any]] | None = None) -> str:
-        """All text the model was shown (system prompt, messages, tool results)."""
+    def requests_text(
+        self, requests: Iterable[Mapping[str, Any]] | None = None, *, include_system: bool = False
+    ) -> str:
+        """All message text the model was shown (prompt, tool results, hook output).
+
+        The CLI's own system prompt is left out unless asked for: it is large
+        and generic words would match it by accident.
+        """
         reqs = self.requests if requests is None else requests
-        return "\n".join(request_text(r) for r in reqs)
+        return "\n".join(request_text(r, include_system=include_system) for r in reqs)
 
     def last_request_text(self) -> str:
         """Text of the last main request: where a deny reason or a message shows up."""
         mains = self.main_requests
         return request_text(mains[-1]) if mains else ""
 
+    def _last_messages(self) -> list[Mapping[str, Any]]:
+        mains = self.main_requests
+        return list(mains[-1]["body"].get("messages") or []) if mains else []
+
+    def tool_results(self) -> list[dict[str, Any]]:
+        """Each tool call of the conversation with what came back, in order.
+
+        Items: ``{"tool", "input", "text", "is_error"}``. The last main request
+        holds the whole conversation, so this covers every turn.
+        """
+        calls: dict[str, Mapping[str, Any]] = {}
+        out = []
+        for msg in self._last_messages():
+            content = msg.get("content")
+            for block in content if isinstance(content, list) else []:
+                if block.get("type") == "tool_use":
+                    calls[block["id"]] = block
+                elif block.get("type") == "tool_result":
+                    call = calls.get(block.get("tool_use_id", ""), {})
+                    out.append(
+                        {
+                            "tool": call.get("name"),
+                            "input": call.get("input"),
+                            "text": "\n".join(strings(block.get("content"))),
+                            "is_error": bool(block.get("is_error")),
+                        }
+                    )
+        return out
+
+    def system_messages(self) -> list[str]:
+        """Texts of ``role: "system"`` messages (where 2.1.330 puts hook context)."""
+        return [
+            "\n".join(strings(m.get("content")))
+            for m in self._last_messages()
+            if m.get("role") == "system"
+        ]
+
     def assert_ok(self) -> None:
         """Fail with the CLI's output when the run did not end cleanly."""
         if self.rc != 0 or self.output is None or self.is_error:
             raise AssertionError(
-                f"session {self.name}: rc={self.rc} timed_out={self.timed_out} is_error={self.is_error}\n"
+                f"session {self.name}: rc={self.rc} timed_out={self.timed_out} "
+                f"is_error={self.is_error} (files in {self.run_dir})\n"
                 f"cmd: {self.cmd}\nstdout: {self.stdout[-2000:]}\nstderr: {self.stderr[-2000:]}"
             )
 
 
-def request_text(request: Mapping[str, Any]) -> str:
-    """Every string the model saw in one logged request."""
+def _read(path: Path) -> str:
+    """A file's text, or "" when the session never started."""
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def request_text(request: Mapping[str, Any], *, include_system: bool = False) -> str:
+    """Every string of one logged request's messages (and system prompt if asked)."""
     body = request.get("body") or {}
-    return "\n".join(strings([body.get("system"), body.get("messages")]))
+    parts = [body.get("messages")]
+    if include_system:
+        parts.insert(0, body.get("system"))
+    return "\n".join(strings(parts))
 
 
 @dataclasses.dataclass
@@ -292,6 +393,9 @@ class RunResult:
         """All text session ``name``'s model was shown."""
         return self.sessions[name].requests_text()
 
+    def __iter__(self) -> Iterator[SessionResult]:
+        return iter(self.sessions.values())
+
     def assert_ok(self) -> None:
         for s in self.sessions.values():
             s.assert_ok()
@@ -302,8 +406,10 @@ class ClaudeHarness:
     """A throwaway HOME + git repo in ``root`` and a way to run sessions there.
 
     ``repo_files`` maps repo-relative paths to contents and is committed with
-    the initial commit. Runs keep the repo and HOME, so a later run sees what
-    an earlier one left behind.
+    the initial commit. ``env`` and ``path_prepend`` go to every session. ``netns=False`` skips
+    the network namespace; ``debug`` adds ``--debug-file`` per session (also
+    on with ``COORD_E2E_DEBUG=1``). Runs keep the repo and HOME, so a later
+    run sees what an earlier one left behind.
     """
 
     def __init__(
@@ -314,32 +420,50 @@ class ClaudeHarness:
         plugin_dirs: Sequence[Path] = (),
         user_settings: Mapping[str, Any] | None = None,
         repo_files: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        path_prepend: Sequence[Path | str] = (),
         permission_mode: str = "acceptEdits",
-        netns: bool | None = None,
-        debug: bool = False,
+        netns: bool = True,
+        debug: bool | None = None,
     ) -> None:
         self.root = Path(root).resolve()
         self.claude_bin = Path(claude_bin)
         self.plugin_dirs = [Path(p).resolve() for p in plugin_dirs]
+        self.env = dict(env or {})
+        self.path_prepend = [str(p) for p in path_prepend]
         self.permission_mode = permission_mode
-        self.debug = debug
-        self._netns = netns_prefix() if netns is not False else None
+        self.debug = os.environ.get("COORD_E2E_DEBUG") == "1" if debug is None else debug
+        self._netns = netns_prefix() if netns else None
         self.home = self.root / "home"
         self.repo = self.root / "repo"
+        self.bin_dir = self.root / "bin"
+        self.barrier_dir = self.root / "barriers"
         self._runs = 0
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.repo.mkdir(parents=True, exist_ok=True)
+        for d in (self.home, self.repo, self.bin_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        for name, text in _BARRIER_TOOLS.items():
+            (self.bin_dir / name).write_text(text)
+            (self.bin_dir / name).chmod(0o755)
         self._write_claude_json()
-        if user_settings is not None:
-            self.write_user_settings(user_settings)
+        self.write_user_settings(user_settings or {})
         self._init_repo(repo_files or {})
+
+    @property
+    def netns(self) -> bool:
+        """Whether runs happen in a loopback-only network namespace."""
+        return self._netns is not None
 
     def _write_claude_json(self) -> None:
         # Trust the repo: project permission rules are ignored in an untrusted
         # one. The onboarding flags only matter interactively but cost nothing.
         conf = {
             "hasCompletedOnboarding": True,
-            "projects": {str(self.repo): {"hasTrustDialogAccepted": True, "hasCompletedProjectOnboarding": True}},
+            "projects": {
+                str(self.repo): {
+                    "hasTrustDialogAccepted": True,
+                    "hasCompletedProjectOnboarding": True,
+                }
+            },
         }
         (self.home / ".claude.json").write_text(json.dumps(conf, indent=2))
 
@@ -357,10 +481,16 @@ class ClaudeHarness:
             subprocess.run(cmd, cwd=self.repo, env=git_env, check=True, capture_output=True)
 
     def write_user_settings(self, settings: Mapping[str, Any]) -> Path:
-        """Write ``HOME/.claude/settings.json`` (e.g. ``permissions.allow``)."""
+        """Write ``HOME/.claude/settings.json`` (e.g. ``permissions.allow``).
+
+        The allow rules of the barrier helpers are added to what is given.
+        """
+        merged = json.loads(json.dumps(settings))  # deep copy
+        perms = merged.setdefault("permissions", {})
+        perms["allow"] = [*perms.get("allow", []), *_BARRIER_RULES]
         path = self.home / ".claude" / "settings.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(settings, indent=2))
+        path.write_text(json.dumps(merged, indent=2))
         return path
 
     def write_project_settings(self, settings: Mapping[str, Any], *, local: bool = False) -> Path:
@@ -371,11 +501,34 @@ class ClaudeHarness:
         return path
 
     def base_env(self, run_dir: Path) -> dict[str, str]:
-        """The offline environment every session starts from."""
+        """What every session's environment overrides.
+
+        The launcher lays it over the inherited environment minus the dropped
+        variables; spec.json thus holds no inherited (possibly secret) values.
+        """
         tmp = run_dir / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         # keep the CLI's temp files (claude-<uid>/, sockets) in the run dir
-        return {**_clean_env(), **_OFFLINE_ENV, "HOME": str(self.home), "CLAUDE_CODE_TMPDIR": str(tmp), "TMPDIR": str(tmp)}
+        return {
+            **_OFFLINE_ENV,
+            "HOME": str(self.home),
+            "CLAUDE_CODE_TMPDIR": str(tmp),
+            "TMPDIR": str(tmp),
+            "E2E_BARRIER_DIR": str(self.barrier_dir),
+            **self.env,
+        }
+
+    def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run ``claude ARGS`` once with the offline env (no model), e.g.
+        ``h.cli("plugin", "validate", "--strict", str(plugin))``."""
+        self._runs += 1
+        run_dir = self.root / f"run-{self._runs}"
+        run_dir.mkdir()
+        env = {**_clean_env(), **self.base_env(run_dir)}
+        cmd = [*(self._netns or ()), str(self.claude_bin), *args]
+        return subprocess.run(
+            cmd, cwd=self.repo, env=env, capture_output=True, text=True, timeout=timeout
+        )
 
     def command(self, session: Session, run_dir: Path) -> list[str]:
         cmd = [str(self.claude_bin), "-p", session.prompt, "--output-format", "json"]
@@ -403,6 +556,8 @@ class ClaudeHarness:
         names = [s.name for s in sessions]
         if len(set(names)) != len(names):
             raise ValueError(f"session names must be unique: {names}")
+        if bad := [n for n in names if not _NAME_RE.fullmatch(n)]:
+            raise ValueError(f"session names must match {_NAME_RE.pattern}: {bad}")
         self._runs += 1
         run_dir = self.root / f"run-{self._runs}"
         run_dir.mkdir()
@@ -410,8 +565,8 @@ class ClaudeHarness:
         specs = []
         for i, s in enumerate(sessions):
             env = {**base, **s.env}
-            if s.path_prepend:
-                env["PATH"] = os.pathsep.join([*(str(p) for p in s.path_prepend), env.get("PATH", "")])
+            front = [*(str(p) for p in s.path_prepend), *self.path_prepend, str(self.bin_dir)]
+            env["PATH"] = os.pathsep.join([*front, env.get("PATH", os.environ.get("PATH", ""))])
             after, delay = s.start_after, s.delay
             if after is None and i > 0 and sequential:
                 after = names[i - 1]
@@ -426,6 +581,7 @@ class ClaudeHarness:
                     "env": env,
                     "start_after": after,
                     "delay": delay,
+                    "cwd": str(s.cwd or self.repo),
                 }
             )
         spec = {
@@ -443,17 +599,25 @@ class ClaudeHarness:
         (run_dir / "launcher.log").write_text(launcher.stdout + launcher.stderr)
         results_path = run_dir / "results.json"
         if launcher.returncode != 0 or not results_path.exists():
-            raise RuntimeError(f"e2e launcher failed (rc={launcher.returncode}):\n{launcher.stderr[-3000:]}")
+            raise RuntimeError(
+                f"e2e launcher failed (rc={launcher.returncode}):\n{launcher.stderr[-3000:]}"
+            )
         return self._collect(run_dir, json.loads(results_path.read_text()), specs)
 
-    def _collect(self, run_dir: Path, results: Mapping[str, Any], specs: list[dict[str, Any]]) -> RunResult:
+    def _collect(
+        self, run_dir: Path, results: Mapping[str, Any], specs: list[dict[str, Any]]
+    ) -> RunResult:
         log = run_dir / "requests.jsonl"
-        requests = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
+        requests = (
+            [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+            if log.exists()
+            else []
+        )
         sessions = {}
         for spec in specs:
             name = spec["name"]
             r = results["sessions"][name]
-            stdout = (run_dir / f"{name}.stdout").read_text(errors="replace")
+            stdout = _read(run_dir / f"{name}.stdout")
             try:
                 output = json.loads(stdout)
             except ValueError:
@@ -463,23 +627,86 @@ class ClaudeHarness:
                 rc=r["rc"],
                 timed_out=r["timed_out"],
                 stdout=stdout,
-                stderr=(run_dir / f"{name}.stderr").read_text(errors="replace"),
+                stderr=_read(run_dir / f"{name}.stderr"),
                 output=output if isinstance(output, dict) else None,
                 requests=[q for q in requests if q.get("scenario") == name],
                 started=r["started"],
                 ended=r["ended"],
                 cmd=spec["cmd"],
+                run_dir=run_dir,
             )
-        return RunResult(sessions=sessions, requests=requests, run_dir=run_dir, netns=results["netns"])
+        return RunResult(
+            sessions=sessions, requests=requests, run_dir=run_dir, netns=results["netns"]
+        )
 
 
-# ---------------------------------------------------------------- launcher (runs inside the namespace)
+# ---------------------------------------------------------------- launcher (inside the namespace)
+def _become_subreaper() -> None:
+    """Adopt orphans: the CLI starts Bash commands in their own session, so a
+    killed CLI would leave them running under init, out of our reach."""
+    pr_set_child_subreaper = 36
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_child_subreaper, 1, 0, 0, 0)
+
+
+def _process_table() -> dict[int, tuple[int, str]]:
+    """pid -> (ppid, state) from /proc."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path("/proc", entry, "stat").read_text()
+            except OSError:
+                continue  # exited meanwhile
+            state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+            table[int(entry)] = (int(ppid), state)
+    return table
+
+
+def _descendants(root: int) -> list[int]:
+    """Live (non-zombie) descendants of ``root``."""
+    kids: dict[int, list[int]] = {}
+    table = _process_table()
+    for pid, (ppid, _) in table.items():
+        kids.setdefault(ppid, []).append(pid)
+    out, todo = [], [root]
+    while todo:
+        for child in kids.get(todo.pop(), []):
+            todo.append(child)
+            if table[child][1] != "Z":
+                out.append(child)
+    return out
+
+
+def _kill_tree(root: int) -> None:
+    """SIGKILL ``root`` and everything below it (repeat: they may fork meanwhile)."""
+    for _ in range(20):
+        victims = _descendants(root)
+        if root != os.getpid() and root in _process_table():
+            victims.append(root)
+        if not victims:
+            return
+        for pid in victims:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        _reap_orphans()
+        time.sleep(0.02)
+
+
+def _reap_orphans() -> None:
+    """Collect exited adopted orphans (only called when no Popen still waits)."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+
+
 def _launch(spec_path: Path) -> int:
     """Start the fake model and the sessions of a spec; write results.json."""
     spec = json.loads(spec_path.read_text())
     run_dir = Path(spec["run_dir"])
     if spec["netns"]:
         _loopback_up()
+    _become_subreaper()
     server = FakeModel(spec["scenarios"], run_dir / "requests.jsonl", default_cwd=spec["cwd"])
     port = server.start()
     t0 = time.monotonic()
@@ -493,7 +720,12 @@ def _launch(spec_path: Path) -> int:
             now = time.monotonic()
             if pending and now > deadline:
                 for s in pending:  # never started: a predecessor hung
-                    done[s["name"]] = {"rc": None, "timed_out": True, "started": now - t0, "ended": now - t0}
+                    done[s["name"]] = {
+                        "rc": None,
+                        "timed_out": True,
+                        "started": now - t0,
+                        "ended": now - t0,
+                    }
                 pending.clear()
             for s in list(pending):
                 after = s["start_after"]
@@ -503,30 +735,45 @@ def _launch(spec_path: Path) -> int:
                 if now - t0 < ref + s["delay"]:
                     continue
                 pending.remove(s)
-                env = {**s["env"], "ANTHROPIC_BASE_URL": server.base_url(s["name"])}
-                with (run_dir / f"{s['name']}.stdout").open("wb") as out, (
-                    run_dir / f"{s['name']}.stderr"
-                ).open("wb") as err:
-                    # own process group, so a timeout kills hooks and Bash children too
+                env = {**_clean_env(), **s["env"], "ANTHROPIC_BASE_URL": server.base_url(s["name"])}
+                with (
+                    (run_dir / f"{s['name']}.stdout").open("wb") as out,
+                    (run_dir / f"{s['name']}.stderr").open("wb") as err,
+                ):
                     running[s["name"]] = subprocess.Popen(
-                        s["cmd"], cwd=spec["cwd"], env=env, stdin=subprocess.DEVNULL,
-                        stdout=out, stderr=err, start_new_session=True,
+                        s["cmd"],
+                        cwd=s["cwd"],
+                        env=env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=out,
+                        stderr=err,
+                        start_new_session=True,
                     )
                 started[s["name"]] = time.monotonic() - t0
             for name, proc in list(running.items()):
                 rc = proc.poll()
                 timed_out = rc is None and now > deadline
                 if timed_out:
-                    os.killpg(proc.pid, signal.SIGKILL)
+                    for pid in [*_descendants(proc.pid), proc.pid]:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGKILL)
                     proc.wait()
                 if rc is not None or timed_out:
                     del running[name]
-                    done[name] = {"rc": rc, "timed_out": timed_out, "started": started[name],
-                                  "ended": time.monotonic() - t0}
+                    done[name] = {
+                        "rc": rc,
+                        "timed_out": timed_out,
+                        "started": started[name],
+                        "ended": time.monotonic() - t0,
+                    }
             time.sleep(0.02)
     finally:
         for proc in running.values():
-            os.killpg(proc.pid, signal.SIGKILL)
+            proc.kill()
+            proc.wait()
+        # whatever the sessions left behind (hooks' or Bash's background
+        # processes, timed-out trees) ends with the run
+        _kill_tree(os.getpid())
         server.stop()
     results = {"netns": bool(spec["netns"]), "port": port, "sessions": done}
     (run_dir / "results.json").write_text(json.dumps(results, indent=2))
@@ -534,7 +781,9 @@ def _launch(spec_path: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="e2e launcher: fake model + claude sessions from a spec")
+    parser = argparse.ArgumentParser(
+        description="e2e launcher: fake model + claude sessions from a spec"
+    )
     parser.add_argument("spec", type=Path)
     return _launch(parser.parse_args(argv).spec)
 
