@@ -126,7 +126,12 @@ def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
         if setting.kind is str:
             value = str(raw).strip()
         else:
+            # TOML gives typed values: a bool or a fraction must not pass as a number.
+            if isinstance(raw, bool) or (setting.kind is int and isinstance(raw, float)):
+                raise ValueError(f"expected {setting.kind.__name__}")
             value = setting.kind(raw)
+            if value != value:  # NaN compares false with everything (every lease would lapse)
+                raise ValueError("not a number")
             if value < 0:
                 raise ValueError("must not be negative")
         if setting.name == "backend" and value not in ("legacy", "optimized", "sqlite"):

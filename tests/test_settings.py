@@ -1,0 +1,178 @@
+"""Settings: precedence, sources, validation, and the user config location."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import platformdirs
+import pytest
+
+from coord_hooks.errors import ConfigError
+from coord_hooks.settings import (
+    SETTINGS,
+    Settings,
+    load_settings,
+    read_config_file,
+    user_config_dir,
+    user_config_file,
+)
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def user_file() -> Path:
+    return user_config_file()  # under the isolated XDG_CONFIG_HOME
+
+
+def test_defaults_match_the_dataclass(tmp_path: Path) -> None:
+    loaded = load_settings(tmp_path, environ={})
+    assert loaded == Settings()
+    assert set(loaded.sources.values()) == {"default"}
+    for setting in SETTINGS:
+        assert getattr(Settings(), setting.name) == setting.default
+
+
+def test_precedence_env_then_seed_then_project_then_user(tmp_path: Path,
+                                                         user_file: Path) -> None:
+    write(user_file, "cache_ttl = 1\nlock_ttl = 11\nretention_messages = 111\n"
+                     "session_ttl = 1111\n")
+    project = write(tmp_path / "config.toml", "cache_ttl = 2\nlock_ttl = 22\n"
+                                              "retention_messages = 222\n")
+    env = {"COORD_CACHE_TTL": "4", "CACHE_TTL": "3", "COORD_LOCK_TTL": "44"}
+    loaded = load_settings(tmp_path, environ=env)
+    assert (loaded.cache_ttl, loaded.lock_ttl, loaded.retention_messages,
+            loaded.session_ttl, loaded.max_message_chars) == (4.0, 44.0, 222, 1111.0, 4000)
+    assert loaded.sources["cache_ttl"] == "$COORD_CACHE_TTL"
+    assert loaded.sources["lock_ttl"] == "$COORD_LOCK_TTL"
+    assert loaded.sources["retention_messages"] == str(project)
+    assert loaded.sources["session_ttl"] == str(user_file)
+    assert loaded.sources["max_message_chars"] == "default"
+
+    seed_only = load_settings(tmp_path, environ={"CACHE_TTL": "3"})
+    assert seed_only.cache_ttl == 3.0 and seed_only.sources["cache_ttl"] == "$CACHE_TTL"
+
+
+@pytest.mark.parametrize(("seed", "name", "raw", "value"), [
+    ("CACHE_TTL", "cache_ttl", "12.5", 12.5),
+    ("BROADCAST_BATCH_SIZE", "broadcast_batch_size", "7", 7),
+    ("BATCH_FLUSH_INTERVAL", "batch_flush_interval", "0.5", 0.5),
+    ("COORDINATION_DEBUG", "debug", "true", True),
+])
+def test_seed_names_are_honoured(seed: str, name: str, raw: str, value: object) -> None:
+    loaded = load_settings(None, environ={seed: raw})
+    assert getattr(loaded, name) == value and loaded.sources[name] == f"${seed}"
+
+
+def test_empty_env_value_is_ignored(tmp_path: Path) -> None:
+    write(tmp_path / "config.toml", "lock_ttl = 22\n")
+    loaded = load_settings(tmp_path, environ={"COORD_LOCK_TTL": ""})
+    assert loaded.lock_ttl == 22.0
+
+
+def test_coord_config_names_the_user_file(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    explicit = write(tmp_path / "elsewhere.toml", "[coord]\nmidturn_wait = 5\n")
+    monkeypatch.setenv("COORD_CONFIG", str(explicit))
+    assert user_config_file() == explicit
+    loaded = load_settings(None, environ={})
+    assert loaded.midturn_wait == 5.0 and loaded.sources["midturn_wait"] == str(explicit)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("1", True), ("yes", True), ("ON", True), ("true", True),
+    ("0", False), ("no", False), ("off", False), ("False", False),
+])
+def test_booleans(raw: str, expected: bool) -> None:
+    assert load_settings(None, environ={"COORD_DEBUG": raw}).debug is expected
+
+
+@pytest.mark.parametrize(("env", "needle"), [
+    ({"COORD_LOCK_TTL": "soon"}, "lock_ttl"),
+    ({"COORD_RETENTION_MESSAGES": "-1"}, "retention_messages"),
+    ({"COORD_MAX_MESSAGE_CHARS": "4.5"}, "max_message_chars"),
+    ({"COORD_DEBUG": "maybe"}, "debug"),
+    ({"COORD_BACKEND": "redis"}, "backend"),
+    ({"CACHE_TTL": "x"}, "$CACHE_TTL"),
+])
+def test_bad_values_are_config_errors(env: dict[str, str], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle.replace("$", r"\$")) as info:
+        load_settings(None, environ=env)
+    assert info.value.exit_code == 2
+
+
+def test_bad_value_in_a_file_names_the_file(tmp_path: Path) -> None:
+    project = write(tmp_path / "config.toml", 'session_ttl = "forever"\n')
+    with pytest.raises(ConfigError, match=r"config\.toml") as info:
+        load_settings(tmp_path, environ={})
+    assert str(project) in str(info.value)
+
+
+def test_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
+    write(tmp_path / "config.toml", "lock_ttl = = 3\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(tmp_path, environ={})
+
+
+def test_unknown_keys_are_reported_not_fatal(tmp_path: Path) -> None:
+    write(tmp_path / "config.toml", "lock_ttl = 5\ncolour = 'blue'\n")
+    loaded = load_settings(tmp_path, environ={})
+    assert loaded.lock_ttl == 5.0 and loaded.sources["unknown:colour"] == "ignored"
+
+
+def test_missing_file_reads_empty(tmp_path: Path) -> None:
+    assert read_config_file(tmp_path / "absent.toml") == {}
+
+
+def test_replace_marks_overrides() -> None:
+    changed = load_settings(None, environ={}).replace(lock_ttl=5.0)
+    assert changed.lock_ttl == 5.0 and changed.sources["lock_ttl"] == "override"
+    assert changed.sources["cache_ttl"] == "default"
+
+
+@pytest.mark.parametrize("xdg", [None, "", "custom-config"])
+def test_user_config_dir_agrees_with_platformdirs(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  xdg: str | None) -> None:
+    if xdg is None:
+        monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    elif xdg:
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / xdg))
+    else:
+        monkeypatch.setenv("XDG_CONFIG_HOME", "")
+    expected = Path(platformdirs.user_config_dir("coord-hooks", appauthor=False))
+    assert user_config_dir() == expected
+
+
+def test_settings_module_is_standard_library_only() -> None:
+    import subprocess
+
+    code = ("import sys, coord_hooks.settings; "
+            "bad = [m for m in ('platformdirs', 'typer', 'rich', 'portalocker', 'orjson') "
+            "if m in sys.modules]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("retention_messages = 2.5\n", "retention_messages"),  # would silently become 2
+    ("lock_ttl = true\n", "lock_ttl"),  # would silently become 1.0
+    ("max_message_chars = false\n", "max_message_chars"),
+])
+def test_wrong_toml_types_are_config_errors(tmp_path: Path, text: str, needle: str) -> None:
+    write(tmp_path / "config.toml", text)
+    with pytest.raises(ConfigError, match=needle):
+        load_settings(tmp_path, environ={})
+
+
+@pytest.mark.parametrize("raw", ["nan", "NaN", "-inf"])
+def test_not_a_number_is_refused(raw: str) -> None:
+    # A NaN lock TTL would make every lease look lapsed: any session could take any lock.
+    with pytest.raises(ConfigError, match="lock_ttl"):
+        load_settings(None, environ={"COORD_LOCK_TTL": raw})
