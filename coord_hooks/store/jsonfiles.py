@@ -242,6 +242,18 @@ class LegacyStore(JsonFileStore):
 
     name = "legacy"
 
+    def __init__(self, state_dir: Path, lock_timeout: float = 10.0, durable: bool = True,
+                 create: bool = True) -> None:
+        super().__init__(state_dir, lock_timeout=lock_timeout, durable=durable, create=create)
+        from coord_hooks.errors import StoreError
+        from coord_hooks.paths import FILE_MODE
+
+        # portalocker would create the sidecar with the umask's mode (0644): files are 0600.
+        try:
+            os.close(os.open(self.state_dir / ".lock", os.O_WRONLY | os.O_CREAT, FILE_MODE))
+        except OSError as exc:
+            raise StoreError(f"cannot create {self.state_dir / '.lock'}: {exc.strerror}") from None
+
     def _mutex(self) -> _Mutex:
         import portalocker  # lazy: costs ~60 ms to import, only legacy pays it
 
