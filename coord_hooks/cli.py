@@ -19,7 +19,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -867,15 +867,6 @@ def run_cli(args: list[str]) -> int:
     except Exception as exc:
         return report_internal_error(exc, args)
     return result if isinstance(result, int) else 0
-
-
-def _command_names() -> Iterator[str]:
-    """Names of every registered command (used by tests and docs)."""
-    for info in app.registered_commands:
-        if info.name:
-            yield info.name
-        elif info.callback is not None:
-            yield info.callback.__name__.replace("_", "-")
 
 
 # Extension point: other modules add commands to this app. Each name listed here is

@@ -970,3 +970,26 @@ def test_subprocess_missing_state_and_usage(project: Path, state_dir: Path) -> N
     assert usage.returncode == 2
     assert b"Missing argument 'TEXT'" in usage.stderr
     assert b"Traceback" not in usage.stderr
+
+
+# --- docs -------------------------------------------------------------------------------
+CORE_COMMANDS = ("sessions", "locks", "lock", "unlock", "send", "broadcast", "inbox",
+                 "messages", "status", "config", "cleanup", "whoami", "name")
+
+
+def test_docs_describe_every_core_command_and_option() -> None:
+    text = (REPO / "docs" / "cli.md").read_text()
+    sections = {m.group(1): m.group(2) for m in
+                re.finditer(r"^### `coord (\w+)[^`]*`\n(.*?)(?=^### |\Z)", text, re.M | re.S)}
+    headings = dict(re.findall(r"^### (`coord (\w+)[^`]*`)", text, re.M))
+    group = typer.main.get_command(app)
+    for name in CORE_COMMANDS:
+        assert name in sections, f"docs/cli.md has no section for coord {name}"
+        command = group.commands[name]  # type: ignore[attr-defined]
+        documented = next(h for h, n in headings.items() if n == name) + sections[name]
+        for param in command.params:
+            for opt in param.opts:
+                if opt.startswith("--") and opt != "--help":
+                    assert opt in documented, f"coord {name} {opt} is not documented"
+    for option in ("--backend", "--state-dir", "--session", "--version"):
+        assert option in text
