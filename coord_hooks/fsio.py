@@ -77,7 +77,14 @@ def quarantine(path: Path, state_dir: Path, why: str) -> Path | None:
 
     target_dir = ensure_subdir(state_dir / "quarantine")
     rel = path.relative_to(state_dir) if path.is_relative_to(state_dir) else Path(path.name)
-    target = target_dir / f"{str(rel).replace(os.sep, '__')}.{int(time.time())}.{os.getpid()}"
+    stem = f"{str(rel).replace(os.sep, '__')}.{int(time.time())}.{os.getpid()}"
+    target = target_dir / stem
+    # os.replace overwrites: the same file going bad twice in one second must not lose the
+    # first copy (the pid in the name keeps other processes' names apart).
+    n = 0
+    while os.path.lexists(target):
+        n += 1
+        target = target_dir / f"{stem}.{n}"
     try:
         os.replace(path, target)
     except FileNotFoundError:
