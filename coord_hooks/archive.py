@@ -3,6 +3,9 @@
 Each archiving run appends one gzip member (a valid multi-member gzip file) holding one
 JSON line per message, fsynced before the live copies are removed. A crash between the
 two leaves a message both live and archived; readers drop such duplicates by ``seq``.
+A crash *during* the append leaves a torn member, and later runs append after it: the
+reader decodes member by member and skips damaged bytes, so nothing archived later is
+lost (the torn member's messages were still live, and are archived again).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -33,7 +37,9 @@ def append_to_archive(state_dir: Path, messages: Iterable[Message]) -> int:
     payload = gzip.compress("".join(lines).encode("utf-8"))
     fd = os.open(archive_path(state_dir), os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
     try:
-        os.write(fd, payload)
+        view = memoryview(payload)
+        while view:  # os.write may write less than asked
+            view = view[os.write(fd, view):]
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -41,20 +47,44 @@ def append_to_archive(state_dir: Path, messages: Iterable[Message]) -> int:
 
 
 def read_archive(state_dir: Path) -> Iterator[Message]:
-    """Archived messages ascending by seq, duplicates dropped; a torn tail is skipped."""
-    path = archive_path(state_dir)
-    if not path.exists():
+    """Archived messages ascending by seq, duplicates dropped; damaged bytes skipped."""
+    try:
+        raw = archive_path(state_dir).read_bytes()
+    except FileNotFoundError:
         return iter(())
     seen: dict[int, Message] = {}
-    try:
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    message = Message.from_dict(json.loads(line))
-                except (ValueError, TypeError):
-                    continue
-                seen.setdefault(message.seq, message)
-    except (OSError, EOFError):
-        # A crash mid-append leaves a truncated last member; what came before is intact.
-        pass
+    for content in _members(raw):
+        for line in content.decode("utf-8", "replace").split("\n"):
+            try:
+                message = Message.from_dict(json.loads(line))
+            except (ValueError, TypeError, AttributeError):
+                continue  # an empty or torn last line
+            seen.setdefault(message.seq, message)
     return iter(sorted(seen.values(), key=lambda m: m.seq))
+
+
+_MAGIC = b"\x1f\x8b\x08"
+_CHUNK = 1 << 16
+
+
+def _members(raw: bytes) -> Iterator[bytes]:
+    """The decompressed content of each gzip member; a damaged one yields what it can.
+
+    Fed in chunks so that a large archive of many members decodes in linear time.
+    """
+    view = memoryview(raw)
+    pos = 0
+    while (start := raw.find(_MAGIC, pos)) >= 0:
+        decoder = zlib.decompressobj(wbits=31)  # one gzip member, CRC checked
+        parts: list[bytes] = []
+        cursor = start
+        try:
+            while not decoder.eof and cursor < len(raw):
+                chunk = view[cursor:cursor + _CHUNK]
+                parts.append(decoder.decompress(chunk))
+                cursor += len(chunk)
+        except zlib.error:
+            pos = start + 1  # damaged: look for the next member header
+            continue
+        yield b"".join(parts)
+        pos = cursor - len(decoder.unused_data) if decoder.eof else start + 1
