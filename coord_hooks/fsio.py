@@ -27,8 +27,12 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 
-def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
-    """Replace ``path`` with ``data`` atomically (and durably unless told otherwise)."""
+def atomic_write_bytes(path: Path, data: bytes, durable: bool = True,
+                       sync_dir: bool = True) -> None:
+    """Replace ``path`` with ``data`` atomically (and durably unless told otherwise).
+
+    ``sync_dir=False`` leaves the folder fsync to the caller (one for a whole batch).
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
@@ -48,7 +52,7 @@ def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
         except OSError:
             pass
         raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
-    if durable:
+    if durable and sync_dir:
         fsync_dir(path.parent)
 
 

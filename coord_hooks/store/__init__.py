@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from coord_hooks.errors import ConfigError
 from coord_hooks.store.base import Store, StoreReader, StoreWriter
@@ -11,20 +12,35 @@ from coord_hooks.store.base import Store, StoreReader, StoreWriter
 BACKENDS: dict[str, str] = {
     "legacy": "coord_hooks.store.jsonfiles:LegacyStore",
     "optimized": "coord_hooks.store.optimized:OptimizedStore",
+    "sqlite": "coord_hooks.store.sqlite:SqliteStore",
 }
+
+if TYPE_CHECKING:
+    from coord_hooks.settings import Settings
 
 __all__ = ["BACKENDS", "Store", "StoreReader", "StoreWriter", "open_store"]
 
 
 def open_store(name: str, state_dir: Path, lock_timeout: float = 10.0,
-               create: bool = True) -> Store:
-    """Open the backend called ``name`` on ``state_dir``."""
+               create: bool = True, settings: Settings | None = None) -> Store:
+    """Open the backend called ``name`` on ``state_dir``.
+
+    ``settings`` reach backends that tune themselves (cache TTL, batch sizes) through
+    their ``configure(settings)`` method, if they have one.
+    """
     try:
         target = BACKENDS[name]
     except KeyError:
         known = ", ".join(sorted(BACKENDS))
         raise ConfigError(f"unknown backend {name!r} (known: {known})") from None
+    # A backend must never open the other layout's state dir and see an empty store.
+    from coord_hooks.store.layout import check
+
+    check(state_dir, name)
     module_name, _, class_name = target.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     store: Store = cls(state_dir, lock_timeout=lock_timeout, create=create)
+    configure = getattr(store, "configure", None)
+    if settings is not None and configure is not None:
+        configure(settings)
     return store

@@ -4,23 +4,40 @@ Layout of a state directory (shared by the legacy and optimized backends, so a u
 switch between them at any time)::
 
     .lock                    sidecar lock file (flock) taken around every mutation
-    generation               integer bumped by every committed transaction
+    generation               integer bumped once by every transaction that writes
     seq.json                 {"last_seq": N}: the last message sequence number given
     sessions/<id>.json       one `Session` per file
     locks/<lock id>.json     one `Lock` per (key, owner); id = sha1(key NUL owner)[:20]
     messages/<seq:012d>.json one live `Message` per file
+    broadcasts.jsonl         queued broadcasts not yet written as message files (below)
     archive/messages.jsonl.gz  archived messages (see `coord_hooks.archive`)
+    index/                   the optimized backend's snapshot (a cache; safe to delete)
     quarantine/              corrupt files moved aside, never deleted
     logs/                    app.log, performance.log
 
 Every record file carries ``format_version``. Every write is temp file + fsync +
 ``os.replace``. The sequence counter is written *before* the message file, so a crash
 can leave a gap in sequence numbers but never reuse one.
+
+The generation is bumped *before* a transaction's first write (not after its last):
+a writer killed half-way leaves a new generation behind, so a snapshot validated by
+the generation can never describe files that changed without it.
+
+``broadcasts.jsonl`` (the batch journal, written by the optimized backend): one
+`Message` per JSON line, its ``seq`` given at queue time under the store lock, the
+line appended and fsynced before the transaction ends. Until a flush turns the lines
+into ``messages/`` files (and raises ``seq.json``), readers of every backend merge it
+with ``messages/`` by ``seq``: `messages_after`, `last_seq` and `message_count` count
+queued broadcasts exactly like filed ones. A crash mid-flush can leave a message both
+queued and filed; readers keep one (the file). A torn last line (power loss during the
+append, which never returned) is skipped. Any backend holding the lock may flush the
+journal, and archiving always flushes it first, so archived seqs stay below live ones.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -29,12 +46,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from coord_hooks import archive
-from coord_hooks.fsio import atomic_write_bytes, dump_json, read_json_record
+from coord_hooks.errors import StoreError
+from coord_hooks.fsio import atomic_write_bytes, dump_json, fsync_dir, read_json_record
 from coord_hooks.model import FORMAT_VERSION, Lock, Message, NewMessage, Session, StoreInfo
-from coord_hooks.paths import ensure_state_dir, ensure_subdir
+from coord_hooks.paths import FILE_MODE, ensure_state_dir, ensure_subdir
+from coord_hooks.store import layout
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 _SEQ_NAME = re.compile(r"(\d{12})\.json")
+JOURNAL_NAME = "broadcasts.jsonl"
 
 
 class _Mutex(Protocol):
@@ -52,6 +72,55 @@ def session_file_name(session_id: str) -> str:
 
 def message_file_name(seq: int) -> str:
     return f"{seq:012d}.json"
+
+
+def read_journal(state_dir: Path) -> list[Message]:
+    """Queued broadcasts, ascending by ``seq``, each once; unreadable lines skipped."""
+    try:
+        raw = (state_dir / JOURNAL_NAME).read_bytes()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise StoreError(f"cannot read {state_dir / JOURNAL_NAME}: {exc.strerror}") from None
+    found: dict[int, Message] = {}
+    for line in raw.splitlines():
+        if not line.strip():
+            continue
+        try:
+            message = Message.from_dict(json.loads(line))
+        except (ValueError, TypeError, AttributeError):
+            continue  # a torn last line: its append never returned, nothing was promised
+        if isinstance(message.seq, int) and not isinstance(message.seq, bool):
+            found.setdefault(message.seq, message)
+    return [found[seq] for seq in sorted(found)]
+
+
+def append_journal(state_dir: Path, messages: list[Message]) -> None:
+    """Append queued broadcasts durably: one ``write``, then fsync (the commit point)."""
+    path = state_dir / JOURNAL_NAME
+    data = "".join(json.dumps(m.to_dict(), sort_keys=True, ensure_ascii=False) + "\n"
+                   for m in messages).encode("utf-8")
+    created = False
+    try:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_APPEND)
+        except FileNotFoundError:
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE)
+            created = True
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data  # never glue a new line onto a torn one
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise StoreError(f"cannot append to {path}: {exc.strerror or exc}") from None
+    if created:
+        fsync_dir(state_dir)
 
 
 class JsonFileView:
@@ -89,29 +158,49 @@ class JsonFileView:
         seqs.sort()
         return seqs
 
+    def journal(self) -> list[Message]:
+        """Broadcasts queued in ``broadcasts.jsonl`` (see the module docstring)."""
+        return read_journal(self.dir)
+
     def messages_after(self, seq: int, limit: int | None = None) -> list[Message]:
+        # The journal is read before the folder is listed: a flush in between then shows
+        # a message twice (deduplicated) rather than not at all.
+        queued = {m.seq: m for m in self.journal() if m.seq > seq}
+        filed = {n for n in self.message_seqs() if n > seq}
         result: list[Message] = []
-        for number in self.message_seqs():
-            if number <= seq:
-                continue
-            path = self.dir / "messages" / message_file_name(number)
-            message = self._load_path(Message, path)
+        for number in sorted(filed | queued.keys()):
+            message = None
+            if number in filed:
+                message = self._load_path(Message,
+                                          self.dir / "messages" / message_file_name(number))
+            if message is None:
+                message = queued.get(number)
             if message is not None:
                 result.append(message)
                 if limit is not None and len(result) >= limit:
                     break
         return result
 
-    def last_seq(self) -> int:
+    def counter(self) -> int | None:
+        """``seq.json``'s value; None when the file is missing or unreadable."""
         data = self._read(self.dir / "seq.json")
-        counted = int(data.get("last_seq", 0)) if data else 0
+        if data is None:
+            return None
+        try:
+            return int(data.get("last_seq", 0))
+        except (TypeError, ValueError):
+            return None
+
+    def last_seq(self) -> int:
+        counted = self.counter() or 0
         seqs = self.message_seqs()
+        queued = self.journal()
         # The counter is written first, so it is normally >= every file; max() also covers
-        # a counter file that was quarantined.
-        return max(counted, seqs[-1] if seqs else 0)
+        # a counter file that was quarantined, and broadcasts still in the journal.
+        return max(counted, seqs[-1] if seqs else 0, queued[-1].seq if queued else 0)
 
     def message_count(self) -> int:
-        return len(self.message_seqs())
+        return len(set(self.message_seqs()) | {m.seq for m in self.journal()})
 
 
 class JsonFileTransaction(JsonFileView):
@@ -120,11 +209,18 @@ class JsonFileTransaction(JsonFileView):
     def __init__(self, store: JsonFileStore) -> None:
         super().__init__(store)
         self.dirty = False
+        self.generation: int | None = None  # the value bumped to, once dirty
         self.durable = store.durable
 
+    def begin_write(self) -> None:
+        """Bump the generation before the first change (see the module docstring)."""
+        if not self.dirty:
+            self.generation = self.store.bump_generation()
+            self.dirty = True
+
     def _write(self, path: Path, data: dict[str, Any]) -> None:
+        self.begin_write()
         atomic_write_bytes(path, dump_json(data), durable=self.durable)
-        self.dirty = True
 
     def put_session(self, session: Session) -> None:
         self._write(self.dir / "sessions" / session_file_name(session.session_id),
@@ -136,9 +232,12 @@ class JsonFileTransaction(JsonFileView):
     def delete_lock(self, key: str, owner: str) -> None:
         from coord_hooks.model import lock_id_for
 
+        path = self.dir / "locks" / f"{lock_id_for(key, owner)}.json"
+        if not os.path.lexists(path):
+            return
+        self.begin_write()
         try:
-            os.unlink(self.dir / "locks" / f"{lock_id_for(key, owner)}.json")
-            self.dirty = True
+            os.unlink(path)
         except FileNotFoundError:
             pass
 
@@ -149,17 +248,42 @@ class JsonFileTransaction(JsonFileView):
         self._write(self.dir / "messages" / message_file_name(seq), stored.to_dict())
         return stored
 
+    def flush_journal(self) -> int:
+        """Write queued broadcasts as message files, then drop the journal; how many."""
+        path = self.dir / JOURNAL_NAME
+        if not os.path.lexists(path):
+            return 0
+        queued = self.journal()
+        self.begin_write()
+        folder = self.dir / "messages"
+        for message in queued:
+            target = folder / message_file_name(message.seq)
+            if not os.path.lexists(target):  # already filed by a flush that crashed
+                atomic_write_bytes(target, dump_json(message.to_dict()),
+                                   durable=self.durable, sync_dir=False)
+        if queued and self.durable:
+            fsync_dir(folder)  # one folder fsync for the whole batch
+        if queued and (self.counter() or 0) < queued[-1].seq:
+            self._write(self.dir / "seq.json",
+                        {"format_version": FORMAT_VERSION, "last_seq": queued[-1].seq})
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        return len(queued)
+
     def archive_messages(self, upto_seq: int) -> int:
+        self.flush_journal()  # archived seqs must stay below every live one
         doomed = [m for m in self.messages_after(0) if m.seq <= upto_seq]
         if not doomed:
             return 0
+        self.begin_write()
         archive.append_to_archive(self.dir, doomed)
         for message in doomed:
             try:
                 os.unlink(self.dir / "messages" / message_file_name(message.seq))
             except FileNotFoundError:
                 pass
-        self.dirty = True
         return len(doomed)
 
 
@@ -188,8 +312,10 @@ class JsonFileStore:
         return JsonFileTransaction(self)
 
     def _committed(self, txn: JsonFileTransaction) -> None:
-        """Called under the lock after a transaction that changed something."""
-        self.bump_generation()
+        """Called under the lock after a transaction that changed something.
+
+        The generation was already bumped before its first write (`begin_write`).
+        """
 
     # --- Store protocol -------------------------------------------------------------
     def read(self) -> AbstractContextManager[JsonFileView]:
@@ -198,6 +324,9 @@ class JsonFileStore:
     @contextmanager
     def transaction(self) -> Iterator[JsonFileTransaction]:
         with self._mutex():
+            # `coord migrate --to sqlite` may have run while we waited for the lock:
+            # refuse rather than write files nobody reads (see `store.layout`).
+            layout.check(self.state_dir, self.name)
             txn = self._txn()
             try:
                 yield txn
@@ -211,14 +340,19 @@ class JsonFileStore:
         return archive.read_archive(self.state_dir)
 
     def flush(self) -> int:
-        return 0
+        """Turn broadcasts another backend queued into message files (any backend may)."""
+        if not os.path.lexists(self.state_dir / JOURNAL_NAME):
+            return 0
+        with self.transaction() as tx:
+            return tx.flush_journal()
 
     def maintenance(self, dry_run: bool = False) -> dict[str, Any]:
         return {}
 
     def info(self) -> StoreInfo:
         return StoreInfo(backend=self.name, location=str(self.state_dir),
-                         details={"generation": self.generation()})
+                         details={"generation": self.generation(),
+                                  "pending_broadcasts": len(read_journal(self.state_dir))})
 
     def close(self) -> None:
         pass
