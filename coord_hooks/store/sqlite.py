@@ -1,0 +1,879 @@
+"""The SQLite backend: one database file, ``<state dir>/coord.db``.
+
+* Every `transaction()` is one short ``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on
+  any exception): SQLite's write lock is taken *before* the first read, so a
+  check-and-grant (lock conflicts, cursor advances, sequence numbers) can never
+  interleave with another writer's. This is what fixed mcp_agent_mail #129/#130.
+* `read()` is a deferred transaction: one consistent snapshot, never blocked by writers
+  (WAL).
+* Connections are opened on first use, kept for the life of the store (a hook runs a few
+  transactions; opening costs ~0.5 ms each time) and closed by `close()`, when the store
+  is garbage-collected, or at once when an error leaves one in doubt. A forked child
+  never touches its parent's connection.
+* The schema is an ordered list of named migrations, recorded in ``_migrations``; a new
+  database is built in a temporary file and renamed into place, so no process ever sees
+  a half-made one.
+* sqlite3 errors become the project's exceptions in one place, `translate_error`.
+* A corrupt database (``file is not a database``, ``database disk image is malformed``,
+  confirmed by ``PRAGMA quick_check`` under a lock) is moved to ``quarantine/`` — never
+  deleted — with a warning in ``logs/app.log``; whatever rows can still be read are
+  copied into a fresh database and coordination carries on. Sequence numbers never go
+  back, so cursors stay valid.
+
+Standard library only (hook hot path).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from coord_hooks import archive
+from coord_hooks.errors import CorruptRecordError, StoreBusyError, StoreError
+from coord_hooks.fsio import FlockLock, fsync_dir
+from coord_hooks.model import Lock, Message, NewMessage, Session, StoreInfo
+from coord_hooks.paths import FILE_MODE, ensure_state_dir
+from coord_hooks.store import layout
+
+DB_NAME = layout.DB_NAME
+CREATE_LOCK = "coord.db.lock"  # sidecar flock: creating or quarantining the database only
+CACHE_KIB = 8192  # page cache per connection (a long-lived `coord monitor` keeps it warm)
+WAL_LIMIT = 8 * 1024 * 1024  # the WAL is truncated back to this size after checkpoints
+
+# SQLite primary result codes (the low byte of an extended code).
+_BUSY, _LOCKED, _CORRUPT, _FULL, _NOTADB = 5, 6, 11, 13, 26
+
+SESSION_COLUMNS = tuple(f.name for f in fields(Session))
+LOCK_COLUMNS = tuple(f.name for f in fields(Lock))
+MESSAGE_COLUMNS = tuple(f.name for f in fields(Message))
+
+
+def _cols(names: Iterable[str]) -> str:
+    return ", ".join(f'"{n}"' for n in names)
+
+
+def _marks(names: tuple[str, ...]) -> str:
+    return ", ".join("?" * len(names))
+
+
+_SESSION_SELECT = f"SELECT {_cols(SESSION_COLUMNS)} FROM sessions"
+_LOCK_SELECT = f"SELECT {_cols(LOCK_COLUMNS)} FROM locks"
+_MESSAGE_SELECT = f"SELECT {_cols(MESSAGE_COLUMNS)} FROM messages"
+_SESSION_PUT = (f"INSERT OR REPLACE INTO sessions ({_cols(SESSION_COLUMNS)}) "
+                f"VALUES ({_marks(SESSION_COLUMNS)})")
+_LOCK_PUT = (f"INSERT OR REPLACE INTO locks ({_cols(LOCK_COLUMNS)}) "
+             f"VALUES ({_marks(LOCK_COLUMNS)})")
+_MESSAGE_PUT = (f"INSERT INTO messages ({_cols(MESSAGE_COLUMNS)}) "
+                f"VALUES ({_marks(MESSAGE_COLUMNS)})")
+
+
+# --- schema migrations -------------------------------------------------------------------
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(func: Migration) -> Migration:
+    """Register a schema step; it runs once per database, in order, and is recorded."""
+    MIGRATIONS.append(func)
+    return func
+
+
+@migration
+def m001_initial(db: sqlite3.Connection) -> None:
+    # Migrations are history: their SQL is frozen, later changes get a new function.
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value)")
+    db.execute("INSERT INTO meta (key, value) VALUES ('last_seq', 0), ('live_messages', 0)")
+    db.execute("""CREATE TABLE sessions (
+        "session_id" TEXT PRIMARY KEY NOT NULL,
+        "registered_at" REAL NOT NULL,
+        "last_seen" REAL NOT NULL,
+        "name" TEXT NOT NULL DEFAULT '',
+        "task" TEXT NOT NULL DEFAULT '',
+        "pid" INTEGER,
+        "pid_start" TEXT,
+        "hostname" TEXT NOT NULL DEFAULT '',
+        "cwd" TEXT NOT NULL DEFAULT '',
+        "project_dir" TEXT NOT NULL DEFAULT '',
+        "model" TEXT NOT NULL DEFAULT '',
+        "source" TEXT NOT NULL DEFAULT '',
+        "cursor" INTEGER NOT NULL DEFAULT 0,
+        "registered_seq" INTEGER NOT NULL DEFAULT 0,
+        "ended_at" REAL,
+        "end_reason" TEXT NOT NULL DEFAULT '',
+        "last_midturn" REAL NOT NULL DEFAULT 0)""")
+    # Live sessions: status views and reaping look only at sessions not yet ended.
+    db.execute("CREATE INDEX sessions_live ON sessions (last_seen) WHERE ended_at IS NULL")
+    # No foreign key from locks.owner to sessions: a lock whose session record was lost
+    # must still block until it lapses, exactly as in the JSON layout.
+    db.execute("""CREATE TABLE locks (
+        "key" TEXT NOT NULL,
+        "owner" TEXT NOT NULL,
+        "acquired_at" REAL NOT NULL,
+        "renewed_at" REAL NOT NULL,
+        "ttl" REAL NOT NULL,
+        "exclusive" INTEGER NOT NULL DEFAULT 1,
+        "is_glob" INTEGER NOT NULL DEFAULT 0,
+        "reason" TEXT NOT NULL DEFAULT '',
+        "agent_id" TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY ("key", "owner"))""")
+    db.execute("CREATE INDEX locks_owner ON locks (owner)")
+    # seq is the rowid: "messages after my cursor" is a range scan of the table itself.
+    db.execute("""CREATE TABLE messages (
+        "seq" INTEGER PRIMARY KEY,
+        "sender" TEXT NOT NULL,
+        "recipient" TEXT NOT NULL,
+        "body" TEXT NOT NULL,
+        "created_at" REAL NOT NULL,
+        "sender_name" TEXT NOT NULL DEFAULT '',
+        "urgent" INTEGER NOT NULL DEFAULT 0)""")
+    db.execute("CREATE INDEX messages_recipient ON messages (recipient, seq)")
+    # count(*) walks a whole index; retention asks for the count on every send.
+    db.execute("""CREATE TRIGGER messages_counted AFTER INSERT ON messages BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'live_messages'; END""")
+    db.execute("""CREATE TRIGGER messages_uncounted AFTER DELETE ON messages BEGIN
+        UPDATE meta SET value = value - 1 WHERE key = 'live_messages'; END""")
+
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def apply_migrations(db: sqlite3.Connection) -> list[str]:
+    """Apply the pending migrations in one IMMEDIATE transaction; return their names."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("CREATE TABLE IF NOT EXISTS _migrations "
+                   "(name TEXT PRIMARY KEY NOT NULL, applied_at REAL NOT NULL)")
+        done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+        applied = []
+        for step in MIGRATIONS:
+            if step.__name__ in done:
+                continue
+            step(db)
+            db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                       (step.__name__, time.time()))
+            applied.append(step.__name__)
+        # user_version mirrors the table so that an up-to-date database costs one read.
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        _rollback(db)
+        raise
+    return applied
+
+
+# --- errors ------------------------------------------------------------------------------
+def _primary_code(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)  # Python >= 3.11
+    if isinstance(code, int):
+        return code & 0xFF
+    text = str(exc).lower()  # older Pythons: the message is all there is
+    if "locked" in text or "busy" in text:
+        return _BUSY
+    if "malformed" in text or "not a database" in text:
+        return _CORRUPT
+    if "disk is full" in text or "database or disk is full" in text:
+        return _FULL
+    return None
+
+
+def is_corrupt(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.Error) and _primary_code(exc) in (_CORRUPT, _NOTADB)
+
+
+def translate_error(exc: sqlite3.Error, path: Path, timeout: float) -> StoreError:
+    """The one place where sqlite3 errors become coord-hooks errors."""
+    code = _primary_code(exc)
+    if code in (_BUSY, _LOCKED):
+        return StoreBusyError(f"store database {path} busy for {timeout:g}s "
+                              "(another process holds its write lock)")
+    if code in (_CORRUPT, _NOTADB):
+        return CorruptRecordError(f"store database {path} is corrupt ({exc})")
+    if code == _FULL:
+        return StoreError(f"cannot write {path}: the disk is full")
+    return StoreError(f"store database {path}: {exc}")
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    try:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass  # the connection is then dropped by whoever notices in_transaction
+
+
+# --- row conversion ----------------------------------------------------------------------
+def _session(row: tuple[Any, ...]) -> Session:
+    return Session(*row)
+
+
+def _lock(row: tuple[Any, ...]) -> Lock:
+    key, owner, acquired, renewed, ttl, exclusive, is_glob, reason, agent = row
+    return Lock(key, owner, acquired, renewed, ttl, bool(exclusive), bool(is_glob), reason,
+                agent)
+
+
+def _message(row: tuple[Any, ...]) -> Message:
+    seq, sender, recipient, body, created, sender_name, urgent = row
+    return Message(seq, sender, recipient, body, created, sender_name, bool(urgent))
+
+
+def _values(record: Any, columns: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(getattr(record, name) for name in columns)
+
+
+# --- reader and writer -------------------------------------------------------------------
+class SqliteReader:
+    """Queries inside one snapshot (a deferred or an IMMEDIATE transaction)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def get_session(self, session_id: str) -> Session | None:
+        row = self.db.execute(f"{_SESSION_SELECT} WHERE session_id = ?",
+                              (session_id,)).fetchone()
+        return None if row is None else _session(row)
+
+    def sessions(self) -> list[Session]:
+        return [_session(r) for r in self.db.execute(f"{_SESSION_SELECT} ORDER BY session_id")]
+
+    def live_sessions(self) -> list[Session]:
+        """Sessions not marked ended (served by the ``sessions_live`` index)."""
+        return [_session(r) for r in self.db.execute(
+            f"{_SESSION_SELECT} WHERE ended_at IS NULL ORDER BY last_seen")]
+
+    def locks(self) -> list[Lock]:
+        return [_lock(r) for r in self.db.execute(f"{_LOCK_SELECT} ORDER BY key, owner")]
+
+    def get_lock(self, key: str, owner: str) -> Lock | None:
+        row = self.db.execute(f"{_LOCK_SELECT} WHERE key = ? AND owner = ?",
+                              (key, owner)).fetchone()
+        return None if row is None else _lock(row)
+
+    def messages_after(self, seq: int, limit: int | None = None) -> list[Message]:
+        cursor = self.db.execute(f"{_MESSAGE_SELECT} WHERE seq > ? ORDER BY seq LIMIT ?",
+                                 (seq, -1 if limit is None else limit))
+        return [_message(r) for r in cursor]
+
+    def messages_for(self, recipient: str, after: int) -> list[Message]:
+        """Live messages to one recipient (a session id or ``*``) after a cursor."""
+        cursor = self.db.execute(f"{_MESSAGE_SELECT} WHERE recipient = ? AND seq > ? "
+                                 "ORDER BY seq", (recipient, after))
+        return [_message(r) for r in cursor]
+
+    def last_seq(self) -> int:
+        counted = self._meta("last_seq")
+        # max(): a row inserted by hand (sqlite3 shell) must not get its seq reused.
+        row = self.db.execute("SELECT max(seq) FROM messages").fetchone()
+        return max(counted, row[0] or 0)
+
+    def message_count(self) -> int:
+        return self._meta("live_messages")
+
+    def _meta(self, key: str) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return int(row[0]) if row is not None and row[0] is not None else 0
+
+
+class SqliteWriter(SqliteReader):
+    """Mutations; only created inside ``BEGIN IMMEDIATE``."""
+
+    def __init__(self, db: sqlite3.Connection, state_dir: Path) -> None:
+        super().__init__(db)
+        self.state_dir = state_dir
+
+    def put_session(self, session: Session) -> None:
+        self.db.execute(_SESSION_PUT, _values(session, SESSION_COLUMNS))
+
+    def put_lock(self, lock: Lock) -> None:
+        self.db.execute(_LOCK_PUT, _values(lock, LOCK_COLUMNS))
+
+    def delete_lock(self, key: str, owner: str) -> None:
+        self.db.execute("DELETE FROM locks WHERE key = ? AND owner = ?", (key, owner))
+
+    def append_message(self, message: NewMessage) -> Message:
+        stored = message.with_seq(self.last_seq() + 1)
+        self.restore_message(stored)
+        return stored
+
+    def restore_message(self, message: Message) -> None:
+        """Store a message under the sequence number it already has (migration)."""
+        self.db.execute(_MESSAGE_PUT, _values(message, MESSAGE_COLUMNS))
+        self.bump_last_seq(message.seq)
+
+    def restore_messages(self, messages: list[Message]) -> None:
+        """`restore_message` for many at once (a migration copies 100k in seconds)."""
+        self.db.executemany(_MESSAGE_PUT, (_values(m, MESSAGE_COLUMNS) for m in messages))
+        if messages:
+            self.bump_last_seq(max(m.seq for m in messages))
+
+    def bump_last_seq(self, seq: int) -> None:
+        """Never hand out a sequence number at or below ``seq`` (cursors rely on it)."""
+        self.db.execute("UPDATE meta SET value = max(value, ?) WHERE key = 'last_seq'", (seq,))
+
+    def archive_messages(self, upto_seq: int) -> int:
+        doomed = [_message(r) for r in self.db.execute(
+            f"{_MESSAGE_SELECT} WHERE seq <= ? ORDER BY seq", (upto_seq,))]
+        if not doomed:
+            return 0
+        try:
+            # Durable in the archive before the rows go; a rollback after this point
+            # leaves duplicates, which the archive reader drops by seq.
+            archive.append_to_archive(self.state_dir, doomed)
+        except OSError as exc:
+            raise StoreError(f"cannot append to {archive.archive_path(self.state_dir)}: "
+                             f"{exc.strerror or exc}") from None
+        self.db.execute("DELETE FROM messages WHERE seq <= ?", (upto_seq,))
+        return len(doomed)
+
+    def retire(self, layout_name: str) -> None:
+        """Mark this database as migrated away: later transactions refuse to run."""
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('retired', ?)",
+                        (layout_name,))
+
+
+def _in_transaction(db: sqlite3.Connection) -> bool:
+    try:
+        return db.in_transaction
+    except sqlite3.ProgrammingError:  # already closed
+        return False
+
+
+def others_attached(path: Path) -> bool:
+    """Does another process have the database open (WAL mode)?
+
+    Every connection holds a shared POSIX lock on byte 128 of the ``-shm`` file (the
+    "dead man switch", ``UNIX_SHM_DMS`` in SQLite's os_unix.c) while it is open.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no way to tell, assume not
+        return False
+    try:
+        fd = os.open(f"{path}-shm", os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 128)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # also drops the probe lock
+
+
+_HELD = threading.local()
+
+
+@contextmanager
+def creation_lock(state_dir: Path, timeout: float) -> Iterator[None]:
+    """The sidecar flock taken to create, replace or migrate ``coord.db``.
+
+    Re-entrant within a thread (`coord migrate` holds it while it builds the database);
+    flock itself is not: a second descriptor in the same process would wait for the first.
+    """
+    path = str(state_dir / CREATE_LOCK)
+    held: dict[str, int] = getattr(_HELD, "paths", None) or {}
+    _HELD.paths = held
+    if held.get(path):
+        held[path] += 1
+        try:
+            yield
+        finally:
+            held[path] -= 1
+        return
+    with FlockLock(Path(path), timeout):
+        held[path] = 1
+        try:
+            yield
+        finally:
+            held.pop(path, None)
+
+
+# Connections a forked child inherited: never closed or used there (closing one could
+# checkpoint or unlink the parent's WAL), only kept referenced.
+_INHERITED: list[sqlite3.Connection] = []
+
+
+def _close_quietly(holder: list[Any]) -> None:
+    """Finalizer: close the store's idle connection if this process opened it."""
+    if holder and holder[0] is not None and holder[1] == os.getpid():
+        try:
+            holder[0].close()
+        except sqlite3.Error:
+            pass
+    holder[0] = None
+
+
+class SqliteStore:
+    """Sessions, locks and messages in ``<state dir>/coord.db``."""
+
+    name = "sqlite"
+
+    def __init__(self, state_dir: Path, lock_timeout: float = 10.0, create: bool = True,
+                 durable: bool = True, cache_kib: int = CACHE_KIB,
+                 check_layout: bool = True, **_: Any) -> None:
+        self.state_dir = ensure_state_dir(Path(state_dir), create=create)
+        self.path = self.state_dir / DB_NAME
+        self._dir = str(self.state_dir)  # str: the marker check runs on every write
+        self.lock_timeout = lock_timeout
+        self.durable = durable
+        self.cache_kib = cache_kib
+        # `coord migrate` builds the database before the layout marker says sqlite.
+        self.check_layout = check_layout
+        if check_layout:
+            layout.check(self.state_dir, self.name)
+        self._mutex = threading.RLock()
+        self._local = threading.local()
+        # [connection, pid that opened it]; shared with the finalizer.
+        self._holder: list[Any] = [None, 0]
+        self._finalizer = weakref.finalize(self, _close_quietly, self._holder)
+
+    # --- Store protocol ------------------------------------------------------------------
+    def read(self) -> AbstractContextManager[SqliteReader]:
+        return self._read()
+
+    def transaction(self) -> AbstractContextManager[SqliteWriter]:
+        return self._transaction()
+
+    def archived_messages(self) -> Iterator[Message]:
+        return archive.read_archive(self.state_dir)
+
+    def flush(self) -> int:
+        return 0  # nothing is batched: every append is committed at once
+
+    def maintenance(self, dry_run: bool = False) -> dict[str, Any]:
+        """Incremental vacuum (give free pages back) and a truncating WAL checkpoint."""
+        before = self._stats()
+        report: dict[str, Any] = {"free_pages": before["freelist_count"],
+                                  "wal_bytes": before["wal_bytes"]}
+        if dry_run:
+            report["would"] = ["incremental_vacuum", "wal_checkpoint(TRUNCATE)", "optimize"]
+            return report
+        with self._checkout() as db:
+            try:
+                db.execute("PRAGMA incremental_vacuum").fetchall()  # steps until done
+                busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                db.execute("PRAGMA optimize")
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+        after = self._stats()
+        report.update(pages_freed=before["freelist_count"] - after["freelist_count"],
+                      wal_bytes_after=after["wal_bytes"], checkpoint_complete=not busy,
+                      size_bytes=after["size_bytes"])
+        return report
+
+    def info(self) -> StoreInfo:
+        details = self._stats()
+        with self.read() as view:
+            details.update(sessions=len(view.sessions()), locks=len(view.locks()),
+                           live_messages=view.message_count(), last_seq=view.last_seq())
+        return StoreInfo(backend=self.name, location=str(self.path), details=details)
+
+    def close(self) -> None:
+        """Close the connection (a later call opens a new one)."""
+        with self._mutex:
+            if getattr(self._local, "active", None) is None:
+                _close_quietly(self._holder)
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- transactions --------------------------------------------------------------------
+    @contextmanager
+    def _read(self) -> Iterator[SqliteReader]:
+        active = getattr(self._local, "active", None)
+        if active is not None:
+            yield active  # nested in a read or transaction: same snapshot
+            return
+        with self._checkout() as db:
+            reader = SqliteReader(db)
+            self._local.active = reader
+            try:
+                db.execute("BEGIN")  # deferred: the snapshot starts at the first read
+                self._refuse_if_retired(db, writing=False)
+                yield reader
+            except sqlite3.Error as exc:
+                _rollback(db)
+                raise self._error(exc) from None
+            finally:
+                self._local.active = None
+                _rollback(db)  # a read transaction has nothing to commit
+
+    @contextmanager
+    def _transaction(self) -> Iterator[SqliteWriter]:
+        active = getattr(self._local, "active", None)
+        if isinstance(active, SqliteWriter):
+            yield active  # nested: part of the outer transaction
+            return
+        if active is not None:
+            # A write inside a read of this thread: its own connection (WAL readers never
+            # block a writer), closed right after.
+            with self._scratch() as db:
+                yield from self._write(db)
+            return
+        with self._checkout() as db:
+            yield from self._write(db)
+
+    def _write(self, db: sqlite3.Connection) -> Iterator[SqliteWriter]:
+        try:
+            self._begin_immediate(db)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        writer = SqliteWriter(db, self.state_dir)
+        previous = getattr(self._local, "active", None)
+        self._local.active = writer
+        try:
+            self._refuse_if_retired(db, writing=True)
+            yield writer
+        except BaseException as exc:
+            _rollback(db)
+            if isinstance(exc, sqlite3.Error):
+                raise self._error(exc) from None
+            raise
+        else:
+            try:
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                _rollback(db)
+                raise self._error(exc) from None
+        finally:
+            self._local.active = previous
+
+    def _begin_immediate(self, db: sqlite3.Connection) -> None:
+        """``BEGIN IMMEDIATE``, retried with a short backoff until ``lock_timeout``.
+
+        SQLite's own busy handler sleeps 1, 2, 5 … 50, 100 ms between tries: under
+        contention a hook would sleep long after the lock was free (16 racing processes
+        took 170 ms a round). The busy timeout is turned off only for this statement.
+        """
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.0002
+        db.execute("PRAGMA busy_timeout = 0")
+        try:
+            while True:
+                try:
+                    db.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if _primary_code(exc) not in (_BUSY, _LOCKED):
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise
+                # Jitter: waiters that collided once should not collide again in step.
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 1.6, 0.008)
+        finally:
+            db.execute(f"PRAGMA busy_timeout = {int(self.lock_timeout * 1000)}")
+
+    def _refuse_if_retired(self, db: sqlite3.Connection, writing: bool) -> None:
+        # A writer that waited for the lock while `coord migrate` ran must not write
+        # where nobody reads any more: the retired flag (set in the migration's own
+        # transaction) or the marker (its commit point, in case it died after it).
+        row = db.execute("SELECT value FROM meta WHERE key = 'retired'").fetchone()
+        moved_to = row[0] if row is not None and row[0] else None
+        if moved_to is None and writing and self.check_layout:
+            marked = layout.read_marker(self._dir)
+            if marked not in (None, layout.SQLITE):
+                moved_to = marked
+        if moved_to is not None:
+            raise StoreError(
+                f"{self.path} is no longer used: the state directory was migrated to the "
+                f"{moved_to} layout (coord migrate); run the command again")
+
+    # --- connections ---------------------------------------------------------------------
+    @contextmanager
+    def _checkout(self) -> Iterator[sqlite3.Connection]:
+        """The store's connection, opened if needed, used by one thread at a time."""
+        if not self._mutex.acquire(timeout=max(self.lock_timeout, 0.001)):
+            raise StoreBusyError(f"store {self.path} busy in this process for "
+                                 f"{self.lock_timeout:g}s")
+        try:
+            holder = self._holder
+            if holder[0] is not None and holder[1] != os.getpid():
+                _INHERITED.append(holder[0])  # forked: leave the parent's handle alone
+                holder[0] = None
+            if holder[0] is None:
+                holder[0], holder[1] = self._open(), os.getpid()
+            db: sqlite3.Connection = holder[0]
+            try:
+                yield db
+            except CorruptRecordError as exc:
+                # Our handle must be closed before the file moves: closing it later
+                # could checkpoint into, or unlink the WAL of, the fresh database.
+                _close_quietly(holder)
+                raise self._after_corruption(exc) from None
+            finally:
+                if holder[0] is db and _in_transaction(db):
+                    _close_quietly(holder)  # ROLLBACK failed: never reuse a doubtful handle
+        finally:
+            self._mutex.release()
+
+    @contextmanager
+    def _scratch(self) -> Iterator[sqlite3.Connection]:
+        db = self._open()
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def _connect(self, path: Path) -> sqlite3.Connection:
+        """A configured connection; sqlite3 errors propagate (callers translate them)."""
+        db = sqlite3.connect(str(path), timeout=self.lock_timeout, isolation_level=None,
+                             check_same_thread=False)
+        try:
+            for pragma in ("foreign_keys = ON", "temp_store = MEMORY",
+                           f"cache_size = -{int(self.cache_kib)}",
+                           # FULL: a commit is on disk when it returns, as the JSON
+                           # backends' fsync'd files are.
+                           f"synchronous = {'FULL' if self.durable else 'NORMAL'}",
+                           f"journal_size_limit = {WAL_LIMIT}"):
+                db.execute(f"PRAGMA {pragma}")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _open(self) -> sqlite3.Connection:
+        """Connect, creating, migrating or (if corrupt) replacing the database."""
+        for attempt in (1, 2):
+            if not os.path.exists(self.path):
+                self._create()
+            db: sqlite3.Connection | None = None
+            try:
+                db = self._connect(self.path)
+                self._prepare(db)
+                return db
+            except sqlite3.Error as exc:
+                if db is not None:
+                    db.close()
+                error = self._error(exc)
+                if attempt == 2 or not isinstance(error, CorruptRecordError):
+                    raise error from None
+                self.recover_corrupt(str(exc))  # then try once more on the fresh file
+            except BaseException:
+                if db is not None:
+                    db.close()
+                raise
+        raise StoreError(f"cannot open {self.path}")  # pragma: no cover - loop returns
+
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} has schema version {version}, newer than this "
+                             f"coord-hooks understands ({SCHEMA_VERSION}); upgrade coord-hooks")
+        db.execute("PRAGMA journal_mode = WAL")
+        apply_migrations(db)
+
+    def create_database(self, rows: Callable[[SqliteWriter], None] | None = None) -> None:
+        """Build the database with ``rows`` filled in, atomically; refuse if it exists."""
+        with creation_lock(self.state_dir, self.lock_timeout):
+            if os.path.exists(self.path):
+                raise StoreError(f"{self.path} already exists")
+            self._build(self.path, rows)
+
+    def _create(self) -> None:
+        """Build a new database in a temporary file and rename it into place."""
+        with creation_lock(self.state_dir, self.lock_timeout):
+            if os.path.exists(self.path):
+                return  # another process made it while we waited
+            if self.check_layout:
+                layout.check(self.state_dir, self.name)
+            self._build(self.path)
+            if self.check_layout and layout.read_marker(self.state_dir) != layout.SQLITE:
+                layout.write_marker(self.state_dir, layout.SQLITE, "the sqlite backend")
+
+    def _build(self, target: Path, rows: Callable[[SqliteWriter], None] | None = None
+               ) -> None:
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+            db = self._connect(tmp)
+            try:
+                # Both are fixed at creation: auto_vacuum cannot be turned on once tables
+                # exist, and WAL mode is recorded in the file header.
+                db.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                db.execute("PRAGMA journal_mode = WAL")
+                apply_migrations(db)
+                if rows is not None:
+                    db.execute("BEGIN IMMEDIATE")
+                    try:
+                        rows(SqliteWriter(db, self.state_dir))
+                        db.execute("COMMIT")
+                    except BaseException:
+                        _rollback(db)
+                        raise
+            finally:
+                db.close()  # checkpoints and removes the temporary WAL
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, target)
+            fsync_dir(target.parent)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        except OSError as exc:
+            raise StoreError(f"cannot create {target}: {exc.strerror or exc}") from None
+        finally:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                try:
+                    os.unlink(f"{tmp}{suffix}")
+                except OSError:
+                    pass
+
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        return translate_error(exc, self.path, self.lock_timeout)
+
+    def _after_corruption(self, error: CorruptRecordError) -> CorruptRecordError:
+        """Quarantine the damaged file now, so that the next command starts clean."""
+        try:
+            moved = self.recover_corrupt(str(error))
+        except StoreError as failure:
+            return CorruptRecordError(f"{error}; {failure}")
+        if moved is None:
+            return error
+        return CorruptRecordError(
+            f"store database {self.path} was corrupt; it was moved to {moved} and a fresh "
+            "one was started with every record that could still be read. Run the command "
+            "again.")
+
+    # --- corruption ----------------------------------------------------------------------
+    def recover_corrupt(self, why: str) -> Path | None:
+        """Quarantine a corrupt database and start a fresh one; return where it went.
+
+        Done under the creation lock and only once ``PRAGMA quick_check`` confirms the
+        damage, so two processes noticing at once move it once and never move a fresh
+        one. Returns None when the file is (no longer) damaged. Refuses while another
+        process still has the file open: its connection would later unlink the fresh
+        database's WAL by name (SQLite's "how to corrupt" list, renaming an open file).
+        """
+        with creation_lock(self.state_dir, self.lock_timeout):
+            if not os.path.exists(self.path) or not self._damaged():
+                return None
+            if others_attached(self.path):
+                raise CorruptRecordError(
+                    f"store database {self.path} is corrupt and still open in another "
+                    "process; it will be moved to quarantine/ by the first command that "
+                    "runs after those processes exit")
+            salvage = _salvage(self.path)
+            from coord_hooks.fsio import quarantine
+
+            moved = quarantine(self.path, self.state_dir, f"corrupt sqlite database: {why}")
+            for suffix in ("-wal", "-shm"):
+                side = Path(f"{self.path}{suffix}")
+                if side.exists():
+                    quarantine(side, self.state_dir, "belongs to a corrupt database")
+            # Sequence numbers must never go back: cursors and the archive hold them.
+            floor = max([salvage.last_seq, *(s.cursor for s in salvage.sessions),
+                         *(m.seq for m in self.archived_messages())], default=0)
+            self._build(self.path, lambda tx: salvage.restore(tx, floor))
+            from coord_hooks import logs
+
+            logs.log_event(self.state_dir, "warning", "sqlite_corrupt_replaced",
+                           path=str(self.path), moved_to=str(moved), reason=why,
+                           salvaged_sessions=len(salvage.sessions),
+                           salvaged_locks=len(salvage.locks),
+                           salvaged_messages=len(salvage.messages))
+            return moved
+
+    def _damaged(self) -> bool:
+        try:
+            # Read-only: a read-write close could checkpoint into the damaged file.
+            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                                 timeout=self.lock_timeout)
+        except sqlite3.Error as exc:
+            return is_corrupt(exc)
+        try:
+            rows = db.execute("PRAGMA quick_check(1)").fetchall()
+            return rows != [("ok",)]
+        except sqlite3.Error as exc:
+            return is_corrupt(exc)
+        finally:
+            db.close()
+
+    def _stats(self) -> dict[str, Any]:
+        try:
+            with self._checkout() as db:
+                pragma = {name: db.execute(f"PRAGMA {name}").fetchone()[0]
+                          for name in ("page_size", "page_count", "freelist_count",
+                                       "journal_mode", "auto_vacuum", "user_version")}
+                names = [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+
+        def size(path: str) -> int:
+            try:
+                return os.path.getsize(path)
+            except OSError:
+                return 0
+
+        return {"path": str(self.path), "size_bytes": size(str(self.path)),
+                "wal_bytes": size(f"{self.path}-wal"), **pragma,
+                "migrations": names, "sqlite_version": sqlite3.sqlite_version}
+
+
+class _Salvage:
+    """What could still be read from a damaged database."""
+
+    def __init__(self) -> None:
+        self.sessions: list[Session] = []
+        self.locks: list[Lock] = []
+        self.messages: list[Message] = []
+        self.last_seq = 0
+
+    def restore(self, tx: SqliteWriter, floor: int) -> None:
+        for session in self.sessions:
+            tx.put_session(session)
+        for lock in self.locks:
+            tx.put_lock(lock)
+        for message in self.messages:
+            tx.restore_message(message)
+        tx.bump_last_seq(max(floor, self.last_seq))
+
+
+def _salvage(path: Path) -> _Salvage:
+    """Read every row that still reads, table by table, stopping at the first bad page."""
+    found = _Salvage()
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return found
+    try:
+        for sql, convert, into in ((_SESSION_SELECT, _session, found.sessions),
+                                   (_LOCK_SELECT, _lock, found.locks),
+                                   (f"{_MESSAGE_SELECT} ORDER BY seq", _message,
+                                    found.messages)):
+            try:
+                for row in db.execute(sql):
+                    try:
+                        into.append(convert(row))  # type: ignore[arg-type]
+                    except (TypeError, ValueError):
+                        continue
+            except sqlite3.Error:
+                continue
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
+            found.last_seq = int(row[0]) if row else 0
+        except (sqlite3.Error, TypeError, ValueError):
+            pass
+    finally:
+        db.close()
+    found.last_seq = max([found.last_seq, *(m.seq for m in found.messages)])
+    return found
