@@ -212,10 +212,10 @@ class CoordinationMachine(RuleBasedStateMachine):
                          for sid in self.registered}
 
 
-JSON_BACKENDS = [name for name in ("legacy", "optimized") if name in BACKENDS]
+MODEL_BACKENDS = [name for name in ("legacy", "optimized", "sqlite") if name in BACKENDS]
 
 
-@pytest.mark.parametrize("backend", JSON_BACKENDS)
+@pytest.mark.parametrize("backend", MODEL_BACKENDS)
 def test_coordination_matches_model(backend: str) -> None:
     machine = type(f"Machine_{backend}", (CoordinationMachine,), {"BACKEND": backend})
     run_state_machine_as_test(machine, settings=settings(

@@ -1,0 +1,296 @@
+"""``coord migrate --to sqlite|json``: move a live state directory between layouts.
+
+Nothing is lost: sessions (with their read cursors and registration points), locks,
+live messages, queued broadcasts and the sequence counter are copied; the archive
+(``archive/messages.jsonl.gz``) is shared by both layouts and stays where it is. The old
+layout's files are moved (never deleted) to ``migrated/<time>-json/`` or
+``migrated/<time>-coord.db``.
+
+Concurrency: the JSON store lock (``.lock``) is taken first, then SQLite's (the
+creation lock and, from SQLite, a ``BEGIN IMMEDIATE`` transaction), always in that
+order. Writers of either layout wait while the copy runs; the migration itself waits at
+most ``lock_timeout`` for a writer that holds a lock, then refuses with
+`StoreBusyError`. The layout marker (`coord_hooks.store.layout`) is the commit point:
+once it names the new layout, every process opens that one; a writer that was waiting
+for the old layout's lock finds the marker (JSON) or the retired flag (SQLite) and
+refuses instead of writing where nobody reads.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from coord_hooks.errors import StoreError, UsageError
+from coord_hooks.fsio import FlockLock, atomic_write_bytes, dump_json, fsync_dir
+from coord_hooks.model import FORMAT_VERSION, Lock, Message, Session
+from coord_hooks.paths import ensure_subdir
+from coord_hooks.store import layout
+from coord_hooks.store.jsonfiles import (
+    JOURNAL_NAME,
+    JsonFileStore,
+    message_file_name,
+    session_file_name,
+)
+from coord_hooks.store.sqlite import (
+    SqliteStore,
+    SqliteWriter,
+    creation_lock,
+    others_attached,
+)
+
+BACKUP_DIR = "migrated"
+# What belongs to the JSON layout and moves out with it (the archive, logs, quarantine,
+# config and the generation counter are shared and stay).
+JSON_ENTRIES = ("sessions", "locks", "messages", "seq.json", JOURNAL_NAME, "index")
+
+
+@dataclass
+class Snapshot:
+    """Every record of a store at one instant (taken under its write lock)."""
+
+    sessions: list[Session] = field(default_factory=list)
+    locks: list[Lock] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    last_seq: int = 0
+
+    def counts(self) -> dict[str, int]:
+        return {"sessions": len(self.sessions), "locks": len(self.locks),
+                "messages": len(self.messages), "last_seq": self.last_seq}
+
+
+@dataclass
+class MigrationReport:
+    state_dir: Path
+    source: str | None
+    target: str
+    changed: bool
+    counts: dict[str, int] = field(default_factory=dict)
+    archived: int = 0
+    backup: Path | None = None
+    seconds: float = 0.0
+    dry_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"state_dir": str(self.state_dir), "from": self.source, "to": self.target,
+                "changed": self.changed, "dry_run": self.dry_run, **self.counts,
+                "archived": self.archived,
+                "backup": str(self.backup) if self.backup else None,
+                "seconds": round(self.seconds, 3)}
+
+
+def migrate(state_dir: Path, to: str, lock_timeout: float = 10.0,
+            dry_run: bool = False) -> MigrationReport:
+    """Move ``state_dir`` to the ``to`` layout (``json`` or ``sqlite``)."""
+    if to not in layout.LAYOUTS:
+        raise UsageError(f"unknown layout {to!r}: use json or sqlite")
+    if not state_dir.is_dir():
+        raise StoreError(f"no coordination state at {state_dir}: nothing to migrate")
+    started = time.monotonic()
+    try:
+        report = _migrate_locked(state_dir, to, lock_timeout, dry_run)
+    except OSError as exc:
+        # Every step before the marker leaves the old layout live; the marker is atomic.
+        raise StoreError(f"migration of {state_dir} failed: {exc}; the "
+                         f"{layout.detect(state_dir) or 'previous'} layout is still in use"
+                         ) from None
+    report.archived = _count_archive(state_dir)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _migrate_locked(state_dir: Path, to: str, lock_timeout: float,
+                    dry_run: bool) -> MigrationReport:
+    with _json_lock(state_dir, lock_timeout), creation_lock(state_dir, lock_timeout):
+        source = layout.detect(state_dir)  # under both locks: no migration runs meanwhile
+        report = MigrationReport(state_dir, source, to, changed=source != to, dry_run=dry_run)
+        if source == to:
+            report.counts = _counts(state_dir, to, lock_timeout)
+            if not dry_run and layout.read_marker(state_dir) != to:
+                layout.write_marker(state_dir, to, "coord migrate")  # make it explicit
+        elif source is None:  # nothing stored yet: only the choice is recorded
+            if not dry_run:
+                if to == layout.SQLITE:
+                    _sqlite(state_dir, lock_timeout).create_database()
+                layout.write_marker(state_dir, to, "coord migrate")
+        elif to == layout.SQLITE:
+            _json_to_sqlite(state_dir, lock_timeout, report)
+        else:
+            _sqlite_to_json(state_dir, lock_timeout, report)
+    return report
+
+
+def _counts(state_dir: Path, which: str, timeout: float) -> dict[str, int]:
+    if which == layout.SQLITE:
+        with _sqlite(state_dir, timeout) as store, store.read() as view:
+            return _view_snapshot(view).counts()
+    with JsonFileStore(state_dir, lock_timeout=timeout).read() as json_view:
+        return _view_snapshot(json_view).counts()
+
+
+def _count_archive(state_dir: Path) -> int:
+    from coord_hooks import archive
+
+    return sum(1 for _ in archive.read_archive(state_dir))
+
+
+@contextmanager
+def _json_lock(state_dir: Path, timeout: float) -> Iterator[None]:
+    # The same sidecar flock the legacy (portalocker) and optimized backends take.
+    with FlockLock(state_dir / ".lock", timeout):
+        yield
+
+
+def _sqlite(state_dir: Path, timeout: float) -> SqliteStore:
+    return SqliteStore(state_dir, lock_timeout=timeout, check_layout=False)
+
+
+def _view_snapshot(view: Any) -> Snapshot:
+    return Snapshot(sessions=view.sessions(), locks=view.locks(),
+                    messages=view.messages_after(0), last_seq=view.last_seq())
+
+
+def _backup_path(state_dir: Path, kind: str) -> Path:
+    """A new name under ``migrated/``: ``<time>-<kind>``, numbered if taken."""
+    folder = ensure_subdir(state_dir / BACKUP_DIR)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = folder / f"{stamp}-{kind}"
+    number = 1
+    while os.path.lexists(path):
+        number += 1
+        path = folder / f"{stamp}.{number}-{kind}"
+    return path
+
+
+# --- json -> sqlite -----------------------------------------------------------------------
+def _json_to_sqlite(state_dir: Path, timeout: float, report: MigrationReport) -> None:
+    # Under the JSON lock nothing changes, so the plain (uncached) reader is consistent;
+    # it includes broadcasts still queued in the batch journal.
+    with JsonFileStore(state_dir, lock_timeout=timeout).read() as view:
+        snap = _view_snapshot(view)
+    report.counts = snap.counts()
+    if report.dry_run:
+        return
+    # Crash safety: until the marker says sqlite, any coord.db is not the live store.
+    if layout.read_marker(state_dir) != layout.JSON:
+        layout.write_marker(state_dir, layout.JSON, "coord migrate (starting)")
+    _retire_old_database(state_dir, _backup_path(state_dir, layout.DB_NAME))
+
+    def fill(tx: SqliteWriter) -> None:
+        for session in snap.sessions:
+            tx.put_session(session)
+        for lock in snap.locks:
+            tx.put_lock(lock)
+        tx.restore_messages(snap.messages)
+        tx.bump_last_seq(snap.last_seq)
+
+    store = _sqlite(state_dir, timeout)
+    try:
+        store.create_database(fill)
+        with store.read() as check:
+            copied = _view_snapshot(check)
+    finally:
+        store.close()
+    if copied.counts() != snap.counts():  # pragma: no cover - a bug, never a user error
+        raise StoreError(f"migration check failed: copied {copied.counts()}, "
+                         f"expected {snap.counts()}; the JSON files were left in place")
+    layout.write_marker(state_dir, layout.SQLITE, "coord migrate --to sqlite")
+    backup = _backup_path(state_dir, layout.JSON)
+    _move_json_out(state_dir, backup)
+    report.backup = backup
+
+
+def _retire_old_database(state_dir: Path, target: Path) -> None:
+    """Move a coord.db left by an earlier migration out of the way (never deleted)."""
+    db = state_dir / layout.DB_NAME
+    if not db.exists():
+        return
+    if others_attached(db):
+        raise StoreError(f"{db} (from an earlier migration) is still open in another "
+                         "process, perhaps a `coord monitor`; stop it and run migrate again")
+    ensure_subdir(target.parent)
+    os.replace(db, target)
+    for suffix in ("-wal", "-shm"):
+        side = Path(f"{db}{suffix}")
+        if side.exists():
+            os.replace(side, Path(f"{target}{suffix}"))
+    fsync_dir(state_dir)
+
+
+def _move_json_out(state_dir: Path, backup: Path) -> None:
+    moved = False
+    for name in JSON_ENTRIES:
+        path = state_dir / name
+        if os.path.lexists(path):
+            if not moved:
+                ensure_subdir(backup)
+                moved = True
+            os.replace(path, backup / name)
+    if moved:
+        fsync_dir(backup)
+        fsync_dir(state_dir)
+    _bump_generation(state_dir)
+
+
+def _bump_generation(state_dir: Path) -> None:
+    # Caches of the JSON backends are validated by this counter: never let it go back.
+    path = state_dir / "generation"
+    try:
+        value = int(path.read_bytes() or b"0")
+    except (FileNotFoundError, ValueError):
+        value = 0
+    atomic_write_bytes(path, str(value + 1).encode())
+
+
+# --- sqlite -> json -----------------------------------------------------------------------
+def _sqlite_to_json(state_dir: Path, timeout: float, report: MigrationReport) -> None:
+    store = _sqlite(state_dir, timeout)
+    try:
+        with store.transaction() as tx:  # BEGIN IMMEDIATE: SQLite writers wait
+            snap = _view_snapshot(tx)
+            report.counts = snap.counts()
+            if report.dry_run:
+                return
+            # Files a JSON backend left here (empty folders, a stray write) go aside.
+            if layout.has_json_data(state_dir):
+                _move_json_out(state_dir, _backup_path(state_dir, "stray-json"))
+            _write_json_layout(state_dir, snap)
+            _bump_generation(state_dir)
+            layout.write_marker(state_dir, layout.JSON, "coord migrate --to json")
+            tx.retire(layout.JSON)  # waiting SQLite writers refuse once this commits
+        report.backup = store.path  # kept in place, retired; moved by the next migration
+    finally:
+        store.close()
+
+
+def _write_json_layout(state_dir: Path, snap: Snapshot) -> None:
+    """Write the JSON layout in a staging folder, sync once, then rename it into place."""
+    staging = state_dir / f".migrate-{os.getpid()}.tmp"
+    for sub in ("sessions", "locks", "messages"):
+        ensure_subdir(staging / sub)
+
+    def put(path: Path, data: dict[str, Any]) -> None:
+        # One sync for the whole tree below instead of one fsync per file.
+        atomic_write_bytes(path, dump_json(data), durable=False)
+
+    for session in snap.sessions:
+        put(staging / "sessions" / session_file_name(session.session_id), session.to_dict())
+    for lock in snap.locks:
+        put(staging / "locks" / f"{lock.lock_id}.json", lock.to_dict())
+    for message in snap.messages:
+        put(staging / "messages" / message_file_name(message.seq), message.to_dict())
+    put(staging / "seq.json", {"format_version": FORMAT_VERSION, "last_seq": snap.last_seq})
+    if hasattr(os, "sync"):
+        os.sync()
+    for name in ("sessions", "locks", "messages", "seq.json"):
+        target = state_dir / name
+        if os.path.isdir(target) and not os.path.islink(target):
+            os.rmdir(target)  # empty: anything in it was moved aside as stray
+        os.replace(staging / name, target)
+    os.rmdir(staging)
+    fsync_dir(state_dir)
