@@ -8,7 +8,6 @@ is asked once per lookup, which is slower but only runs at registration and on c
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Mapping
 
@@ -35,6 +34,8 @@ def process_start(pid: int) -> str | None:
         return after[19].decode() if len(after) > 19 else None
     if sys.platform.startswith("linux"):
         return None
+    import subprocess  # lazy: ~7 ms of imports, needed only where /proc is missing
+
     try:
         out = subprocess.run(["ps", "-o", "lstart=", "-p", str(pid)], capture_output=True,
                              text=True, timeout=2, check=False)
