@@ -1,0 +1,357 @@
+"""``coord hook EVENT [--backend NAME]``: what Claude Code runs on every hook event.
+
+Reads the payload from stdin (to EOF, with a deadline), hands it to the event's handler
+(`coord_hooks.hook.handlers`, imported lazily), prints exactly one JSON object or
+nothing, and ALWAYS returns 0. Claude Code treats any other exit code as a non-blocking
+error anyway, so a failing hook must fail open and say so in ``logs/app.log``; the only
+way this hook stops anything is a lock conflict, reported as a JSON ``deny``.
+
+Standard library only, and called before Typer is imported (tests/hook/test_imports.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+# CLI spelling -> Claude Code's hook_event_name.
+EVENTS: dict[str, str] = {
+    "session-start": "SessionStart",
+    "user-prompt-submit": "UserPromptSubmit",
+    "pre-tool-use": "PreToolUse",
+    "post-tool-use": "PostToolUse",
+    "stop": "Stop",
+    "subagent-start": "SubagentStart",
+    "subagent-stop": "SubagentStop",
+    "pre-compact": "PreCompact",
+    "session-end": "SessionEnd",
+}
+
+# Stdin: Claude Code sometimes leaves it open (anthropics/claude-code#78756, #79508), so
+# never wait for EOF forever. But a naive short timeout broke on slow pipes elsewhere
+# (oraios/serena#1672): the deadline is extended while data keeps arriving, and once a
+# complete JSON object is in hand we only wait a moment for EOF.
+STDIN_DEADLINE = 2.5  # seconds without EOF before giving up (from the start)
+STDIN_EXTEND = 1.0  # each chunk received pushes the deadline at least this far out
+STDIN_MAX_DEADLINE = 7.0  # hard cap: PreToolUse has a 10 s timeout in hooks.json
+STDIN_GRACE = 0.05  # wait for EOF after a complete object before using it anyway
+STDIN_KEEP = 8 * 1024 * 1024  # bytes kept; the rest is drained and dropped
+_CHUNK = 1 << 16
+
+
+class Timer:
+    """Per-step wall-clock timings (logged only in debug mode or when slow)."""
+
+    def __init__(self) -> None:
+        self.start = self.last = time.perf_counter()
+        self.steps: dict[str, float] = {}
+
+    def mark(self, step: str) -> None:
+        now = time.perf_counter()
+        self.steps[step] = round(self.steps.get(step, 0.0) + (now - self.last) * 1000, 2)
+        self.last = now
+
+    def total_ms(self) -> float:
+        return round((time.perf_counter() - self.start) * 1000, 2)
+
+
+class BadInvocation(Exception):
+    """The hook was called with an event we do not know."""
+
+
+def parse_args(args: list[str]) -> tuple[str, str | None]:
+    """``EVENT [--backend NAME]`` → (hook_event_name, backend). Unknown options ignored."""
+    event: str | None = None
+    backend: str | None = None
+    items = iter(args)
+    for arg in items:
+        if arg == "--backend":
+            backend = next(items, None) or None
+        elif arg.startswith("--backend="):
+            backend = arg.partition("=")[2] or None
+        elif arg.startswith("-"):
+            continue  # tolerate flags a newer shim may pass
+        elif event is None:
+            event = arg
+    if event is not None and event in EVENTS:
+        return EVENTS[event], backend
+    if event is not None and event in EVENTS.values():  # Claude Code's own spelling too
+        return event, backend
+    raise BadInvocation(f"unknown hook event {event!r}; expected one of {', '.join(EVENTS)}")
+
+
+def read_stdin(fd: int = 0, deadline: float = STDIN_DEADLINE, keep: int = STDIN_KEEP,
+               grace: float = STDIN_GRACE, max_deadline: float = STDIN_MAX_DEADLINE
+               ) -> tuple[bytes, str]:
+    """Read ``fd`` to EOF without hanging; return (data kept, how the read ended).
+
+    ``how`` is ``eof``, ``open`` (a complete JSON object arrived and the writer kept the
+    pipe open), ``timeout``, ``tty`` (nothing read from a terminal) or ``error``. Beyond
+    ``keep`` bytes the input is still drained (the writer would get EPIPE otherwise) but
+    dropped, and ``how`` gets a ``+truncated`` suffix.
+    """
+    import select
+
+    try:
+        if os.isatty(fd):
+            return b"", "tty"
+    except OSError:
+        return b"", "error"
+    chunks: list[bytes] = []
+    kept = dropped = 0
+    start = time.monotonic()
+    end = start + deadline
+    hard_end = start + max_deadline
+    checked_at = -1  # size of `kept` when we last tried to parse it
+
+    def done(how: str) -> tuple[bytes, str]:
+        return b"".join(chunks), how + ("+truncated" if dropped else "")
+
+    while True:
+        now = time.monotonic()
+        if now >= end:
+            return done("timeout")
+        wait = end - now
+        maybe_complete = (not dropped and kept != checked_at and chunks
+                          and chunks[-1].rstrip().endswith(b"}"))
+        if maybe_complete:
+            wait = min(wait, grace)
+        try:
+            ready, _, _ = select.select([fd], [], [], wait)
+        except (OSError, ValueError):
+            return _read_blocking(fd, keep)  # not selectable (e.g. some Windows pipes)
+        if not ready:
+            if maybe_complete:
+                checked_at = kept
+                if _is_json_object(b"".join(chunks)):
+                    return done("open")
+            continue
+        try:
+            chunk = os.read(fd, _CHUNK)
+        except BlockingIOError:
+            continue
+        except OSError:
+            return done("error")
+        if not chunk:
+            return done("eof")
+        room = keep - kept
+        if room > 0:
+            chunks.append(chunk[:room])
+            kept += min(room, len(chunk))
+        dropped += max(0, len(chunk) - max(room, 0))
+        end = min(max(end, time.monotonic() + STDIN_EXTEND), hard_end)
+
+
+def _read_blocking(fd: int, keep: int) -> tuple[bytes, str]:
+    chunks: list[bytes] = []
+    kept = 0
+    try:
+        while chunk := os.read(fd, _CHUNK):
+            if kept < keep:
+                chunks.append(chunk[: keep - kept])
+                kept += len(chunks[-1])
+    except OSError:
+        return b"".join(chunks), "error"
+    return b"".join(chunks), "eof"
+
+
+def _is_json_object(data: bytes) -> bool:
+    try:
+        return isinstance(json.loads(data), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
+def parse_payload(raw: bytes) -> dict[str, Any] | None:
+    """The hook payload as a dict, or None when it is empty or not a JSON object.
+
+    Tolerant: invalid UTF-8 is replaced rather than rejected and a BOM is ignored; the
+    handlers treat every field as optional and of unknown type.
+    """
+    text = raw.decode("utf-8", "replace").lstrip("\ufeff").strip()
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+_SALVAGE_FIELDS = ("session_id", "cwd", "hook_event_name", "tool_name", "agent_id",
+                   "file_path", "notebook_path")
+
+
+def salvage_payload(raw: bytes) -> dict[str, Any] | None:
+    """The few string fields a PreToolUse needs, from a payload cut at `STDIN_KEEP`.
+
+    A Write of a huge file is exactly an edit worth locking, and Claude Code sends
+    ``file_path`` before ``content``; so rather than fail open, pick the fields out of
+    the head of the text. Anything ambiguous (a field seen twice) gives up.
+    """
+    import re
+
+    head = raw[: 1 << 20].decode("utf-8", "replace")
+    found: dict[str, str] = {}
+    for match in re.finditer(r'"(' + "|".join(_SALVAGE_FIELDS)
+                             + r')"\s*:\s*"((?:[^"\\]|\\.)*)"', head):
+        key = match.group(1)
+        if key in found:
+            return None
+        try:
+            found[key] = json.loads(f'"{match.group(2)}"')
+        except ValueError:
+            return None
+    if not found.get("session_id") or not found.get("tool_name"):
+        return None
+    payload: dict[str, Any] = {k: v for k, v in found.items()
+                               if k not in ("file_path", "notebook_path")}
+    payload["tool_input"] = {k: found[k] for k in ("file_path", "notebook_path")
+                             if k in found}
+    return payload
+
+
+def emit(obj: dict[str, Any]) -> None:
+    """Write one JSON object (ASCII-only, so no locale can break it) and a newline."""
+    data = (json.dumps(obj, ensure_ascii=True, separators=(",", ":")) + "\n").encode()
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    # A reader that went away must not turn into "Exception ignored ... BrokenPipeError"
+    # and exit code 120 when the interpreter flushes stdout at exit.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _state_dir_for(payload: Mapping[str, Any] | None, environ: Mapping[str, str]) -> Path | None:
+    try:
+        from coord_hooks.paths import resolve_state_dir
+
+        cwd = payload.get("cwd") if payload else None
+        return resolve_state_dir(cwd if isinstance(cwd, str) and cwd else None, environ)
+    except Exception:
+        return None
+
+
+def _env_debug(environ: Mapping[str, str]) -> bool:
+    return any(environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+               for name in ("COORD_DEBUG", "COORDINATION_DEBUG"))
+
+
+def run_hook(args: list[str], environ: Mapping[str, str] | None = None, stdin: int = 0) -> int:
+    """Run one hook event end to end; always returns 0 (see the module docstring)."""
+    env = os.environ if environ is None else environ
+    timer = Timer()
+    event = args[0] if args else "?"
+    backend: str | None = None
+    payload: dict[str, Any] | None = None
+    state_dir: Path | None = None
+    run: Any = None
+    outcome = "error"
+    try:
+        try:
+            event, backend = parse_args(args)
+        except BadInvocation as exc:
+            read_stdin(stdin)  # drain anyway: the writer must not get EPIPE
+            state_dir = _state_dir_for(None, env)
+            _log(state_dir, "warning", "hook_bad_invocation", error=str(exc), args=args)
+            return 0
+        raw, how = read_stdin(stdin)
+        timer.mark("stdin")
+        payload = parse_payload(raw)
+        if payload is None and how.endswith("+truncated") and event == "PreToolUse":
+            payload = salvage_payload(raw)
+        timer.mark("parse")
+        state_dir = _state_dir_for(payload, env)
+        if payload is None:
+            outcome = "bad-input"
+            _log(state_dir, "warning", "hook_bad_input", hook=event, bytes=len(raw), stdin=how)
+            return 0
+        if how not in ("eof", "open"):
+            _log(state_dir, "warning", "hook_stdin", hook=event, stdin=how, bytes=len(raw))
+
+        from coord_hooks.hook import handlers  # lazy: a bad payload never loads the store
+
+        timer.mark("import")
+        run = handlers.HookRun(event=event, payload=payload, backend=backend, environ=env,
+                               timer=timer)
+        output = handlers.handle(run)
+        outcome = run.outcome
+        if run.ctx is not None:
+            state_dir = run.ctx.state_dir
+        if output is not None:
+            emit(output)
+        timer.mark("output")
+    except KeyboardInterrupt:
+        outcome = "interrupted"
+    except Exception as exc:
+        outcome = "error"
+        if run is not None and run.ctx is not None:
+            state_dir = run.ctx.state_dir
+        _log(state_dir, "error", "hook_failed", hook=event, error=f"{type(exc).__name__}: {exc}",
+             hint=_hint(exc), traceback=traceback.format_exc(limit=8)[-4000:])
+    finally:
+        _finish(run, state_dir, event, backend, outcome, timer, env)
+    return 0
+
+
+def _hint(exc: BaseException) -> str:
+    if isinstance(exc, ModuleNotFoundError) and exc.name == "portalocker":
+        return ("the legacy backend needs portalocker in the hook's Python: "
+                "pip install portalocker, set COORD_PYTHON, or `coord backend use optimized`")
+    return ""
+
+
+def _finish(run: Any, state_dir: Path | None, event: str, backend: str | None, outcome: str,
+            timer: Timer, env: Mapping[str, str]) -> None:
+    """Close the store and write the performance line (and slow/debug lines)."""
+    try:
+        ctx = run.ctx if run is not None else None
+        if ctx is not None:
+            try:
+                ctx.store.close()
+            except Exception:
+                pass
+        if state_dir is None:
+            return
+        from coord_hooks import logs
+
+        total = timer.total_ms()
+        used = ctx.backend if ctx is not None else (backend or "")
+        logs.log_performance(state_dir, hook=event, ms=total, backend=used, outcome=outcome)
+        slow_ms = ctx.settings.slow_ms if ctx is not None else 250.0
+        debug = ctx.settings.debug if ctx is not None else _env_debug(env)
+        if total > slow_ms:
+            logs.log_event(state_dir, "warning", "slow_operation", hook=event, ms=total,
+                           backend=used, outcome=outcome, steps=timer.steps)
+        if debug:
+            logs.log_event(state_dir, "debug", "hook_timing", hook=event, ms=total,
+                           backend=used, outcome=outcome, steps=timer.steps)
+    except Exception:
+        pass  # logging must never break a hook
+
+
+def _log(state_dir: Path | None, level: str, what: str, **fields: Any) -> None:
+    if state_dir is None:
+        return
+    try:
+        from coord_hooks import logs
+
+        logs.log_event(state_dir, level, what, **fields)
+    except Exception:
+        pass

@@ -1,0 +1,126 @@
+"""The hook hot path imports only the standard library (checked with -X importtime)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import payloads as pl
+import pytest
+from conftest import REPO, Project
+
+FORBIDDEN = ("typer", "click", "rich", "portalocker", "orjson", "platformdirs",
+             "coord_hooks.cli", "coord_hooks.views")
+_LINE = re.compile(r"import time:\s+\d+ \|\s+\d+ \|(?P<indent>\s*)(?P<name>\S+)")
+
+
+def imported(stderr: str) -> set[str]:
+    return {m.group("name") for m in map(_LINE.match, stderr.splitlines()) if m}
+
+
+def forbidden_in(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules
+                  if any(m == f or m.startswith(f + ".") for f in FORBIDDEN))
+
+
+WRAPPER = """#!{python}
+# Test stand-in for the hook interpreter: the shim runs Python with -I, which ignores
+# PYTHONPROFILEIMPORTTIME, and modules imported with importlib.import_module (the store
+# backends) never show in -X importtime. So add -X importtime AND dump sys.modules at
+# exit, then exec the real interpreter with the shim's own flags.
+import os, sys
+args = sys.argv[1:]
+i = args.index("-c")
+args[i + 1] = (
+    "import atexit, sys\\n"
+    "atexit.register(lambda: open({out!r}, 'w').write('\\\\n'.join(sorted(sys.modules))))\\n"
+    + args[i + 1])
+os.execv({python!r}, [{python!r}, "-X", "importtime", *args])
+"""
+
+
+@dataclass
+class Trace:
+    timed: set[str]  # modules -X importtime reported (import statements)
+    loaded: set[str]  # sys.modules at exit (everything)
+
+
+def _wrapper(tmp_path: Path) -> tuple[Path, Path]:
+    out = tmp_path / "modules.txt"
+    wrapper = tmp_path / "python-traced"
+    wrapper.write_text(WRAPPER.format(python=sys.executable, out=str(out)))
+    wrapper.chmod(0o755)
+    return wrapper, out
+
+
+def _trace(stderr: str, out: Path) -> Trace:
+    return Trace(imported(stderr), set(out.read_text().split()))
+
+
+def _deny_scenario(project: Project, extra_env: dict[str, str]) -> str:
+    """Run a locking Write and a denied Edit; return the second run's stderr."""
+    a, b = project.session("a"), project.session("b")
+    project.run("pre-tool-use", pl.write(a.session_id, project.cwd, f"{project.cwd}/i.py"), a)
+    result = project.run("pre-tool-use", pl.edit(b.session_id, project.cwd,
+                                                 f"{project.cwd}/i.py"), b,
+                         extra_env=extra_env)
+    assert result.rc == 0
+    assert json.loads(result.stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"
+    return result.stderr
+
+
+def test_shim_pre_tool_use_loads_no_third_party_module(project: Project,
+                                                       tmp_path: Path) -> None:
+    wrapper, out = _wrapper(tmp_path)
+    trace = _trace(_deny_scenario(project, {"COORD_PYTHON": str(wrapper)}), out)
+    # the check means something: the whole decision path was loaded, and timed
+    assert {"coord_hooks.hook.entry", "coord_hooks.hook.handlers", "coord_hooks.coordination",
+            "coord_hooks.store.optimized"} <= trace.loaded
+    assert {"coord_hooks.hook.handlers", "coord_hooks.coordination"} <= trace.timed
+    assert forbidden_in(trace.loaded) == []
+    assert forbidden_in(trace.timed) == []
+
+
+def test_python_m_pre_tool_use_loads_no_third_party_module(project: Project) -> None:
+    """`python -m coord_hooks hook ...` with site-packages present: still none imported."""
+    a, b = project.session("a"), project.session("b")
+    project.run("pre-tool-use", pl.write(a.session_id, project.cwd, f"{project.cwd}/j.py"), a)
+    env = {**project.env, "CLAUDE_PID": str(b.pid), "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "coord_hooks", "hook",
+                           "pre-tool-use"],
+                          input=json.dumps(pl.edit(b.session_id, project.cwd,
+                                                   f"{project.cwd}/j.py")).encode(),
+                          capture_output=True, env=env, cwd=project.root, check=False)
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"
+    modules = imported(proc.stderr.decode())
+    assert "coord_hooks.hook.handlers" in modules
+    for name in ("typer", "portalocker", "orjson", "platformdirs"):  # all installed here
+        assert subprocess.run([sys.executable, "-c", f"import {name}"],
+                              check=False).returncode == 0
+    assert forbidden_in(modules) == []
+
+
+@pytest.mark.parametrize("event", sorted(pl.EVERY_EVENT))
+def test_every_event_stays_standard_library_only(project: Project, tmp_path: Path,
+                                                 event: str) -> None:
+    sess = project.session()
+    wrapper, out = _wrapper(tmp_path)
+    result = project.run(event, pl.EVERY_EVENT[event](sess.session_id, project.cwd), sess,
+                         extra_env={"COORD_PYTHON": str(wrapper)})
+    assert result.rc == 0
+    trace = _trace(result.stderr, out)
+    assert "coord_hooks.hook.handlers" in trace.loaded
+    assert forbidden_in(trace.loaded) == []
+
+
+def test_the_optimized_shim_skips_site_packages(project: Project, tmp_path: Path) -> None:
+    # -S: not even the site module (whose .pth processing costs tens of ms) is loaded
+    wrapper, out = _wrapper(tmp_path)
+    trace = _trace(_deny_scenario(project, {"COORD_PYTHON": str(wrapper)}), out)
+    assert "site" not in trace.loaded
+    assert "coord_hooks.store.optimized" in trace.loaded
