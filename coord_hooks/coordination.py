@@ -377,7 +377,7 @@ class Coordinator:
             holders: dict[str, Session | None] = {session_id: me}
             conflicts: list[Conflict] = []
             mine: Lock | None = None
-            for lock in tx.locks():
+            for lock in _lock_candidates(tx, key, is_glob):
                 if lock.owner == session_id:
                     if lock.key == key:
                         mine = lock
@@ -686,6 +686,20 @@ def _hostname() -> str:
     import socket
 
     return socket.gethostname()
+
+
+def _lock_candidates(tx: StoreReader, key: str, is_glob: bool) -> list[Lock]:
+    """The locks that could overlap ``key``: all of them, unless the store can narrow.
+
+    A backend may offer ``locks_touching(key, is_glob)``, a superset of the overlapping
+    locks found with its indexes (SQLite: 10k unrelated locks are never read); the
+    overlap rule itself is applied here either way.
+    """
+    touching = getattr(tx, "locks_touching", None)
+    if touching is not None:
+        found: list[Lock] = touching(key, is_glob)
+        return found
+    return tx.locks()
 
 
 def _candidates(sessions: Iterable[Session]) -> str:

@@ -143,6 +143,12 @@ def m001_initial(db: sqlite3.Connection) -> None:
         UPDATE meta SET value = value - 1 WHERE key = 'live_messages'; END""")
 
 
+@migration
+def m002_glob_locks(db: sqlite3.Connection) -> None:
+    # Patterns can cover any path, so every lock check reads them all: keep them apart.
+    db.execute("CREATE INDEX locks_glob ON locks (key) WHERE is_glob = 1")
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -252,6 +258,25 @@ class SqliteReader:
 
     def locks(self) -> list[Lock]:
         return [_lock(r) for r in self.db.execute(f"{_LOCK_SELECT} ORDER BY key, owner")]
+
+    def locks_touching(self, key: str, is_glob: bool) -> list[Lock]:
+        """Every lock that may overlap ``key``: a superset, narrowed by the indexes.
+
+        For a path: the locks on it, on a folder above it (and the project root
+        ``.``), on anything below it, and every pattern. For a pattern (or the root):
+        all locks. `coord_hooks.coordination` still decides overlaps with
+        `globs.keys_overlap`; this only spares a lock check reading 10k unrelated rows.
+        """
+        if is_glob or key in (".", ""):
+            return self.locks()
+        parts = key.split("/")
+        exact = [key, ".", *("/".join(parts[:n]) for n in range(1, len(parts)))]
+        marks = ", ".join("?" * len(exact))
+        rows = self.db.execute(
+            f"{_LOCK_SELECT} WHERE key IN ({marks}) UNION "
+            f"{_LOCK_SELECT} WHERE key >= ? AND key < ? UNION "  # below it: "key/..."
+            f"{_LOCK_SELECT} WHERE is_glob = 1", (*exact, key + "/", key + "0"))
+        return [_lock(r) for r in rows]
 
     def get_lock(self, key: str, owner: str) -> Lock | None:
         row = self.db.execute(f"{_LOCK_SELECT} WHERE key = ? AND owner = ?",

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from coord_hooks.coordination import Coordinator
 from coord_hooks.errors import CorruptRecordError, StoreBusyError, StoreError
@@ -477,7 +479,7 @@ def test_schema_columns_match_the_records(store: SqliteStore) -> None:
             names = tuple(r[1] for r in db.execute(f"PRAGMA table_info({table})"))
             assert names == columns, table
         indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-        assert {"sessions_live", "locks_owner", "messages_recipient"} <= indexes
+        assert {"sessions_live", "locks_owner", "locks_glob", "messages_recipient"} <= indexes
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert db.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental
         assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == [
@@ -498,19 +500,19 @@ def test_pending_migrations_run_once_and_are_recorded(state_dir: Path,
         tx.put_session(session("s1"))
     calls: list[str] = []
 
-    def m002_add_note(db: sqlite3.Connection) -> None:
-        calls.append("m002")
+    def m999_add_note(db: sqlite3.Connection) -> None:
+        calls.append("m999")
         db.execute("ALTER TABLE sessions ADD COLUMN note TEXT NOT NULL DEFAULT ''")
 
-    monkeypatch.setattr(sqlite_store, "MIGRATIONS", [*MIGRATIONS, m002_add_note])
+    monkeypatch.setattr(sqlite_store, "MIGRATIONS", [*MIGRATIONS, m999_add_note])
     monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     for _ in range(2):
         with SqliteStore(state_dir) as store, store.read() as view:
             assert view.get_session("s1") is not None
-    assert calls == ["m002"]
+    assert calls == ["m999"]
     db = sqlite3.connect(state_dir / "coord.db")
     assert [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY rowid")] == [
-        "m001_initial", "m002_add_note"]
+        *(m.__name__ for m in MIGRATIONS), "m999_add_note"]
     db.close()
 
 
@@ -571,7 +573,8 @@ def test_info_reports_the_database(store: SqliteStore) -> None:
     details = info.details
     assert details["path"] == str(store.path) and details["size_bytes"] > 0
     assert details["page_count"] > 0 and details["page_size"] > 0
-    assert details["migrations"] == ["m001_initial"]
+    assert details["migrations"] == [m.__name__ for m in MIGRATIONS]
+    assert details["migrations"][:2] == ["m001_initial", "m002_glob_locks"]
     assert (details["sessions"], details["live_messages"], details["last_seq"]) == (1, 1, 1)
 
 
@@ -584,6 +587,40 @@ def test_messages_for_a_recipient(store: SqliteStore) -> None:
     with store.read() as view:
         assert [m.body for m in view.messages_for("a", 1)] == ["to a again"]
         assert [m.body for m in view.messages_for("*", 0)] == ["all"]
+
+
+KEY_PARTS = st.sampled_from(["a", "b", "a.b", "ab", "a-", "*", "**", "?", "[ab]", "."])
+KEYS = st.lists(KEY_PARTS, min_size=1, max_size=4).map("/".join) | st.sampled_from(
+    [".", "/abs/a", "/abs", "a/", "a//b"])
+
+
+@given(locks=st.lists(KEYS, max_size=12), key=KEYS)
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_locks_touching_is_a_superset_of_the_overlapping_locks(
+        state_dir: Path, locks: list[str], key: str) -> None:
+    from coord_hooks import globs
+
+    with SqliteStore(state_dir) as store, store.transaction() as tx:
+        for lock in tx.locks():
+            tx.delete_lock(lock.key, lock.owner)
+        for n, lock_key in enumerate(locks):
+            tx.put_lock(Lock(key=lock_key, owner=f"o{n}", acquired_at=1.0, renewed_at=1.0,
+                             ttl=9.0, is_glob=globs.is_glob(lock_key)))
+        is_glob = globs.is_glob(key)
+        near = {(lk.key, lk.owner) for lk in tx.locks_touching(key, is_glob)}
+        for lock in tx.locks():
+            if lock.key == key or globs.keys_overlap(lock.key, lock.is_glob, key, is_glob):
+                assert (lock.key, lock.owner) in near, (lock.key, key)
+
+
+def test_locks_touching_skips_unrelated_paths(store: SqliteStore) -> None:
+    with store.transaction() as tx:
+        for key in ("src/a.py", "src", "src/a.py/x", "src/ab.py", "docs/a.py", "src/*.md", "."):
+            tx.put_lock(Lock(key=key, owner="o", acquired_at=1.0, renewed_at=1.0, ttl=9.0,
+                             is_glob="*" in key))
+        near = sorted(lk.key for lk in tx.locks_touching("src/a.py", False))
+    assert near == [".", "src", "src/*.md", "src/a.py", "src/a.py/x"]
 
 
 # --- corruption -----------------------------------------------------------------------------
