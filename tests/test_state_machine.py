@@ -219,5 +219,5 @@ MODEL_BACKENDS = [name for name in ("legacy", "optimized", "sqlite") if name in 
 def test_coordination_matches_model(backend: str) -> None:
     machine = type(f"Machine_{backend}", (CoordinationMachine,), {"BACKEND": backend})
     run_state_machine_as_test(machine, settings=settings(
-        max_examples=int(os.environ.get("COORD_SM_EXAMPLES", "60")), stateful_step_count=30,
+        max_examples=int(os.environ.get("COORD_SM_EXAMPLES", "40")), stateful_step_count=30,
         deadline=None, suppress_health_check=list(HealthCheck)))
