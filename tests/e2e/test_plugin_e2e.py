@@ -64,7 +64,7 @@ def test_a_session_registers_and_its_edits_take_a_lock(h: ClaudeHarness) -> None
     assert any(f"[coord-hooks] This is Claude Code session {handle}." in text
                for text in a.system_messages())
     # while the session ran, its Write held the lock (seen by its own `coord locks`)
-    listing = [r for r in a.tool_results() if r["tool"] == "Bash"][0]
+    listing = next(r for r in a.tool_results() if r["tool"] == "Bash")
     assert not listing["is_error"], listing["text"]
     [lock] = _json_result(listing["text"])["locks"]
     assert lock["key"] == "notes.txt" and lock["owner"] == a.session_id and lock["active"]
@@ -144,8 +144,8 @@ def test_broadcast_from_bash_reaches_the_other_sessions_next_request(
     )
     res.assert_ok()
     a, b = res["a"], res["b"]
-    sent = [r for r in a.tool_results() if r["tool"] == "Bash" and "broadcast" in
-            str(r["input"])][0]
+    sent = next(r for r in a.tool_results()
+                if r["tool"] == "Bash" and "broadcast" in str(r["input"]))
     assert not sent["is_error"], sent["text"]
     # b's request right after its wait (PostToolUse mid-turn delivery) carries it,
     # framed as peer text, naming the sender
