@@ -45,7 +45,6 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from coord_hooks import archive
 from coord_hooks.errors import StoreError
 from coord_hooks.fsio import atomic_write_bytes, dump_json, fsync_dir, read_json_record
 from coord_hooks.model import FORMAT_VERSION, Lock, Message, NewMessage, Session, StoreInfo
@@ -278,6 +277,8 @@ class JsonFileTransaction(JsonFileView):
         if not doomed:
             return 0
         self.begin_write()
+        from coord_hooks import archive  # gzip: only retention pays for the import
+
         archive.append_to_archive(self.dir, doomed)
         for message in doomed:
             try:
@@ -337,6 +338,8 @@ class JsonFileStore:
                     self._committed(txn)
 
     def archived_messages(self) -> Iterator[Message]:
+        from coord_hooks import archive
+
         return archive.read_archive(self.state_dir)
 
     def flush(self) -> int:

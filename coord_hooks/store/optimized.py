@@ -50,7 +50,6 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from coord_hooks.archive import append_to_archive
 from coord_hooks.errors import StoreBusyError
 from coord_hooks.fsio import FlockLock, atomic_write_bytes
 from coord_hooks.model import BROADCAST, Lock, Message, NewMessage, Session, StoreInfo
@@ -464,6 +463,8 @@ class OptimizedTransaction(OptimizedView, JsonFileTransaction):
         doomed = self._range(low, upto)
         if doomed:
             self.begin_write()
+            from coord_hooks.archive import append_to_archive  # gzip: retention only
+
             append_to_archive(self.dir, doomed)
             for message in doomed:
                 try:
