@@ -137,3 +137,14 @@ def test_demo_exit_status_follows_the_result(monkeypatch: pytest.MonkeyPatch) ->
     assert invoke("demo").exit_code == 1
     monkeypatch.setattr(demo, "run_demo", lambda say, keep=False: True)
     assert invoke("demo").exit_code == 0
+
+
+def test_the_real_coord_app_has_the_admin_commands() -> None:
+    from coord_hooks import cli
+
+    assert "coord_hooks.cli_admin" in cli.EXTENSIONS
+    group = typer.main.get_command(cli.app)
+    names = set(group.commands)  # type: ignore[attr-defined]
+    assert {"install", "uninstall", "doctor", "demo", "hook", "shims", "backend"} <= names
+    # errors from extension commands go through cli's one error handler
+    assert cli.run_cli(["install", "--scope", "global"]) == 2

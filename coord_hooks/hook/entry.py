@@ -15,7 +15,6 @@ import json
 import os
 import sys
 import time
-import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -300,6 +299,8 @@ def run_hook(args: list[str], environ: Mapping[str, str] | None = None, stdin: i
     except KeyboardInterrupt:
         outcome = "interrupted"
     except Exception as exc:
+        import traceback  # lazy: ~2 ms of imports that only failures need
+
         outcome = "error"
         if run is not None and run.ctx is not None:
             state_dir = run.ctx.state_dir
