@@ -1,0 +1,101 @@
+"""The stdlib fast path of ``coord send``/``coord broadcast`` behaves exactly like Typer's.
+
+Each case runs twice on two identical state dirs: once through ``python -m coord_hooks``
+(which takes the fast path when it can) and once straight through the Typer app; the
+outputs, exit codes and resulting records must be the same.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from coord_hooks.fastcli import parse
+
+REPO = Path(__file__).resolve().parents[1]
+ALICE = "aaaa1111-0000-4000-8000-0000000000fa"
+BOB = "bbbb2222-0000-4000-8000-0000000000fb"
+TYPER = ("import sys; sys.path.insert(0, sys.argv.pop(1)); from coord_hooks.cli import "
+         "run_cli; raise SystemExit(run_cli(sys.argv[1:]))")
+MODULES = ("import sys, runpy; sys.path.insert(0, sys.argv.pop(1)); sys.argv[0] = 'coord'; "
+           "import atexit; atexit.register(lambda: sys.stderr.write('MODULES ' + ' '.join("
+           "sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'click', 'rich')))"
+           " + '\\n')); runpy.run_module('coord_hooks', run_name='__main__')")
+
+
+def _env(state: Path, acting: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COORD_", "CLAUDE"))}
+    env.update(COORD_STATE_DIR=str(state), COORD_BACKEND="optimized",
+               COORD_CONFIG=str(state.parent / "none.toml"), COLUMNS="200")
+    if acting:
+        env["CLAUDE_CODE_SESSION_ID"] = acting
+    return env
+
+
+def _run(code: str, state: Path, args: list[str], acting: str | None
+         ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code, str(REPO), *args], env=_env(state, acting),
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def _setup(state: Path) -> None:
+    from coord_hooks.coordination import Coordinator
+    from coord_hooks.settings import Settings
+    from coord_hooks.store import open_store
+
+    store = open_store("optimized", state)
+    coord = Coordinator(store, Settings(), state.parent, state)
+    coord.register(ALICE, name="alice")
+    coord.register(BOB, name="bob")
+    store.close()
+
+
+def _records(state: Path) -> list[tuple[str, str, str, bool]]:
+    from coord_hooks.store import open_store
+
+    store = open_store("optimized", state)
+    store.flush()
+    with store.read() as view:
+        return [(m.sender, m.recipient, m.body, m.urgent) for m in view.messages_after(0)]
+
+
+CASES = [
+    (["broadcast", "hello everyone"], ALICE),
+    (["broadcast", "--urgent", "stop the build"], ALICE),
+    (["broadcast", "from a person"], None),
+    (["send", "bob", "please release src/app.py"], ALICE),
+    (["send", "alice", "done", "--urgent"], BOB),
+    (["send", BOB[:6], "by prefix"], ALICE),
+    (["send", "nobody", "lost"], ALICE),  # error: unknown recipient
+    (["send", "bob", "   "], ALICE),  # error: empty message
+    (["broadcast", "x" * 5000], ALICE),  # error: too long
+]
+
+
+@pytest.mark.parametrize(("args", "acting"), CASES)
+def test_fast_path_matches_typer(tmp_path: Path, args: list[str], acting: str | None) -> None:
+    fast_state, typer_state = tmp_path / "fast" / "state", tmp_path / "typer" / "state"
+    for state in (fast_state, typer_state):
+        _setup(state)
+    fast = _run(MODULES, fast_state, args, acting)
+    slow = _run(TYPER, typer_state, args, acting)
+    assert (fast.returncode, fast.stdout) == (slow.returncode, slow.stdout)
+    assert fast.stderr.split("MODULES")[0] == slow.stderr
+    assert _records(fast_state) == _records(typer_state)
+    if fast.returncode == 0:
+        # Success never imported Typer, Click or Rich.
+        assert fast.stderr.strip() == "MODULES", fast.stderr
+
+
+def test_only_plain_forms_take_the_fast_path() -> None:
+    assert parse(["broadcast", "hi"]) == ("broadcast", ["hi"], False)
+    assert parse(["send", "bob", "hi", "--urgent"]) == ("send", ["bob", "hi"], True)
+    for args in (["broadcast", "--json", "hi"], ["send", "bob", "-"], ["broadcast"],
+                 ["send", "bob"], ["broadcast", "a", "b"], ["send", "-s", "x", "bob", "hi"],
+                 ["broadcast", "--help"], ["broadcast", "--", "-x"], ["--backend", "legacy",
+                                                                     "broadcast", "hi"]):
+        assert parse(args) is None, args
