@@ -629,6 +629,7 @@ def _status_queue(ctx: Context) -> dict[str, Any]:
         "backend": ctx.backend,
         "queue": [views.queue_dict(r) for r in ctx.coordinator.queue()],
         "pending_broadcasts": _pending_broadcasts(ctx),
+        "batch": views.batch_view(ctx),
     }
 
 
@@ -683,6 +684,11 @@ def _show_queue(doc: dict[str, Any], as_json: bool) -> None:
     print_table("Queue", views.QUEUE_COLUMNS, [views.queue_row(d) for d in doc["queue"]],
                 "Queue: no sessions")
     say(f"broadcasts waiting in the batch queue: {doc['pending_broadcasts']}")
+    batch = doc.get("batch")
+    if batch and batch["pending"]:
+        say(f"  oldest queued {views.age_text(batch['oldest_age_s'])}; filed at "
+            f"{batch['batch_size']} queued, after {batch['flush_interval_s']:g}s, or at "
+            "Stop/SessionEnd (already delivered to readers meanwhile)")
 
 
 def _show_cache(doc: dict[str, Any], as_json: bool) -> None:

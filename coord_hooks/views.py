@@ -338,16 +338,23 @@ def performance_view(ctx: Context, window: int = PERF_WINDOW) -> dict[str, Any]:
     """
     log = ctx.state_dir / "logs" / "performance.log"
     per_event: dict[str, list[float]] = {}
+    per_backend: dict[str, dict[str, list[float]]] = {}
+    stamps: list[float] = []
     for record in _tail_json_lines(log, window):
         ms = _duration_ms(record)
         event = _event_name(record)
         if ms is not None and event is not None:
             per_event.setdefault(event, []).append(ms)
-    events = {
-        name: {"runs": len(values), "p50_ms": round(percentile(values, 0.5), 2),
-               "p95_ms": round(percentile(values, 0.95), 2), "max_ms": round(max(values), 2)}
-        for name, values in sorted(per_event.items())
-    }
+            backend = record.get("backend")
+            if isinstance(backend, str) and backend:
+                per_backend.setdefault(backend, {}).setdefault(event, []).append(ms)
+            ts = record.get("ts")
+            if isinstance(ts, (int, float)) and not isinstance(ts, bool):
+                stamps.append(float(ts))
+    events = {name: _latency(values) for name, values in sorted(per_event.items())}
+    # After a `coord backend use`, the window mixes backends: each one's own figures.
+    by_backend = {backend: {name: _latency(values) for name, values in sorted(found.items())}
+                  for backend, found in sorted(per_backend.items())}
     slow = [{"ts": r.get("ts"), "event": _event_name(r) or "?", "ms": _duration_ms(r),
              "backend": r.get("backend", ""), "outcome": r.get("outcome", "")}
             for r in _tail_json_lines(ctx.state_dir / "logs" / "app.log", window)
@@ -359,10 +366,41 @@ def performance_view(ctx: Context, window: int = PERF_WINDOW) -> dict[str, Any]:
         "window": window,
         "runs": runs,
         "events": events,
+        "by_backend": by_backend,
+        "first_ts": min(stamps) if stamps else None,
+        "last_ts": max(stamps) if stamps else None,
         "slow_threshold_ms": ctx.settings.slow_ms,
         "slow_operations": slow,
         "note": None if runs else "no hook runs recorded yet",
     }
+
+
+def _latency(values: list[float]) -> dict[str, Any]:
+    return {"runs": len(values), "p50_ms": round(percentile(values, 0.5), 2),
+            "p95_ms": round(percentile(values, 0.95), 2), "max_ms": round(max(values), 2)}
+
+
+def batch_view(ctx: Context) -> dict[str, Any]:
+    """Broadcasts waiting in the batch journal (``broadcasts.jsonl``) and the flush policy.
+
+    Every JSON-layout backend reads queued broadcasts (they are delivered like any other
+    message); only the optimized backend queues them. Others report what they know.
+    """
+    details = ctx.store.info().details
+    batch = details.get("batch")
+    pending = details.get("pending_broadcasts", 0)
+    result: dict[str, Any] = {
+        "pending": pending if isinstance(pending, int) else 0,
+        "seqs": [],
+        "oldest_age_s": None,
+        "batch_size": ctx.settings.broadcast_batch_size,
+        "flush_interval_s": ctx.settings.batch_flush_interval,
+    }
+    if isinstance(batch, Mapping):
+        for key in result:
+            if key in batch:
+                result[key] = batch[key]
+    return result
 
 
 PERFORMANCE_COLUMNS = ("EVENT", "RUNS", "P50 MS", "P95 MS", "MAX MS")

@@ -589,7 +589,9 @@ def test_status_queue(team: Coordinator) -> None:
     team.send(None, "alice", "a", urgent=True)
     team.send(None, "alice", "b")
     doc = as_json(coord("status", "--queue", "--json"))
-    assert list(doc) == ["backend", "queue", "pending_broadcasts"]
+    assert list(doc) == ["backend", "queue", "pending_broadcasts", "batch"]
+    assert set(doc["batch"]) == {"pending", "seqs", "oldest_age_s", "batch_size",
+                                 "flush_interval_s"}
     alice = next(q for q in doc["queue"] if q["session_id"] == ALICE)
     assert (alice["unread"], alice["urgent"]) == (2, 1)
     table = coord("status", "--queue").stdout
@@ -637,7 +639,8 @@ def test_status_performance(team: Coordinator, state_dir: Path) -> None:
         {"ts": time.time() - 120, "level": "warning", "event": "slow_operation",
          "hook": "pre-tool-use", "ms": 20.0, "backend": "optimized", "outcome": "ok"}) + "\n")
     doc = as_json(coord("status", "--performance", "--json"))
-    assert list(doc) == ["backend", "log", "window", "runs", "events", "slow_threshold_ms",
+    assert list(doc) == ["backend", "log", "window", "runs", "events", "by_backend",
+                         "first_ts", "last_ts", "slow_threshold_ms",
                          "slow_operations", "note"]
     assert doc["events"] == {"pre-tool-use": {"runs": 20, "p50_ms": 10.0, "p95_ms": 19.0,
                                               "max_ms": 20.0}}
