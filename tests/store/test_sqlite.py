@@ -477,9 +477,11 @@ def test_schema_columns_match_the_records(store: SqliteStore) -> None:
         for table, columns in (("sessions", SESSION_COLUMNS), ("locks", LOCK_COLUMNS),
                                ("messages", MESSAGE_COLUMNS)):
             names = tuple(r[1] for r in db.execute(f"PRAGMA table_info({table})"))
-            assert names == columns, table
+            extra = ("glob_prefix",) if table == "locks" else ()  # derived, for the index
+            assert names == columns + extra, table
         indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-        assert {"sessions_live", "locks_owner", "locks_glob", "messages_recipient"} <= indexes
+        assert {"sessions_live", "locks_owner", "locks_glob_prefix",
+                "messages_recipient"} <= indexes
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert db.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental
         assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == [
@@ -574,7 +576,8 @@ def test_info_reports_the_database(store: SqliteStore) -> None:
     assert details["path"] == str(store.path) and details["size_bytes"] > 0
     assert details["page_count"] > 0 and details["page_size"] > 0
     assert details["migrations"] == [m.__name__ for m in MIGRATIONS]
-    assert details["migrations"][:2] == ["m001_initial", "m002_glob_locks"]
+    assert details["migrations"][:3] == ["m001_initial", "m002_glob_locks",
+                                         "m003_glob_prefix"]
     assert (details["sessions"], details["live_messages"], details["last_seq"]) == (1, 1, 1)
 
 
@@ -616,11 +619,30 @@ def test_locks_touching_is_a_superset_of_the_overlapping_locks(
 
 def test_locks_touching_skips_unrelated_paths(store: SqliteStore) -> None:
     with store.transaction() as tx:
-        for key in ("src/a.py", "src", "src/a.py/x", "src/ab.py", "docs/a.py", "src/*.md", "."):
+        for key in ("src/a.py", "src", "src/a.py/x", "src/ab.py", "docs/a.py", "src/*.md", ".",
+                    "docs/**", "*.py", "src/a.py/*", "src/ab/*"):
             tx.put_lock(Lock(key=key, owner="o", acquired_at=1.0, renewed_at=1.0, ttl=9.0,
                              is_glob="*" in key))
+        tx.db.execute("INSERT INTO locks (key, owner, acquired_at, renewed_at, ttl, is_glob) "
+                      "VALUES ('by/hand/*', 'o', 1, 1, 9, 1)")  # no glob_prefix
         near = sorted(lk.key for lk in tx.locks_touching("src/a.py", False))
-    assert near == [".", "src", "src/*.md", "src/a.py", "src/a.py/x"]
+    assert near == sorted([".", "*.py", "by/hand/*", "src", "src/*.md", "src/a.py",
+                           "src/a.py/*", "src/a.py/x"])
+
+
+def test_m003_fills_the_prefix_of_existing_patterns(state_dir: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_store, "MIGRATIONS", MIGRATIONS[:2])
+    monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", 2)
+    with SqliteStore(state_dir) as store, store.transaction() as tx:
+        tx.db.execute("INSERT INTO locks (key, owner, acquired_at, renewed_at, ttl, is_glob) "
+                      "VALUES ('docs/area/**', 'o', 1, 1, 9, 1)")
+    monkeypatch.undo()
+    with SqliteStore(state_dir) as store, store.read() as view:
+        assert view.db.execute("SELECT glob_prefix FROM locks").fetchall() == [("docs/area",)]
+        assert [lk.key for lk in view.locks_touching("docs/area/x.md", False)] == [
+            "docs/area/**"]
+        assert view.locks_touching("src/x.md", False) == []
 
 
 # --- corruption -----------------------------------------------------------------------------
