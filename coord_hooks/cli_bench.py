@@ -1,0 +1,207 @@
+"""``coord bench``: the command behind ``./benchmark.sh`` (logic in `coord_hooks.bench`)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from coord_hooks import bench
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+
+class _RichProgress:
+    """A Rich progress bar on stderr (stdout stays clean for ``--json``)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar: Progress = Progress(
+            TextColumn("[progress.description]{task.description}"), BarColumn(),
+            MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=Console(stderr=True), transient=True)
+        self.task: TaskID | None = None
+
+    def start(self, total: int) -> None:
+        self.bar.start()
+        self.task = self.bar.add_task("building state", total=total)
+
+    def step(self, text: str) -> None:
+        if self.task is not None:
+            self.bar.update(self.task, advance=1, description=text[:60])
+
+    def stop(self) -> None:
+        self.bar.stop()
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1f}{unit}"
+    return f"{value}{unit}"
+
+
+def print_report(report: dict[str, Any], json_path: Path, svg_path: Path) -> None:
+    """Tables for people: the five operations, per-event latency, scaling, targets."""
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Console(width=None if sys.stdout.isatty() else 150)
+    backends: list[str] = report["config"]["backends"]
+    others = [b for b in backends if b != "legacy"]
+    config = report["config"]
+    out.print(f"coord-hooks benchmark: {config['sessions']} sessions, {config['locks']} locks, "
+              f"{config['messages']} messages; {config['rounds']} rounds; "
+              f"{report['machine']['cpus']} CPUs; {report['elapsed_s']} s")
+
+    table = Table(title="The five operations (median per call, one process each)",
+                  title_justify="left")
+    table.add_column("operation")
+    for backend in backends:
+        table.add_column(f"{backend} p50", justify="right")
+        table.add_column(f"{backend} p95", justify="right")
+    for backend in others:
+        table.add_column(f"legacy/{backend}", justify="right")
+        table.add_column("% faster", justify="right")
+    for op in (*bench.OPERATIONS, "memory"):
+        entry = report["operations"][op]
+        row = [entry["title"]]
+        for backend in backends:
+            stats = entry.get(backend, {})
+            if op == "memory":
+                row += [_fmt((stats.get("p50_kb") or 0) / 1024, " MB"),
+                        _fmt((stats.get("max_kb") or 0) / 1024, " MB max")]
+            else:
+                row += [_fmt(stats.get("p50_ms"), " ms"), _fmt(stats.get("p95_ms"), " ms")]
+        for backend in others:
+            cmp = entry.get("vs_legacy", {}).get(backend, {})
+            row += [_fmt(cmp.get("ratio"), "x"), _fmt(cmp.get("faster_pct"), " %")]
+        table.add_row(*row)
+    out.print(table)
+
+    table = Table(title="Hook latency per event (through the shims)", title_justify="left")
+    table.add_column("event")
+    for backend in backends:
+        table.add_column(f"{backend} p50/p95 ms", justify="right")
+    table.add_column("optimized p50 / python3 -c pass", justify="right")
+    table.add_column("optimized p95 / python3 -c pass", justify="right")
+    table.add_column("optimized p50 / resolved -c pass", justify="right")
+    for event, entry in report["events"].items():
+        row = [event]
+        for backend in backends:
+            stats = entry.get(backend, {})
+            row.append(f"{_fmt(stats.get('p50_ms'))} / {_fmt(stats.get('p95_ms'))}")
+        opt = entry.get("optimized", {})
+        row += [_fmt(opt.get("vs_python3_p50"), "x"), _fmt(opt.get("vs_python3_p95"), "x"),
+                _fmt(opt.get("vs_resolved_p50"), "x")]
+        table.add_row(*row)
+    for label, stats in report["baselines"].items():
+        table.add_row(f"[baseline] {label}", *[
+            f"{_fmt(stats.get('p50_ms'))} / {_fmt(stats.get('p95_ms'))}" for _ in backends],
+            "", "", "")
+    out.print(table)
+
+    points = report["scaling"]["points"]
+    if points:
+        table = Table(title="Scaling: hook latency p50 (ms) by state size", title_justify="left")
+        for name in ("sessions", "locks", "messages"):
+            table.add_column(name, justify="right")
+        for backend in backends:
+            for event in bench.SWEEP_EVENTS:
+                table.add_column(f"{backend} {event}", justify="right")
+        for point in points:
+            table.add_row(str(point["sessions"]), str(point["locks"]), f"{point['messages']:,}",
+                          *[_fmt(point[b][e].get("p50_ms")) for b in backends
+                            for e in bench.SWEEP_EVENTS])
+        out.print(table)
+
+    table = Table(title="Targets (issue 4)", title_justify="left")
+    table.add_column("target")
+    table.add_column("measured", justify="right")
+    table.add_column("met")
+    for target in report["targets"]:
+        table.add_row(target["target"], _fmt(target["value"]),
+                      "yes" if target["met"] else "NO")
+    out.print(table)
+    if report["failures"]:
+        out.print(f"{len(report['failures'])} calls did not do what they should; first: "
+                  f"{report['failures'][0]}")
+    out.print(f"results: {json_path}\nchart:   {svg_path}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("bench")
+    def bench_command(
+        sessions: Annotated[int, typer.Option(help="Sessions in the built state.")] = 15,
+        locks: Annotated[int, typer.Option(help="Locks in the built state.")] = 1000,
+        messages: Annotated[int, typer.Option(help="Live messages in the built state.")
+                            ] = 10_000,
+        rounds: Annotated[int, typer.Option(help="Interleaved rounds (calls per op).")] = 15,
+        sweep: Annotated[bool, typer.Option(
+            "--sweep/--no-sweep", help="Scaling sweep: 1 -> 100 sessions, 0 -> 100k "
+                                       "messages.")] = True,
+        sweep_rounds: Annotated[int, typer.Option(help="Rounds per sweep point.")] = 7,
+        quick: Annotated[bool, typer.Option(
+            "--quick", help="Tiny state, few rounds, two sweep points (CI: seconds).")
+        ] = False,
+        backend: Annotated[list[str] | None, typer.Option(
+            "--backend", "-b", metavar="NAME",
+            help="Backends to compare, repeatable (default: legacy, optimized, and sqlite "
+                 "when its shim exists).")] = None,
+        out: Annotated[Path, typer.Option(
+            help="Folder for benchmark.json and benchmark.svg.")] = Path("benchmark-results"),
+        as_json: Annotated[bool, typer.Option(
+            "--json", help="Print the JSON report on stdout (no tables).")] = False,
+        workdir: Annotated[Path | None, typer.Option(
+            help="Build states here (kept) instead of a temporary folder.")] = None,
+        seed: Annotated[int, typer.Option(help="Random seed (state and order).")] = 1,
+    ) -> None:
+        """Benchmark the backends through the real shims, one process per call.
+
+        Builds a state of the given size for each backend, then runs the seed's five
+        operations (session loading, message processing, file locking, broadcasts, memory)
+        interleaved over several rounds, with bare `python3 -c pass` measured alongside,
+        and a scaling sweep. Writes benchmark.json and benchmark.svg to --out.
+        """
+        chosen = tuple(backend) if backend else bench.available_backends()
+        unknown = [name for name in chosen if name not in bench.available_backends()]
+        if unknown:
+            raise typer.BadParameter(f"no backend/shim for {', '.join(unknown)}",
+                                     param_hint="--backend")
+        argv = ["./benchmark.sh", *sys.argv[2:]] if sys.argv[1:2] == ["bench"] else sys.argv
+        if quick:
+            config = bench.Config.quick_config(backends=chosen, out=out, workdir=workdir,
+                                               seed=seed)
+            if not sweep:
+                config.sweep = ()
+        else:
+            config = bench.Config(sizes=bench.Sizes(sessions, locks, messages), rounds=rounds,
+                                  sweep=bench.DEFAULT_SWEEP if sweep else (),
+                                  sweep_rounds=sweep_rounds, backends=chosen, out=out,
+                                  workdir=workdir, seed=seed)
+        config.command = " ".join(shlex.quote(a) for a in argv)
+        progress = _RichProgress()
+        try:
+            report = bench.run(config, progress)
+        finally:
+            progress.stop()
+        json_path, svg_path = bench.write_results(report, out)
+        if as_json:
+            typer.echo(json.dumps(report, indent=2))
+        else:
+            print_report(report, json_path, svg_path)

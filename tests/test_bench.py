@@ -1,0 +1,136 @@
+"""``./benchmark.sh`` / ``coord bench``: the quick run works end to end, and its parts
+(state builder, child measurement, report, chart) do what the figures rely on.
+
+No timing is asserted here (figures belong to the benchmark's report, not to tests).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from coord_hooks import bench
+from coord_hooks.store import open_store
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_quick_benchmark_runs_and_its_json_parses(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COORD_", "CLAUDE"))}
+    env["COORD_PYTHON"] = sys.executable
+    result = subprocess.run([str(REPO / "benchmark.sh"), "--quick", "--json", "--out", str(out)],
+                            env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert json.loads((out / bench.RESULT_JSON).read_text()) == report
+    backends = report["config"]["backends"]
+    assert backends[:2] == ["legacy", "optimized"]
+    assert report["failures"] == [], report["failures"][:3]
+    rounds = report["config"]["rounds"]
+    for op in bench.OPERATIONS:
+        for backend in backends:
+            stats = report["operations"][op][backend]
+            assert stats["n"] == rounds and 0 < stats["p50_ms"] <= stats["p95_ms"]
+        assert report["operations"][op]["vs_legacy"]["optimized"]["ratio"] > 0
+    for backend in backends:
+        assert report["operations"]["memory"][backend]["p50_kb"] > 1000
+    for label in ("python3 -c pass (PATH)", "resolved -c pass", "resolved -I -S -c pass"):
+        assert report["baselines"][label]["n"] == rounds
+    for event in ("session-start", "user-prompt-submit", "pre-tool-use", "stop"):
+        assert report["events"][event]["optimized"]["vs_python3_p50"] > 0
+    assert [p["messages"] for p in report["scaling"]["points"]] == [0, 300]
+    assert report["scaling"]["growth_vs_empty"]["optimized"]["pre-tool-use"] > 0
+    assert {t["target"] for t in report["targets"]} >= {
+        "File locking: optimized >= 2x faster than legacy",
+        "pre-tool-use p50 <= 1.5x python3 -c pass"}
+    svg = ET.parse(out / bench.RESULT_SVG).getroot()
+    assert svg.tag.endswith("svg") and len(list(svg.iter())) > 50
+    # The progress bar went to stderr, never into the JSON on stdout.
+    assert result.stdout.lstrip().startswith("{")
+
+
+def test_built_state_reads_the_same_through_every_json_backend(tmp_path: Path) -> None:
+    sizes = bench.Sizes(sessions=5, locks=120, messages=250)
+    template = tmp_path / "template"
+    roles = bench.build_json_state(template, sizes, now=1_700_000_000.0)
+    assert len({roles.reader, roles.locker, roles.sender, roles.holder}) == 4
+    seen = []
+    for backend in ("legacy", "optimized"):
+        state = tmp_path / backend
+        bench.clone_state(template, state, backend)
+        store = open_store(backend, state)
+        with store.read() as view:
+            sessions, locks = view.sessions(), view.locks()
+            messages = view.messages_after(0)
+            assert len(sessions) == 5 and len(locks) == 121  # + the deny-case lock
+            assert view.last_seq() == 250 and view.message_count() == 250
+            assert [m.seq for m in messages] == list(range(1, 251))
+            assert sum(lk.is_glob for lk in locks) == 2
+        seen.append((sessions, sorted(locks, key=lambda lk: lk.lock_id), messages))
+        store.close()
+    assert seen[0] == seen[1]
+
+
+def test_clones_do_not_share_changes(tmp_path: Path) -> None:
+    """States are hard-linked copies: a write in one must never show in another."""
+    template = tmp_path / "template"
+    roles = bench.build_json_state(template, bench.Sizes(3, 10, 20), now=1_700_000_000.0)
+    for backend in ("legacy", "optimized"):
+        bench.clone_state(template, tmp_path / backend, backend)
+    store = open_store("optimized", tmp_path / "optimized")
+    with store.transaction() as tx:
+        me = tx.get_session(roles.reader)
+        assert me is not None
+        me.name = "changed"
+        tx.put_session(me)
+        tx.archive_messages(10)
+    with open_store("legacy", tmp_path / "legacy").read() as view:
+        them = view.get_session(roles.reader)
+        assert them is not None and them.name != "changed"
+        assert view.message_count() == 20
+
+
+def test_spawner_reports_the_childs_own_peak_rss(tmp_path: Path) -> None:
+    """A child forked straight from a big parent would report the parent's RSS."""
+    ballast = bytearray(150 * 1024 * 1024)  # make this process big, pages touched
+    for i in range(0, len(ballast), 4096):
+        ballast[i] = 1
+    spawner = bench.Spawner(tmp_path)
+    try:
+        small = spawner.run([sys.executable, "-I", "-S", "-c", "pass"], dict(os.environ))
+        big = spawner.run([sys.executable, "-I", "-S", "-c", "b = bytearray(80 << 20)"
+                           "\nfor i in range(0, len(b), 4096): b[i] = 1"], dict(os.environ))
+        echo = spawner.run(["cat"], dict(os.environ), stdin=b"hello")
+    finally:
+        spawner.close()
+    del ballast
+    assert small.rc == 0 and small.rss_kb < 60 * 1024
+    assert big.rss_kb - small.rss_kb > 70 * 1024
+    assert echo.stdout == b"hello" and small.ms > 0
+
+
+def test_targets_and_ratios() -> None:
+    assert bench.percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert bench.percentile([float(v) for v in range(1, 21)], 95) == 19.0
+    assert bench.ratio(30.0, 10.0) == 3.0 and bench.ratio(1.0, 0.0) is None
+    assert bench.faster_pct(100.0, 40.0) == 60.0
+    entry = {"legacy": {"p50_ms": 90.0}, "optimized": {"p50_ms": 30.0}}
+    bench._compare(entry, ["legacy", "optimized"], "p50_ms")
+    assert entry["vs_legacy"] == {"optimized": {"ratio": 3.0, "faster_pct": 66.7}}
+
+
+def test_sqlite_joins_only_with_its_shim(monkeypatch: pytest.MonkeyPatch,
+                                         tmp_path: Path) -> None:
+    monkeypatch.setattr(bench, "SHIMS", tmp_path)
+    monkeypatch.setitem(bench.BACKENDS, "sqlite", "coord_hooks.store.sqlite:SqliteStore")
+    assert bench.available_backends() == ("legacy", "optimized")
+    (tmp_path / "hooks-sqlite.sh").write_text("#!/bin/sh\n")
+    assert bench.available_backends() == ("legacy", "optimized", "sqlite")
