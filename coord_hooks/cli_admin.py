@@ -144,6 +144,7 @@ def backend_state() -> dict[str, Any]:
     from coord_hooks.context import choose_backend
     from coord_hooks.paths import resolve_state_dir
     from coord_hooks.settings import load_settings
+    from coord_hooks.store.layout import backend_for
 
     state_dir = resolve_state_dir()
     settings = load_settings(state_dir if state_dir.is_dir() else None)
@@ -152,7 +153,8 @@ def backend_state() -> dict[str, Any]:
              for label, folder in _shim_dirs()}
     env = os.environ.get("COORD_BACKEND", "").strip() or None
     first = next((v["backend"] for v in links.values() if v["backend"]), None)
-    hooks = env or first or settings.backend
+    # This project's data decides between the JSON layout and coord.db (`store.layout`).
+    hooks = backend_for(state_dir, env or first or settings.backend)
     return {
         "links": links,
         "env_override": env,
@@ -194,7 +196,14 @@ def backend_use(
     name: Annotated[str, typer.Argument(metavar="BACKEND",
                                         help="legacy or optimized (or another registered one).")],
 ) -> None:
-    """Point shims/hooks.sh at hooks-BACKEND.sh (atomically; takes effect on the next hook)."""
+    """Point shims/hooks.sh at hooks-BACKEND.sh (atomically; takes effect on the next hook).
+
+    A project whose state is in the other layout (JSON files vs coord.db) keeps using
+    it until `coord migrate --to json|sqlite` moves it.
+    """
+    from coord_hooks.paths import resolve_state_dir
+    from coord_hooks.store.layout import BACKEND_LAYOUT, backend_for
+
     if name not in BACKENDS:
         raise UsageError(f"unknown backend {name!r}: choose {', '.join(sorted(BACKENDS))}")
     folders = _shim_dirs()
@@ -206,6 +215,10 @@ def backend_use(
     if os.environ.get("COORD_BACKEND", "").strip() not in ("", name):
         _echo(f"note: $COORD_BACKEND={os.environ['COORD_BACKEND']} still overrides it "
               "where it is set")
+    state_dir = resolve_state_dir()
+    if backend_for(state_dir, name) != name:
+        _echo(f"note: this project's state ({state_dir}) is in the other layout and stays "
+              f"on it; move it with `coord migrate --to {BACKEND_LAYOUT[name]}`")
 
 
 # --- install / uninstall ---------------------------------------------------------------------

@@ -266,3 +266,28 @@ def test_cli_migrate(state_dir: Path, project: Path, monkeypatch: pytest.MonkeyP
     assert run_cli(["migrate", "--to", "json", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert (doc["from"], doc["to"], doc["messages"]) == ("sqlite", "json", 1)
+
+
+def test_backend_use_sqlite_and_an_existing_json_project(
+        state_dir: Path, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from coord_hooks import shims
+
+    plugin = tmp_path / "plugin"
+    shims.generate(plugin / "shims")
+    monkeypatch.setenv("CLAUDE_PLUGIN_ROOT", str(plugin))
+    monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(project))
+    monkeypatch.chdir(project)
+    assert run_cli(["broadcast", "hello"]) == 0  # JSON data (the default backend)
+    capsys.readouterr()
+    assert run_cli(["backend", "use", "sqlite"]) == 0
+    out = capsys.readouterr().out
+    assert os.readlink(plugin / "shims" / "hooks.sh") == "hooks-sqlite.sh"
+    assert "stays on it; move it with `coord migrate --to sqlite`" in out
+    assert run_cli(["backend", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["effective_hooks"] == "optimized"
+    assert run_cli(["migrate", "--to", "sqlite"]) == 0
+    capsys.readouterr()
+    assert run_cli(["backend", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["effective_hooks"], doc["effective_cli"]) == ("sqlite", "sqlite")
