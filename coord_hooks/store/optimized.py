@@ -33,8 +33,9 @@ locks part and the message bounds/journal eagerly when a store is first read (te
 Batched broadcasts go to ``broadcasts.jsonl`` (see `coord_hooks.store.jsonfiles`): the
 sequence number is given at queue time under the lock, the line is fsynced before the
 transaction ends, and the batch is filed at ``broadcast_batch_size`` entries, at the
-first transaction after ``batch_flush_interval`` seconds, by `flush` (Stop, SessionEnd,
-``coord cleanup``), and before any archiving.
+first transaction after ``batch_flush_interval`` seconds (read-only hooks never take
+the lock just for that: readers see queued broadcasts anyway), by `flush` (Stop,
+SessionEnd, ``coord cleanup``), and before any archiving.
 
 Standard library only (hook hot path).
 """
@@ -763,17 +764,11 @@ class OptimizedStore(JsonFileStore):
                                   "pending_broadcasts": len(queued), "batch": batch})
 
     def close(self) -> None:
-        """Record counters no transaction folded in, and file an overdue batch."""
-        index = self._index
-        if index is not None and index.journal_meta and index.journal_meta[0]:
-            overdue = time.time() - index.journal_meta[3] >= self.settings.batch_flush_interval
-            if overdue:
-                try:
-                    with FlockLock(self.state_dir / ".lock", 0.0), \
-                            self._locked_transaction() as tx:
-                        self._flush_if_due(tx)
-                except (StoreBusyError, OSError):
-                    pass
+        """Record the cache counters no transaction folded into the manifest.
+
+        An overdue batch is not filed here: read-only hooks stay read-only (readers see
+        queued broadcasts anyway); the next transaction or Stop/SessionEnd files it.
+        """
         if self.stats.any() and self.cache_ttl > 0:
             counts = self.stats.take()
             line = " ".join(str(counts[key]) for key in COUNTERS) + "\n"
