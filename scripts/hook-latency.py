@@ -8,6 +8,7 @@ hits every variant alike), each run a fresh process the way Claude Code spawns h
 
 * ``python3 -c pass``: whatever ``python3`` is on PATH (often a pyenv/asdf shim);
 * ``<resolved> -c pass`` and ``-I -S -c pass``: the real interpreter the shim caches;
+* ``import the hook path only``: that interpreter importing what a hook imports;
 * ``shim pre-tool-use (renew)``: shims/hooks.sh for an Edit of a file this session
   already holds (the common case: allowed, prints nothing);
 * ``shim pre-tool-use (deny)``: another session's Edit of it (prints the deny JSON);
@@ -97,6 +98,10 @@ def main() -> int:
             f"python3 -c pass ({python3})": [python3, "-c", "pass"],
             f"resolved -c pass ({resolved})": [resolved, "-c", "pass"],
             "resolved -I -S -c pass": [resolved, "-I", "-S", "-c", "pass"],
+            "resolved -I -S, import the hook path only": [
+                resolved, "-I", "-S", "-c",
+                f"import sys; sys.path.insert(0, {str(REPO)!r}); import coord_hooks.hook.handlers, "
+                f"coord_hooks.store.{args.backend}"],
             "shim pre-tool-use, renew (allow)": (shim, "pre-tool-use", payload(a_id, "Edit"),
                                                  a_env),
             "shim pre-tool-use, deny": (shim, "pre-tool-use", payload(b_id, "Edit"), b_env),
