@@ -13,7 +13,7 @@ from typing import Any
 
 import payloads as pl
 import pytest
-from conftest import SHIM, Project
+from hookrun import SHIM, Project
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

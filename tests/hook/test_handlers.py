@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import payloads as pl
-from conftest import Project, Sess
+from hookrun import Project, Sess
 
 DENY_KEYS = {"hookEventName", "permissionDecision", "permissionDecisionReason"}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import payloads as pl
 import pytest
-from conftest import REPO, Project
+from hookrun import REPO, Project
 
 FORBIDDEN = ("typer", "click", "rich", "portalocker", "orjson", "platformdirs",
              "coord_hooks.cli", "coord_hooks.views")
