@@ -17,9 +17,12 @@ if TYPE_CHECKING:
 
 
 class _RichProgress:
-    """A Rich progress bar on stderr (stdout stays clean for ``--json``)."""
+    """A Rich progress bar on stderr (stdout stays clean for ``--json``); on a
+    non-terminal (CI logs) a plain line every tenth of the way instead."""
 
     def __init__(self) -> None:
+        self.interactive = sys.stderr.isatty()
+        self.done = self.total = self.shown = 0
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -37,15 +40,22 @@ class _RichProgress:
         self.task: TaskID | None = None
 
     def start(self, total: int) -> None:
-        self.bar.start()
-        self.task = self.bar.add_task("building state", total=total)
+        self.total = max(1, total)
+        if self.interactive:
+            self.bar.start()
+            self.task = self.bar.add_task("building state", total=total)
 
     def step(self, text: str) -> None:
+        self.done += 1
         if self.task is not None:
             self.bar.update(self.task, advance=1, description=text[:60])
+        elif not self.interactive and self.done * 10 // self.total > self.shown:
+            self.shown = self.done * 10 // self.total
+            print(f"bench: {self.done}/{self.total} {text}", file=sys.stderr, flush=True)
 
     def stop(self) -> None:
-        self.bar.stop()
+        if self.interactive:
+            self.bar.stop()
 
 
 def _fmt(value: Any, unit: str = "") -> str:

@@ -51,7 +51,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from coord_hooks.errors import StoreBusyError
+from coord_hooks.errors import StoreBusyError, StoreError
 from coord_hooks.fsio import FlockLock, atomic_write_bytes
 from coord_hooks.model import BROADCAST, Lock, Message, NewMessage, Session, StoreInfo
 from coord_hooks.paths import ensure_subdir
@@ -582,7 +582,16 @@ class OptimizedStore(JsonFileStore):
             if tx.dirty:
                 self._committed(tx)
             if ok:
-                self._write_back(tx)
+                try:
+                    self._write_back(tx)
+                except StoreError as exc:
+                    # The records are committed; only the cache could not be written.
+                    # The manifest on disk is now stale by generation: nobody trusts it.
+                    self._index = None
+                    from coord_hooks import logs
+
+                    logs.log_event(self.state_dir, "warning", "snapshot_write_failed",
+                                   error=str(exc))
             else:
                 self._index = None  # whatever it holds may not have reached the files
 

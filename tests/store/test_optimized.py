@@ -586,3 +586,17 @@ def test_cache_never_grants_a_lock_a_fresh_read_would_refuse(state_dir: Path,
         messages = view.messages_after(0)
     assert [m.seq for m in messages] == sorted({m.seq for m in messages})
     assert len(messages) == len(procs) * len(range(0, 40, 3))
+
+
+def test_a_snapshot_that_cannot_be_written_never_fails_the_transaction(state_dir: Path
+                                                                        ) -> None:
+    store = optimized(state_dir)
+    (state_dir / INDEX_DIR).write_text("a file where the index folder belongs")
+    with store.transaction() as tx:
+        tx.put_lock(_lock("src/a.py", ALICE))
+        tx.locks()
+    with LegacyStore(state_dir).read() as view:
+        assert [lk.key for lk in view.locks()] == ["src/a.py"]
+    assert "snapshot_write_failed" in (state_dir / "logs" / "app.log").read_text()
+    with optimized(state_dir).transaction() as tx:
+        assert [lk.key for lk in tx.locks()] == ["src/a.py"]
