@@ -114,7 +114,7 @@ class Config:
     sizes: Sizes = field(default_factory=Sizes)
     rounds: int = 15
     sweep: tuple[Sizes, ...] = DEFAULT_SWEEP
-    sweep_rounds: int = 7
+    sweep_rounds: int = 9
     backends: tuple[str, ...] = ()
     python: str = ""  # COORD_PYTHON for every shim and bin/coord (default: this one)
     quick: bool = False
@@ -622,31 +622,39 @@ class Bench:
 
     # --- scaling ----------------------------------------------------------------------------
     def _sweep(self) -> list[dict[str, Any]]:
-        points = []
-        for index, sizes in enumerate(self.config.sweep):
+        """Every size point built first, then measured round by round across all points
+        (like the backends), so a load change on a shared machine cannot pass for growth."""
+        points = list(self.config.sweep)
+        worlds: list[dict[str, World]] = []
+        for index, sizes in enumerate(points):
             self.progress.step(f"sweep: building {sizes.label()}")
-            worlds = make_worlds(self.workdir, sizes, self.backends, f"sweep{index}",
-                                 time.time(), self.config.seed, self.python)
-            samples: dict[str, dict[str, list[Sample]]] = {}
-            for backend in self.backends:  # warm: interpreter cache, snapshot
-                world = worlds[backend]
-                self._sweep_call(world, "pre-tool-use", -1)
-                self._sweep_call(world, "user-prompt-submit", -1)
+            worlds.append(make_worlds(self.workdir, sizes, self.backends, f"sweep{index}",
+                                      time.time(), self.config.seed, self.python))
+        for index, sizes in enumerate(points):
+            for backend in self.backends:  # warm: bytecode, snapshot, first rebuilds
+                self._sweep_call(worlds[index][backend], "pre-tool-use", -1)
+                self._sweep_call(worlds[index][backend], "user-prompt-submit", -1)
                 self.progress.step(f"sweep {sizes.label()}: warm-up {backend}")
-            for number in range(self.config.sweep_rounds):
+        samples: list[dict[str, dict[str, list[Sample]]]] = [{} for _ in points]
+        for number in range(self.config.sweep_rounds):
+            order = list(range(len(points)))
+            self.rng.shuffle(order)
+            for index in order:
                 for event in SWEEP_EVENTS:
                     for backend in self._order():
-                        sample = self._sweep_call(worlds[backend], event, number)
-                        samples.setdefault(backend, {}).setdefault(event, []).append(sample)
-                        self.progress.step(f"sweep {sizes.label()}: {backend} {event}")
+                        sample = self._sweep_call(worlds[index][backend], event, number)
+                        samples[index].setdefault(backend, {}).setdefault(event,
+                                                                          []).append(sample)
+                        self.progress.step(f"sweep {points[index].label()}: {backend} {event}")
+        result = []
+        for index, sizes in enumerate(points):
             point: dict[str, Any] = {**sizes.to_dict()}
             for backend in self.backends:
-                point[backend] = {event: summary(samples[backend][event])
+                point[backend] = {event: summary(samples[index][backend][event])
                                   for event in SWEEP_EVENTS}
-            points.append(point)
-            for backend in self.backends:
-                shutil.rmtree(worlds[backend].state_dir, ignore_errors=True)
-        return points
+                shutil.rmtree(worlds[index][backend].state_dir, ignore_errors=True)
+            result.append(point)
+        return result
 
     def _sweep_call(self, world: World, event: str, number: int) -> Sample:
         cwd, roles = world.project, world.roles
@@ -671,7 +679,7 @@ class Bench:
             entry: dict[str, Any] = {"title": OPERATION_TITLES[op], "what": OPERATION_WHAT[op]}
             for backend in backends:
                 entry[backend] = summary(collected.ops.get(op, {}).get(backend, []))
-            _compare(entry, backends, "p50_ms")
+            _compare(entry, backends, "p50_ms", collected.ops.get(op, {}))
             operations[op] = entry
         memory: dict[str, Any] = {"title": OPERATION_TITLES["memory"],
                                   "what": OPERATION_WHAT["memory"]}
@@ -702,7 +710,7 @@ class Bench:
                 stats["vs_python3_p95"] = ratio(stats["p95_ms"], py95)
                 stats["vs_resolved_p50"] = ratio(stats["p50_ms"], resolved)
                 stats["vs_resolved_bare_p50"] = ratio(stats["p50_ms"], bare)
-            _compare(entry, backends, "p50_ms")
+            _compare(entry, backends, "p50_ms", collected.events[label])
             events[label] = entry
 
         scaling: dict[str, Any] = {"events": list(SWEEP_EVENTS), "points": sweep}
@@ -738,8 +746,14 @@ class Bench:
         return report
 
 
-def _compare(entry: dict[str, Any], backends: Sequence[str], key: str) -> None:
-    """Add legacy/other ratios and "% faster" (or lower) for every other backend."""
+def _compare(entry: dict[str, Any], backends: Sequence[str], key: str,
+             samples: dict[str, list[Sample]] | None = None) -> None:
+    """Add legacy/other ratios and "% faster" (or lower) for every other backend.
+
+    ``ratio`` compares the medians. ``paired_ratio`` is the median of the per-round
+    ratios (both backends ran back to back in each round), which a load change on a
+    shared machine disturbs less; it is reported next to it, the targets use ``ratio``.
+    """
     if "legacy" not in backends:
         return
     base = entry.get("legacy", {}).get(key)
@@ -747,10 +761,15 @@ def _compare(entry: dict[str, Any], backends: Sequence[str], key: str) -> None:
         if backend == "legacy":
             continue
         value = entry.get(backend, {}).get(key)
-        entry.setdefault("vs_legacy", {})[backend] = {
+        cmp: dict[str, Any] = {
             "ratio": ratio(base, value),  # legacy / backend: 2.0 means twice as fast
             "faster_pct": faster_pct(base, value),
         }
+        if samples is not None:
+            pairs = list(zip(samples.get("legacy", []), samples.get(backend, []), strict=False))
+            per_round = [a.ms / b.ms for a, b in pairs if b.ms > 0]
+            cmp["paired_ratio"] = round(statistics.median(per_round), 2) if per_round else None
+        entry.setdefault("vs_legacy", {})[backend] = cmp
 
 
 def targets(report: dict[str, Any]) -> list[dict[str, Any]]:

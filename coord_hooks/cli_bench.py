@@ -87,6 +87,7 @@ def print_report(report: dict[str, Any], json_path: Path, svg_path: Path) -> Non
         table.add_column(f"{backend} p95", justify="right")
     for backend in others:
         table.add_column(f"legacy/{backend}", justify="right")
+        table.add_column("paired", justify="right")
         table.add_column("% faster", justify="right")
     for op in (*bench.OPERATIONS, "memory"):
         entry = report["operations"][op]
@@ -100,9 +101,12 @@ def print_report(report: dict[str, Any], json_path: Path, svg_path: Path) -> Non
                 row += [_fmt(stats.get("p50_ms"), " ms"), _fmt(stats.get("p95_ms"), " ms")]
         for backend in others:
             cmp = entry.get("vs_legacy", {}).get(backend, {})
-            row += [_fmt(cmp.get("ratio"), "x"), _fmt(cmp.get("faster_pct"), " %")]
+            row += [_fmt(cmp.get("ratio"), "x"), _fmt(cmp.get("paired_ratio"), "x"),
+                    _fmt(cmp.get("faster_pct"), " %")]
         table.add_row(*row)
     out.print(table)
+    out.print("legacy/X: ratio of the medians (the targets use it); paired: median of the "
+              "per-round ratios (both ran back to back each round)")
 
     table = Table(title="Hook latency per event (through the shims)", title_justify="left")
     table.add_column("event")
@@ -165,7 +169,7 @@ def register(app: typer.Typer) -> None:
         sweep: Annotated[bool, typer.Option(
             "--sweep/--no-sweep", help="Scaling sweep: 1 -> 100 sessions, 0 -> 100k "
                                        "messages.")] = True,
-        sweep_rounds: Annotated[int, typer.Option(help="Rounds per sweep point.")] = 7,
+        sweep_rounds: Annotated[int, typer.Option(help="Rounds per sweep point.")] = 9,
         quick: Annotated[bool, typer.Option(
             "--quick", help="Tiny state, few rounds, two sweep points (CI: seconds).")
         ] = False,

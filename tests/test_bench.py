@@ -39,7 +39,8 @@ def test_quick_benchmark_runs_and_its_json_parses(tmp_path: Path) -> None:
         for backend in backends:
             stats = report["operations"][op][backend]
             assert stats["n"] == rounds and 0 < stats["p50_ms"] <= stats["p95_ms"]
-        assert report["operations"][op]["vs_legacy"]["optimized"]["ratio"] > 0
+        cmp = report["operations"][op]["vs_legacy"]["optimized"]
+        assert cmp["ratio"] > 0 and cmp["paired_ratio"] > 0
     for backend in backends:
         assert report["operations"]["memory"][backend]["p50_kb"] > 1000
     for label in ("python3 -c pass (PATH)", "resolved -c pass", "resolved -I -S -c pass"):
@@ -125,6 +126,11 @@ def test_targets_and_ratios() -> None:
     entry = {"legacy": {"p50_ms": 90.0}, "optimized": {"p50_ms": 30.0}}
     bench._compare(entry, ["legacy", "optimized"], "p50_ms")
     assert entry["vs_legacy"] == {"optimized": {"ratio": 3.0, "faster_pct": 66.7}}
+    # Paired: the median of per-round ratios, which drift in load hits alike.
+    rounds = {"legacy": [bench.Sample(ms, 0, 0) for ms in (100.0, 300.0, 50.0)],
+              "optimized": [bench.Sample(ms, 0, 0) for ms in (50.0, 100.0, 50.0)]}
+    bench._compare(entry, ["legacy", "optimized"], "p50_ms", rounds)
+    assert entry["vs_legacy"]["optimized"]["paired_ratio"] == 2.0
 
 
 def test_sqlite_joins_only_with_its_shim(monkeypatch: pytest.MonkeyPatch,
