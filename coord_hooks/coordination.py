@@ -204,7 +204,7 @@ class Coordinator:
         return now - max(lock.renewed_at, holder.last_seen) <= lock.ttl
 
     def _end(self, tx: StoreWriter, session: Session, now: float, reason: str) -> list[Lock]:
-        released = [lk for lk in tx.locks() if lk.owner == session.session_id]
+        released = _owned_locks(tx, session.session_id)
         for lock in released:
             tx.delete_lock(lock.key, lock.owner)
         if not session.ended:
@@ -431,9 +431,9 @@ class Coordinator:
     def release(self, session_id: str | None, target: str, *, cwd: str | None = None,
                 force: bool = False) -> list[Lock]:
         """Release the acting session's lock on ``target`` (others' only with force)."""
-        key, _ = self.key_for(target, cwd)
+        key, is_glob = self.key_for(target, cwd)
         with self.store.transaction() as tx:
-            matching = [lk for lk in tx.locks() if lk.key == key]
+            matching = [lk for lk in _lock_candidates(tx, key, is_glob) if lk.key == key]
             own = [lk for lk in matching if lk.owner == session_id]
             if own:
                 for lock in own:
@@ -700,6 +700,15 @@ def _lock_candidates(tx: StoreReader, key: str, is_glob: bool) -> list[Lock]:
         found: list[Lock] = touching(key, is_glob)
         return found
     return tx.locks()
+
+
+def _owned_locks(tx: StoreReader, owner: str) -> list[Lock]:
+    """The locks ``owner`` holds (through the store's index when it has one)."""
+    owned = getattr(tx, "locks_owned_by", None)
+    if owned is not None:
+        found: list[Lock] = owned(owner)
+        return found
+    return [lk for lk in tx.locks() if lk.owner == owner]
 
 
 def _candidates(sessions: Iterable[Session]) -> str:

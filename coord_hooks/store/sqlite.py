@@ -310,6 +310,11 @@ class SqliteReader:
             (*exact, *below, *exact, *below))
         return [_lock(r) for r in rows]
 
+    def locks_owned_by(self, owner: str) -> list[Lock]:
+        """The locks one session holds (``locks_owner`` index): ending a session."""
+        return [_lock(r) for r in self.db.execute(f"{_LOCK_SELECT} WHERE owner = ?",
+                                                   (owner,))]
+
     def get_lock(self, key: str, owner: str) -> Lock | None:
         row = self.db.execute(f"{_LOCK_SELECT} WHERE key = ? AND owner = ?",
                               (key, owner)).fetchone()

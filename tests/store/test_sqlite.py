@@ -630,6 +630,16 @@ def test_locks_touching_skips_unrelated_paths(store: SqliteStore) -> None:
                            "src/a.py/*", "src/a.py/x"])
 
 
+def test_locks_owned_by(store: SqliteStore) -> None:
+    with store.transaction() as tx:
+        for n in range(30):
+            tx.put_lock(Lock(key=f"f{n}", owner=f"o{n % 3}", acquired_at=1.0, renewed_at=1.0,
+                             ttl=9.0))
+        assert sorted(lk.key for lk in tx.locks_owned_by("o1")) == sorted(
+            f"f{n}" for n in range(1, 30, 3))
+        assert tx.locks_owned_by("nobody") == []
+
+
 def test_m003_fills_the_prefix_of_existing_patterns(state_dir: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sqlite_store, "MIGRATIONS", MIGRATIONS[:2])
