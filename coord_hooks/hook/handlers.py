@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from coord_hooks import procs
@@ -50,18 +49,23 @@ HOW_TO = ("Coordinate with the other sessions through the `coord` command in Bas
           "`coord unlock <path>`, `coord inbox`, `coord status`.")
 
 
-@dataclass
 class HookRun:
-    """One hook invocation: its input, and what the handler found out."""
+    """One hook invocation: its input, and what the handler found out.
 
-    event: str
-    payload: dict[str, Any]
-    backend: str | None
-    environ: Mapping[str, str]
-    timer: Timer
-    ctx: Context | None = None
-    outcome: str = "ok"
-    notes: dict[str, Any] = field(default_factory=dict)
+    A plain class, not a dataclass: `dataclasses` pulls in `inspect` (~10 ms), and this
+    module should not be what keeps it on the hot path.
+    """
+
+    def __init__(self, event: str, payload: dict[str, Any], backend: str | None,
+                 environ: Mapping[str, str], timer: Timer) -> None:
+        self.event = event
+        self.payload = payload
+        self.backend = backend
+        self.environ = environ
+        self.timer = timer
+        self.ctx: Context | None = None
+        self.outcome = "ok"
+        self.notes: dict[str, Any] = {}
 
     @property
     def session_id(self) -> str:
