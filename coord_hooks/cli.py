@@ -882,7 +882,7 @@ def run_cli(args: list[str]) -> int:
 # run inside `CoordGroup.invoke`, so they get the same error handling; they may use
 # `current_state(ctx).context()` / `.acting()`, `emit_json` and `print_table`.
 EXTENSIONS: tuple[str, ...] = ("coord_hooks.cli_store", "coord_hooks.cli_admin",
-                               "coord_hooks.cli_bench")
+                               "coord_hooks.cli_bench", "coord_hooks.cli_health")
 
 for _extension in EXTENSIONS:
     importlib.import_module(_extension).register(app)

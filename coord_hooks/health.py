@@ -136,6 +136,12 @@ def load_samples(state_dir: Path) -> list[SizeSample]:
     return samples
 
 
+def sample_due(state_dir: Path, now: float, min_interval: float) -> bool:
+    """Is the newest size sample older than ``min_interval``? (Checked before walking.)"""
+    last = _last_sample_ts(health_dir(state_dir) / HISTORY_NAME)
+    return last is None or now - last >= min_interval
+
+
 def take_sample(state_dir: Path, now: float | None = None) -> SizeSample:
     usage = state_usage(state_dir)
     return SizeSample(time.time() if now is None else now, usage.bytes, usage.live_bytes,
@@ -311,8 +317,9 @@ def housekeep(ctx: Context, now: float | None = None) -> dict[str, Any]:
         over = view.message_count() > ctx.settings.retention_messages
     if over:
         archived = ctx.coordinator.retain()
-    sampled = record_sample(ctx.state_dir, take_sample(ctx.state_dir, now),
-                            min_interval=SAMPLE_EVERY / 2)
+    sampled = False
+    if sample_due(ctx.state_dir, now, SAMPLE_EVERY / 2):  # the walk is the costly part
+        sampled = record_sample(ctx.state_dir, take_sample(ctx.state_dir, now))
     result: dict[str, Any] = {
         "reaped": [s.session_id for s in reaped],
         "archived": archived,
