@@ -523,13 +523,18 @@ class SqliteStore:
         if dry_run:
             report["would"] = ["incremental_vacuum", "wal_checkpoint(TRUNCATE)", "optimize"]
             return report
+        with self.transaction() as tx:
+            # Inside BEGIN IMMEDIATE: run in autocommit, these start as reads and fail at
+            # once (SQLITE_BUSY_SNAPSHOT, no busy handler) if a writer commits meanwhile.
+            tx.db.execute("PRAGMA incremental_vacuum").fetchall()  # steps until done
+            tx.db.execute("PRAGMA optimize")
         with self._checkout() as db:
             try:
-                db.execute("PRAGMA incremental_vacuum").fetchall()  # steps until done
-                busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-                db.execute("PRAGMA optimize")
-            except sqlite3.Error as exc:
-                raise self._error(exc) from None
+                busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            except sqlite3.OperationalError as exc:
+                if _primary_code(exc) not in (_BUSY, _LOCKED):
+                    raise self._error(exc) from None
+                busy = 1  # another process is checkpointing right now: fine, next time
         after = self._stats()
         report.update(pages_freed=before["freelist_count"] - after["freelist_count"],
                       wal_bytes_after=after["wal_bytes"], checkpoint_complete=not busy,
