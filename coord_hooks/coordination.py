@@ -372,7 +372,8 @@ class Coordinator:
         with self.store.transaction() as tx:
             me = tx.get_session(session_id)
             if me is None or me.ended:
-                raise NoSessionError(f"session {session_id[:8]} is not registered; "
+                state = "has ended" if me is not None else "is not registered"
+                raise NoSessionError(f"session {session_id[:8]} {state}; "
                                      "locks belong to live sessions")
             holders: dict[str, Session | None] = {session_id: me}
             conflicts: list[Conflict] = []
