@@ -589,7 +589,12 @@ class Coordinator:
         pending = view.messages_after(floor)
         counts: dict[str, tuple[int, int, float | None]] = {}
         for s in sessions:
-            mine = [m for m in pending if m.seq > s.cursor and addressed_to(m, s)]
+            # An ended session keeps its direct mail and the broadcasts it missed while
+            # live; broadcasts sent after it ended are no backlog of its own (counting
+            # them would grow without end in `status --queue`).
+            mine = [m for m in pending if m.seq > s.cursor and addressed_to(m, s)
+                    and not (m.is_broadcast and s.ended_at is not None
+                             and m.created_at > s.ended_at)]
             oldest = min((m.created_at for m in mine), default=None)
             counts[s.session_id] = (len(mine), sum(m.urgent for m in mine), oldest)
         return counts

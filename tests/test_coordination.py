@@ -486,6 +486,23 @@ def test_mail_to_an_ended_session_stays_readable(coord: Coordinator) -> None:
     assert BOB not in queue
 
 
+def test_broadcasts_after_end_are_no_backlog_of_an_ended_session(
+        coord: Coordinator, clock: Clock) -> None:
+    reg(coord, ALICE)
+    reg(coord, BOB)
+    coord.broadcast(ALICE, "while bob was live")
+    clock.advance(1)
+    coord.end(BOB)
+    clock.advance(1)
+    for n in range(3):
+        coord.broadcast(ALICE, f"after bob ended {n}")
+    coord.send(ALICE, BOB, "direct after end")
+    rows = {row.session.session_id: row for row in coord.queue()}
+    assert rows[BOB].unread == 2  # the missed broadcast and the direct message
+    views = {v.session.session_id: v.unread for v in coord.sessions(include_ended=True)}
+    assert views[BOB] == 2
+
+
 def test_queue_counts_unread(coord: Coordinator, clock: Clock) -> None:
     reg(coord, ALICE)
     reg(coord, BOB)
