@@ -188,11 +188,12 @@ _SALVAGE_FIELDS = ("session_id", "cwd", "hook_event_name", "tool_name", "agent_i
 
 
 def salvage_payload(raw: bytes) -> dict[str, Any] | None:
-    """The few string fields a PreToolUse needs, from a payload cut at `STDIN_KEEP`.
+    """The few string fields the handlers need, from a payload cut at `STDIN_KEEP`.
 
     A Write of a huge file is exactly an edit worth locking, and Claude Code sends
-    ``file_path`` before ``content``; so rather than fail open, pick the fields out of
-    the head of the text. Anything ambiguous (a field seen twice) gives up.
+    ``file_path`` before ``content`` (and a PostToolUse after a huge Read still deserves
+    its heartbeat); so rather than fail open, pick the fields out of the head of the
+    text. Anything ambiguous (a field seen twice) gives up.
     """
     import re
 
@@ -207,12 +208,13 @@ def salvage_payload(raw: bytes) -> dict[str, Any] | None:
             found[key] = json.loads(f'"{match.group(2)}"')
         except ValueError:
             return None
-    if not found.get("session_id") or not found.get("tool_name"):
+    if not found.get("session_id"):
         return None
     payload: dict[str, Any] = {k: v for k, v in found.items()
                                if k not in ("file_path", "notebook_path")}
-    payload["tool_input"] = {k: found[k] for k in ("file_path", "notebook_path")
-                             if k in found}
+    if "tool_name" in found:
+        payload["tool_input"] = {k: found[k] for k in ("file_path", "notebook_path")
+                                 if k in found}
     return payload
 
 
@@ -273,7 +275,7 @@ def run_hook(args: list[str], environ: Mapping[str, str] | None = None, stdin: i
         raw, how = read_stdin(stdin)
         timer.mark("stdin")
         payload = parse_payload(raw)
-        if payload is None and how.endswith("+truncated") and event == "PreToolUse":
+        if payload is None and how.endswith("+truncated"):
             payload = salvage_payload(raw)
         timer.mark("parse")
         state_dir = _state_dir_for(payload, env)

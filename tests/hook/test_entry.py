@@ -124,6 +124,17 @@ def test_salvage_finds_the_target_of_a_huge_write() -> None:
     assert salvaged["session_id"] == "5e55-1000" and salvaged["tool_name"] == "Write"
     assert salvaged["tool_input"] == {"file_path": "/w/big.bin"}
     assert entry.salvage_payload(b'{"session_id": "a", "session_id": "b"}') is None
+    assert entry.salvage_payload(b'{"cwd": "/w", "tool_name": "Write", "tool_input": {') is None
+
+
+def test_a_truncated_post_tool_use_still_keeps_the_session_alive(project: Project) -> None:
+    a = project.session("a")
+    big = pl.post_tool_use(a.session_id, project.cwd, f"{project.cwd}/big.log")
+    big["tool_response"]["content"] = "r" * (9 * 1024 * 1024)
+    assert project.run("post-tool-use", big, a).output is None
+    [view] = project.coordinator().sessions()
+    assert view.session.session_id == a.session_id  # registered by the heartbeat
+    assert project.perf_log()[-1]["outcome"] == "ok"
 
 
 # --- fail open ----------------------------------------------------------------------------
