@@ -256,9 +256,7 @@ def _sqlite_to_json(state_dir: Path, timeout: float, report: MigrationReport) ->
             report.counts = snap.counts()
             if report.dry_run:
                 return
-            # Files a JSON backend left here (empty folders, a stray write) go aside.
-            if layout.has_json_data(state_dir):
-                _move_json_out(state_dir, _backup_path(state_dir, "stray-json"))
+            _clear_json_entries(state_dir)
             _write_json_layout(state_dir, snap)
             _bump_generation(state_dir)
             layout.write_marker(state_dir, layout.JSON, "coord migrate --to json")
@@ -268,9 +266,32 @@ def _sqlite_to_json(state_dir: Path, timeout: float, report: MigrationReport) ->
         store.close()
 
 
+def _clear_json_entries(state_dir: Path) -> None:
+    """Make room for the JSON layout: empty folders go, anything else moves aside.
+
+    A JSON backend opened on this directory while it was SQLite's leaves empty record
+    folders; a stray write or an interrupted migration may leave more.
+    """
+    stray: Path | None = None
+    for name in JSON_ENTRIES:
+        path = state_dir / name
+        if not os.path.lexists(path):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            with os.scandir(path) as entries:
+                empty = next(entries, None) is None
+            if empty:
+                os.rmdir(path)
+                continue
+        if stray is None:
+            stray = ensure_subdir(_backup_path(state_dir, "stray-json"))
+        os.replace(path, stray / name)
+
+
 def _write_json_layout(state_dir: Path, snap: Snapshot) -> None:
     """Write the JSON layout in a staging folder, sync once, then rename it into place."""
-    staging = state_dir / f".migrate-{os.getpid()}.tmp"
+    staging = state_dir / f".migrate-{os.getpid()}-{time.monotonic_ns()}.tmp"
+    staging.mkdir(mode=0o700)  # new: never mix in what a crashed run left
     for sub in ("sessions", "locks", "messages"):
         ensure_subdir(staging / sub)
 
@@ -288,9 +309,6 @@ def _write_json_layout(state_dir: Path, snap: Snapshot) -> None:
     if hasattr(os, "sync"):
         os.sync()
     for name in ("sessions", "locks", "messages", "seq.json"):
-        target = state_dir / name
-        if os.path.isdir(target) and not os.path.islink(target):
-            os.rmdir(target)  # empty: anything in it was moved aside as stray
-        os.replace(staging / name, target)
+        os.replace(staging / name, state_dir / name)  # room made by _clear_json_entries
     os.rmdir(staging)
     fsync_dir(state_dir)

@@ -291,3 +291,18 @@ def test_backend_use_sqlite_and_an_existing_json_project(
     assert run_cli(["backend", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert (doc["effective_hooks"], doc["effective_cli"]) == ("sqlite", "sqlite")
+
+
+def test_leftovers_of_a_json_backend_do_not_block_the_way_back(state_dir: Path) -> None:
+    with SqliteStore(state_dir) as store, store.transaction() as tx:
+        tx.append_message(NewMessage("human", "x", "kept", 1.0))
+    for name in ("sessions", "locks", "messages"):
+        (state_dir / name).mkdir()  # what a JSON store's constructor leaves
+    (state_dir / "messages" / ".000000000009.json.123.tmp").write_text("{}")  # a torn write
+    (state_dir / "broadcasts.jsonl").write_text("")
+    report = migrate(state_dir, "json")
+    assert report.changed
+    assert [m.body for m in snapshot(state_dir)["messages"]] == ["kept"]
+    strays = [p for p in (state_dir / "migrated").iterdir() if p.name.endswith("stray-json")]
+    assert len(strays) == 1
+    assert sorted(p.name for p in strays[0].iterdir()) == ["broadcasts.jsonl", "messages"]
