@@ -898,7 +898,7 @@ def _lines_panel(report: dict[str, Any], backends: Sequence[str], x0: float, y0:
     if len(points) < 2:
         out.append(f'<text x="{x0}" y="{y0 + 40}">(no scaling sweep in this run)</text>')
         return out
-    left, top, pw, ph = x0 + 50, y0 + 40, w - 70, h - 90
+    left, top, pw, ph = x0 + 50, y0 + 40, w - 110, h - 90
     values = [p[b][e]["p50_ms"] for p in points for b in backends for e in SWEEP_EVENTS
               if p.get(b, {}).get(e, {}).get("p50_ms") is not None]
     baseline = report["baselines"].get("python3 -c pass (PATH)", {}).get("p50_ms")
@@ -917,7 +917,8 @@ def _lines_panel(report: dict[str, Any], backends: Sequence[str], x0: float, y0:
     step = pw / (len(points) - 1)
     for i, p in enumerate(points):
         x = left + i * step
-        label = f"{p['messages']:,} msgs" if p["messages"] else "empty"
+        empty = p["messages"] == 0 and p["locks"] == 0 and p["sessions"] <= 1
+        label = "empty" if empty else f"{p['messages']:,} msgs"
         out.append(f'<text x="{x:.1f}" y="{top + ph + 16}" text-anchor="middle" '
                    f'font-size="10">{_esc(label)}</text>')
         out.append(f'<text x="{x:.1f}" y="{top + ph + 28}" text-anchor="middle" '
