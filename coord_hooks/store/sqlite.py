@@ -25,19 +25,17 @@ Standard library only (hook hot path).
 
 from __future__ import annotations
 
+import _thread  # what `threading` wraps; importing threading costs every hook ~1 ms
 import os
-import random
 import sqlite3
-import threading
 import time
-import weakref
+import weakref  # already loaded by dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from coord_hooks import archive
 from coord_hooks.errors import CorruptRecordError, StoreBusyError, StoreError
 from coord_hooks.fsio import FlockLock, fsync_dir
 from coord_hooks.model import Lock, Message, NewMessage, Session, StoreInfo
@@ -387,6 +385,8 @@ class SqliteWriter(SqliteReader):
             f"{_MESSAGE_SELECT} WHERE seq <= ? ORDER BY seq", (upto_seq,))]
         if not doomed:
             return 0
+        from coord_hooks import archive  # gzip: only retention pays for it
+
         try:
             # Durable in the archive before the rows go; a rollback after this point
             # leaves duplicates, which the archive reader drops by seq.
@@ -435,7 +435,7 @@ def others_attached(path: Path) -> bool:
         os.close(fd)  # also drops the probe lock
 
 
-_HELD = threading.local()
+_HELD = _thread._local()
 
 
 @contextmanager
@@ -496,8 +496,8 @@ class SqliteStore:
         self.check_layout = check_layout
         if check_layout:
             layout.check(self.state_dir, self.name)
-        self._mutex = threading.RLock()
-        self._local = threading.local()
+        self._mutex = _thread.RLock()
+        self._local = _thread._local()
         # [connection, pid that opened it]; shared with the finalizer.
         self._holder: list[Any] = [None, 0]
         self._finalizer = weakref.finalize(self, _close_quietly, self._holder)
@@ -510,6 +510,8 @@ class SqliteStore:
         return self._transaction()
 
     def archived_messages(self) -> Iterator[Message]:
+        from coord_hooks import archive
+
         return archive.read_archive(self.state_dir)
 
     def flush(self) -> int:
@@ -642,7 +644,7 @@ class SqliteStore:
                     if time.monotonic() >= deadline:
                         raise
                 # Jitter: waiters that collided once should not collide again in step.
-                time.sleep(delay * (0.5 + random.random()))
+                time.sleep(delay * (0.5 + (time.perf_counter_ns() % 1009) / 1009))
                 delay = min(delay * 1.6, 0.008)
         finally:
             db.execute(f"PRAGMA busy_timeout = {int(self.lock_timeout * 1000)}")
