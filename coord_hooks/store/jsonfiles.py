@@ -392,8 +392,15 @@ class LegacyStore(JsonFileStore):
             raise StoreError(f"cannot create {self.state_dir / '.lock'}: {exc.strerror}") from None
 
     def _mutex(self) -> _Mutex:
-        import portalocker  # lazy: costs ~60 ms to import, only legacy pays it
+        try:
+            import portalocker  # lazy: costs ~60 ms to import, only legacy pays it
+        except ImportError:
+            # A marketplace install runs no pip, and the shims may run an interpreter
+            # without site-packages: take the same flock through the standard library
+            # (portalocker uses flock on POSIX, so both exclude each other).
+            from coord_hooks.fsio import FlockLock
 
+            return FlockLock(self.state_dir / ".lock", self.lock_timeout)
         from coord_hooks.errors import StoreBusyError
 
         lock = portalocker.Lock(str(self.state_dir / ".lock"), mode="a",
