@@ -615,13 +615,15 @@ class Coordinator:
         return rows
 
     # --- retention and cleanup ---------------------------------------------------------
-    def _archivable(self, view: StoreReader, now: float) -> tuple[int, int]:
+    def _archivable(self, view: StoreReader, now: float,
+                    limit: int | None = None) -> tuple[int, int]:
         """(highest seq, how many) of the oldest messages retention may archive now."""
         keep = self.settings.retention_messages
         count = view.message_count()
         if count <= keep:
             return 0, 0
-        candidates = view.messages_after(0, limit=count - keep)
+        wanted = count - keep if limit is None else min(count - keep, limit)
+        candidates = view.messages_after(0, limit=wanted)
         live = [s for s in view.sessions() if self.is_live(s, now)]
         upto = n = 0
         for message in candidates:
@@ -630,13 +632,18 @@ class Coordinator:
             upto, n = message.seq, n + 1
         return upto, n
 
-    def _retain(self, tx: StoreWriter, now: float) -> int:
-        upto, _ = self._archivable(tx, now)
+    def _retain(self, tx: StoreWriter, now: float, limit: int | None = None) -> int:
+        upto, _ = self._archivable(tx, now, limit)
         return tx.archive_messages(upto) if upto else 0
 
-    def retain(self) -> int:
+    def retain(self, limit: int | None = None) -> int:
+        """Archive what retention allows; at most ``limit`` messages in this run.
+
+        Hooks pass a limit so that a huge backlog (say an imported 100k messages) is
+        worked off over several runs instead of stalling one hook for seconds.
+        """
         with self.store.transaction() as tx:
-            return self._retain(tx, self.clock())
+            return self._retain(tx, self.clock(), limit)
 
     def expired_locks(self) -> list[LockView]:
         return [lv for lv in self.locks() if not lv.active]

@@ -306,6 +306,11 @@ def maybe_housekeep(ctx: Context, every: float = HOUSEKEEP_EVERY,
         os.close(fd)
 
 
+# Most messages one hook's housekeeping archives: a backlog larger than this (an import,
+# a week without hooks) is worked off over several runs, a few ms each.
+HOUSEKEEP_ARCHIVE_LIMIT = 1000
+
+
 def housekeep(ctx: Context, now: float | None = None) -> dict[str, Any]:
     """The cheap part of cleanup: reap dead sessions, retention, one size sample."""
     started = time.perf_counter()
@@ -316,7 +321,7 @@ def housekeep(ctx: Context, now: float | None = None) -> dict[str, Any]:
     with ctx.store.read() as view:
         over = view.message_count() > ctx.settings.retention_messages
     if over:
-        archived = ctx.coordinator.retain()
+        archived = ctx.coordinator.retain(limit=HOUSEKEEP_ARCHIVE_LIMIT)
     sampled = False
     if sample_due(ctx.state_dir, now, SAMPLE_EVERY / 2):  # the walk is the costly part
         sampled = record_sample(ctx.state_dir, take_sample(ctx.state_dir, now))

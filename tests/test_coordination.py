@@ -22,7 +22,7 @@ from coord_hooks.errors import (
     NotFoundError,
     UsageError,
 )
-from coord_hooks.model import Message, Session
+from coord_hooks.model import Message, NewMessage, Session
 from coord_hooks.settings import Settings
 from coord_hooks.store import Store
 
@@ -715,3 +715,16 @@ def test_cleanup_dry_run_changes_nothing(coord: Coordinator, clock: Clock,
     assert coord.locks() == []
     with coord.store.read() as view:
         assert view.message_count() == 3
+
+
+def test_retain_with_a_limit_archives_at_most_that_many(coord: Coordinator) -> None:
+    keep = coord.settings.retention_messages
+    reg(coord, ALICE)
+    with coord.store.transaction() as tx:
+        for n in range(keep + 30):
+            tx.append_message(NewMessage(sender=ALICE, recipient=ALICE, body=f"m{n}",
+                                         created_at=0.0))
+    coord.inbox(ALICE)
+    assert coord.retain(limit=7) == 7
+    assert coord.retain() == 23
+    assert coord.retain() == 0

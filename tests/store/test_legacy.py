@@ -18,9 +18,9 @@ def test_without_portalocker_legacy_still_excludes_other_writers(
     # run no pip): legacy must still lock, not fail open on ImportError.
     monkeypatch.setitem(sys.modules, "portalocker", None)
     store = LegacyStore(tmp_path / "state", lock_timeout=0.2)
-    with FlockLock(tmp_path / "state" / ".lock", timeout=1.0), pytest.raises(StoreBusyError):
-        with store.transaction():
-            pass
+    with (FlockLock(tmp_path / "state" / ".lock", timeout=1.0),
+          pytest.raises(StoreBusyError), store.transaction()):
+        pass
     with store.transaction() as tx:  # free again: it works
         assert tx.sessions() == []
 
@@ -28,6 +28,6 @@ def test_without_portalocker_legacy_still_excludes_other_writers(
 def test_with_portalocker_legacy_excludes_a_plain_flock_holder(tmp_path: Path) -> None:
     pytest.importorskip("portalocker")
     store = LegacyStore(tmp_path / "state", lock_timeout=0.2)
-    with FlockLock(tmp_path / "state" / ".lock", timeout=1.0), pytest.raises(StoreBusyError):
-        with store.transaction():
-            pass
+    with (FlockLock(tmp_path / "state" / ".lock", timeout=1.0),
+          pytest.raises(StoreBusyError), store.transaction()):
+        pass
