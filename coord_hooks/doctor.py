@@ -179,6 +179,7 @@ def synthetic_event(shim: Path, label: str, environ: Mapping[str, str],
     if not os.access(shim, os.X_OK):
         return Check(name, FAIL, f"{shim} is not executable")
     scratch = Path(tempfile.mkdtemp(prefix="coord-doctor-"))
+    (scratch / "state").mkdir(mode=0o700)  # exists from the start, so a failure is logged
     try:
         session_id = f"coord-doctor-{uuid.uuid4()}"
         env = {k: v for k, v in environ.items()

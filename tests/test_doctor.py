@@ -61,11 +61,10 @@ def test_a_hook_that_fails_is_reported_with_the_logged_error(tmp_path: Path,
                                                              env: dict[str, str]) -> None:
     folder = tmp_path / "shims"
     shims.generate(folder, package_root=str(install.package_root()))
-    # the optimized shim runs without site-packages, so legacy's portalocker is missing
-    env = {**env, "COORD_BACKEND": "legacy"}
-    check = doctor.synthetic_event(folder / "hooks-optimized.sh", "t", env)
+    env = {**env, "COORD_LOCK_TTL": "soon"}  # a setting the hook cannot use
+    check = doctor.synthetic_event(folder / shims.LINK_NAME, "t", env)
     assert check.status == FAIL
-    assert "portalocker" in check.detail and "coord backend use optimized" in check.detail
+    assert "hook_failed: ConfigError" in check.detail and "lock_ttl" in check.detail
 
 
 def test_a_shim_that_cannot_find_the_package_fails_the_check(tmp_path: Path,

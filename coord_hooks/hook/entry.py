@@ -314,9 +314,9 @@ def run_hook(args: list[str], environ: Mapping[str, str] | None = None, stdin: i
 
 
 def _hint(exc: BaseException) -> str:
-    if isinstance(exc, ModuleNotFoundError) and exc.name == "portalocker":
-        return ("the legacy backend needs portalocker in the hook's Python: "
-                "pip install portalocker, set COORD_PYTHON, or `coord backend use optimized`")
+    if isinstance(exc, ModuleNotFoundError):
+        return (f"module {exc.name!r} is not importable by the hook's Python "
+                f"({sys.executable}); set COORD_PYTHON, or run `coord doctor`")
     return ""
 
 
