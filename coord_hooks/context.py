@@ -31,10 +31,10 @@ class Context:
     coordinator: Coordinator
 
 
-def linked_backend(link: Path = SHIM_LINK) -> str | None:
+def linked_backend(link: Path | None = None) -> str | None:
     """The backend the ``shims/hooks.sh`` symlink selects (``hooks-<name>.sh``)."""
     try:
-        target = os.readlink(link)
+        target = os.readlink(SHIM_LINK if link is None else link)
     except OSError:
         return None
     name = os.path.basename(target)
@@ -47,7 +47,11 @@ def linked_backend(link: Path = SHIM_LINK) -> str | None:
 def choose_backend(settings: Settings, explicit: str | None,
                    environ: Mapping[str, str] | None = None,
                    state_dir: Path | None = None) -> str:
-    """``$COORD_BACKEND`` > ``--backend`` > config file > the shim symlink > default.
+    """``$COORD_BACKEND`` > ``--backend`` > the shim symlink > config file > default.
+
+    Hooks get ``--backend`` from the shim the symlink points at, so commands follow the
+    symlink too: ``coord backend use X`` switches both. The config file's ``backend``
+    matters where there is no symlink (a ``pip``-installed ``coord`` without the plugin).
 
     The state dir's layout has the last word (`store.layout`): a choice naming a backend
     of the other layout (``optimized`` on a dir migrated to ``coord.db``) is redirected
@@ -65,8 +69,6 @@ def _preferred_backend(settings: Settings, explicit: str | None,
         return settings.backend
     if explicit:
         return explicit
-    if settings.sources.get("backend", "default") != "default":
-        return settings.backend
     return linked_backend() or settings.backend
 
 
