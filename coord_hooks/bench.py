@@ -64,6 +64,7 @@ RESULT_JSON = "benchmark.json"
 RESULT_SVG = "benchmark.svg"
 UNREAD_PER_ROUND = 5  # direct messages waiting for each "message processing" call
 HUGE_RETENTION = 10**9
+SESSION_TTL = 86_400.0
 
 OPERATIONS = ("session_loading", "message_processing", "file_locking", "broadcast")
 OPERATION_TITLES = {
@@ -358,7 +359,7 @@ class World:
         from coord_hooks.settings import Settings
         from coord_hooks.store import open_store
 
-        settings = Settings(retention_messages=HUGE_RETENTION)
+        settings = Settings(retention_messages=HUGE_RETENTION, session_ttl=SESSION_TTL)
         store = open_store(self.backend, self.state_dir, settings=settings)
         try:
             coordinator = Coordinator(store, settings, self.project, self.state_dir)
@@ -380,6 +381,9 @@ def base_env(workdir: Path, python: str) -> dict[str, str]:
     env["COORD_CONFIG"] = str(workdir / "no-user-config.toml")
     env["COORD_PYTHON"] = python
     env["COORD_RETENTION_MESSAGES"] = str(HUGE_RETENTION)
+    # Built sessions have no pid, so their liveness is their heartbeat: keep them live
+    # for the whole run (the default 15 min would let a slow run reap the state).
+    env["COORD_SESSION_TTL"] = str(SESSION_TTL)
     return env
 
 
