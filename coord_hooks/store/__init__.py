@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from coord_hooks.errors import ConfigError
 from coord_hooks.store.base import Store, StoreReader, StoreWriter
@@ -15,6 +14,7 @@ BACKENDS: dict[str, str] = {
     "sqlite": "coord_hooks.store.sqlite:SqliteStore",
 }
 
+TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
     from coord_hooks.settings import Settings
 

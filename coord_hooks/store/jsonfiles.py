@@ -43,7 +43,6 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Protocol
 
 from coord_hooks.errors import StoreError
 from coord_hooks.fsio import atomic_write_bytes, dump_json, fsync_dir, read_json_record
@@ -56,10 +55,14 @@ _SEQ_NAME = re.compile(r"(\d{12})\.json")
 JOURNAL_NAME = "broadcasts.jsonl"
 
 
-class _Mutex(Protocol):
-    def __enter__(self) -> Any: ...
+TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
+if TYPE_CHECKING:
+    from typing import Any, Protocol
 
-    def __exit__(self, *exc: object) -> Any: ...
+    class _Mutex(Protocol):
+        def __enter__(self) -> Any: ...
+
+        def __exit__(self, *exc: object) -> Any: ...
 
 
 def session_file_name(session_id: str) -> str:

@@ -47,9 +47,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from coord_hooks.errors import StoreBusyError, StoreError
 from coord_hooks.fsio import FlockLock, atomic_write_bytes
@@ -61,24 +59,39 @@ from coord_hooks.store.jsonfiles import (
     JsonFileStore,
     JsonFileTransaction,
     JsonFileView,
-    _Mutex,
     append_journal,
     message_file_name,
     read_journal,
 )
 
+TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
+    from typing import Any
+
     from coord_hooks.settings import Settings
+    from coord_hooks.store.jsonfiles import _Mutex
 
 INDEX_DIR = "index"
 MANIFEST = "manifest"
 STATS_LOG = "stats.log"
 MAGIC = b"coord-hooks index v1 marshal\n"
+
+
+def field_names(cls: type) -> tuple[str, ...]:
+    """A record's fields in constructor order (rows are built positionally from them)."""
+    names = getattr(cls, "FIELDS", None)  # plain record classes list them
+    if names:
+        return tuple(names)
+    from dataclasses import fields  # dataclass records
+
+    return tuple(f.name for f in fields(cls))
+
+
 PARTS: dict[str, tuple[str, ...]] = {
-    "sessions": tuple(f.name for f in fields(Session)),
-    "locks": tuple(f.name for f in fields(Lock)),
+    "sessions": field_names(Session),
+    "locks": field_names(Lock),
 }
-MESSAGE_FIELDS = frozenset(f.name for f in fields(Message))
+MESSAGE_FIELDS = frozenset(field_names(Message))
 COUNTERS = ("hits", "misses", "evictions", "rebuilds")
 EAGER_FLAGS = {"SESSION_DATA_LOADED": "sessions", "LOCKS_DATA_LOADED": "locks",
                "GLOBAL_STATE_LOADED": "messages"}
@@ -344,7 +357,7 @@ class OptimizedView(JsonFileView):
         if data is None:
             return None
         try:
-            # Not Message.from_dict: it calls dataclasses.fields() per record.
+            # Not Message.from_dict: with dataclasses it called fields() per record.
             return Message(**{k: v for k, v in data.items() if k in MESSAGE_FIELDS})
         except (TypeError, ValueError):
             bad: Message | None = self._load_path(Message, path)  # quarantines it
