@@ -36,7 +36,6 @@ journal, and archiving always flushes it first, so archived seqs stay below live
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -57,19 +56,25 @@ JOURNAL_NAME = "broadcasts.jsonl"
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
+    from hashlib import sha1
     from typing import Any, Protocol
 
     class _Mutex(Protocol):
         def __enter__(self) -> Any: ...
 
         def __exit__(self, *exc: object) -> Any: ...
+else:
+    try:  # CPython's own SHA-1 (same digests): hashlib would load OpenSSL's _hashlib
+        from _sha1 import sha1
+    except ImportError:  # pragma: no cover - a build without it (FIPS)
+        from hashlib import sha1
 
 
 def session_file_name(session_id: str) -> str:
     """File name for a session id; odd ids are hashed so they cannot escape the folder."""
     if _SAFE_ID.fullmatch(session_id):
         return f"{session_id}.json"
-    return "x-" + hashlib.sha1(session_id.encode()).hexdigest() + ".json"
+    return "x-" + sha1(session_id.encode()).hexdigest() + ".json"
 
 
 def message_file_name(seq: int) -> str:
