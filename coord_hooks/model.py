@@ -1,60 +1,104 @@
 """Records kept by every store backend: sessions, locks and messages.
 
-Plain dataclasses with ``to_dict``/``from_dict`` so that each backend can serialise them
-its own way (one JSON file per record, SQLite rows, Redis hashes). Unknown keys are
-ignored on load so newer writers do not break older readers.
+Plain classes (`coord_hooks.plain`: dataclass-style ``__eq__``/``__repr__``, no
+``dataclasses`` import on the hook hot path) with ``to_dict``/``from_dict`` so that each
+backend can serialise them its own way (one JSON file per record, SQLite rows, Redis
+hashes). ``FIELDS`` lists each record's fields in constructor order (what
+``dataclasses.fields`` gave). Unknown keys are ignored on load so newer writers do not
+break older readers.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, TypeVar
+from coord_hooks.plain import Plain
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from hashlib import sha1
+    from typing import Any, ClassVar, TypeVar
+
+    T = TypeVar("T", bound="Record")
+else:
+    try:
+        # CPython's own SHA-1 (same digests): hashlib would load OpenSSL's _hashlib, ~5 ms.
+        from _sha1 import sha1
+    except ImportError:  # pragma: no cover - a build without it (FIPS)
+        from hashlib import sha1
 
 FORMAT_VERSION = 1
 BROADCAST = "*"
 HUMAN_SENDER = "human"
 
-T = TypeVar("T", bound="Record")
 
-
-class Record:
+class Record(Plain):
     """Mixin: dict round-trip that tolerates unknown and missing optional keys."""
 
+    __slots__ = ()
+    _FIELD_SET: ClassVar[frozenset[str]] = frozenset()
+
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)  # type: ignore[call-overload]
+        data = {name: getattr(self, name) for name in self.FIELDS}
         data["format_version"] = FORMAT_VERSION
-        return data  # type: ignore[no-any-return]
+        return data
 
     @classmethod
     def from_dict(cls: type[T], data: dict[str, Any]) -> T:
-        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        names = cls._FIELD_SET
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-@dataclass
 class Session(Record):
     """One Claude Code session (or a subagent-free human-run CLI never registers)."""
+
+    FIELDS = ("session_id", "registered_at", "last_seen", "name", "task", "pid", "pid_start",
+              "hostname", "cwd", "project_dir", "model", "source", "cursor",
+              "registered_seq", "ended_at", "end_reason", "last_midturn")
+    _FIELD_SET = frozenset(FIELDS)
+    __slots__ = FIELDS
 
     session_id: str
     registered_at: float
     last_seen: float
-    name: str = ""
-    task: str = ""
-    pid: int | None = None
-    pid_start: str | None = None
-    hostname: str = ""
-    cwd: str = ""
-    project_dir: str = ""
-    model: str = ""
-    source: str = ""
+    name: str
+    task: str
+    pid: int | None
+    pid_start: str | None
+    hostname: str
+    cwd: str
+    project_dir: str
+    model: str
+    source: str
     # Read cursor: every message with seq <= cursor has been seen (delivered or skipped).
-    cursor: int = 0
+    cursor: int
     # Broadcasts with seq <= registered_seq were sent before this session existed.
-    registered_seq: int = 0
-    ended_at: float | None = None
-    end_reason: str = ""
-    last_midturn: float = 0.0
+    registered_seq: int
+    ended_at: float | None
+    end_reason: str
+    last_midturn: float
+
+    def __init__(self, session_id: str, registered_at: float, last_seen: float,
+                 name: str = "", task: str = "", pid: int | None = None,
+                 pid_start: str | None = None, hostname: str = "", cwd: str = "",
+                 project_dir: str = "", model: str = "", source: str = "", cursor: int = 0,
+                 registered_seq: int = 0, ended_at: float | None = None,
+                 end_reason: str = "", last_midturn: float = 0.0) -> None:
+        self.session_id = session_id
+        self.registered_at = registered_at
+        self.last_seen = last_seen
+        self.name = name
+        self.task = task
+        self.pid = pid
+        self.pid_start = pid_start
+        self.hostname = hostname
+        self.cwd = cwd
+        self.project_dir = project_dir
+        self.model = model
+        self.source = source
+        self.cursor = cursor
+        self.registered_seq = registered_seq
+        self.ended_at = ended_at
+        self.end_reason = end_reason
+        self.last_midturn = last_midturn
 
     @property
     def ended(self) -> bool:
@@ -69,19 +113,36 @@ class Session(Record):
         return f"{self.handle} ({self.name})" if self.name else self.handle
 
 
-@dataclass
 class Lock(Record):
     """An advisory lease on a path or glob, held by one session."""
+
+    FIELDS = ("key", "owner", "acquired_at", "renewed_at", "ttl", "exclusive", "is_glob",
+              "reason", "agent_id")
+    _FIELD_SET = frozenset(FIELDS)
+    __slots__ = FIELDS
 
     key: str  # project-relative path or pattern, or absolute when outside the project
     owner: str  # session_id
     acquired_at: float
     renewed_at: float
     ttl: float
-    exclusive: bool = True
-    is_glob: bool = False
-    reason: str = ""
-    agent_id: str = ""
+    exclusive: bool
+    is_glob: bool
+    reason: str
+    agent_id: str
+
+    def __init__(self, key: str, owner: str, acquired_at: float, renewed_at: float,
+                 ttl: float, exclusive: bool = True, is_glob: bool = False, reason: str = "",
+                 agent_id: str = "") -> None:
+        self.key = key
+        self.owner = owner
+        self.acquired_at = acquired_at
+        self.renewed_at = renewed_at
+        self.ttl = ttl
+        self.exclusive = exclusive
+        self.is_glob = is_glob
+        self.reason = reason
+        self.agent_id = agent_id
 
     @property
     def lock_id(self) -> str:
@@ -90,37 +151,61 @@ class Lock(Record):
 
 def lock_id_for(key: str, owner: str) -> str:
     """Stable id of the lock one owner holds on one key (one record per pair)."""
-    digest = hashlib.sha1(f"{key}\0{owner}".encode()).hexdigest()
+    digest = sha1(f"{key}\0{owner}".encode()).hexdigest()
     return digest[:20]
 
 
-@dataclass
 class Message(Record):
     """A direct message (recipient = session id) or broadcast (recipient = ``*``)."""
+
+    FIELDS = ("seq", "sender", "recipient", "body", "created_at", "sender_name", "urgent")
+    _FIELD_SET = frozenset(FIELDS)
+    __slots__ = FIELDS
 
     seq: int
     sender: str
     recipient: str
     body: str
     created_at: float
-    sender_name: str = ""
-    urgent: bool = False
+    sender_name: str
+    urgent: bool
+
+    def __init__(self, seq: int, sender: str, recipient: str, body: str, created_at: float,
+                 sender_name: str = "", urgent: bool = False) -> None:
+        self.seq = seq
+        self.sender = sender
+        self.recipient = recipient
+        self.body = body
+        self.created_at = created_at
+        self.sender_name = sender_name
+        self.urgent = urgent
 
     @property
     def is_broadcast(self) -> bool:
         return self.recipient == BROADCAST
 
 
-@dataclass
-class NewMessage:
+class NewMessage(Plain):
     """A message before the store gives it a sequence number."""
+
+    FIELDS = ("sender", "recipient", "body", "created_at", "sender_name", "urgent")
+    __slots__ = FIELDS
 
     sender: str
     recipient: str
     body: str
     created_at: float
-    sender_name: str = ""
-    urgent: bool = False
+    sender_name: str
+    urgent: bool
+
+    def __init__(self, sender: str, recipient: str, body: str, created_at: float,
+                 sender_name: str = "", urgent: bool = False) -> None:
+        self.sender = sender
+        self.recipient = recipient
+        self.body = body
+        self.created_at = created_at
+        self.sender_name = sender_name
+        self.urgent = urgent
 
     def with_seq(self, seq: int) -> Message:
         return Message(seq=seq, sender=self.sender, recipient=self.recipient, body=self.body,
@@ -128,10 +213,17 @@ class NewMessage:
                        urgent=self.urgent)
 
 
-@dataclass
-class StoreInfo:
+class StoreInfo(Plain):
     """What a backend can tell about itself for status and diagnostics."""
+
+    FIELDS = ("backend", "location", "details")
 
     backend: str
     location: str
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any]
+
+    def __init__(self, backend: str, location: str,
+                 details: dict[str, Any] | None = None) -> None:
+        self.backend = backend
+        self.location = location
+        self.details = {} if details is None else details

@@ -29,18 +29,20 @@ import _thread  # what `threading` wraps; importing threading costs every hook ~
 import os
 import sqlite3
 import time
-import weakref  # already loaded by dataclasses
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import fields
 from pathlib import Path
-from typing import Any
 
 from coord_hooks.errors import CorruptRecordError, StoreBusyError, StoreError
 from coord_hooks.fsio import FlockLock, fsync_dir
 from coord_hooks.model import Lock, Message, NewMessage, Session, StoreInfo
 from coord_hooks.paths import FILE_MODE, ensure_state_dir
 from coord_hooks.store import layout
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DB_NAME = layout.DB_NAME
 CREATE_LOCK = "coord.db.lock"  # sidecar flock: creating or quarantining the database only
@@ -50,9 +52,9 @@ WAL_LIMIT = 8 * 1024 * 1024  # the WAL is truncated back to this size after chec
 # SQLite primary result codes (the low byte of an extended code).
 _BUSY, _LOCKED, _CORRUPT, _FULL, _NOTADB = 5, 6, 11, 13, 26
 
-SESSION_COLUMNS = tuple(f.name for f in fields(Session))
-LOCK_COLUMNS = tuple(f.name for f in fields(Lock))
-MESSAGE_COLUMNS = tuple(f.name for f in fields(Message))
+SESSION_COLUMNS = Session.FIELDS
+LOCK_COLUMNS = Lock.FIELDS
+MESSAGE_COLUMNS = Message.FIELDS
 
 
 def _cols(names: Iterable[str]) -> str:
