@@ -11,25 +11,62 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
 
 from coord_hooks.errors import ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any, NoReturn
 
 APP_NAME = "coord-hooks"
 
 
-@dataclass(frozen=True)
+def _frozen(self: object, name: str, *args: object) -> NoReturn:
+    from dataclasses import FrozenInstanceError  # what the frozen dataclasses raised
+
+    verb = "assign to" if args else "delete"
+    raise FrozenInstanceError(f"cannot {verb} field {name!r}")
+
+
 class Setting:
-    """Declaration of one setting: its type, default and the names that can set it."""
+    """Declaration of one setting: its type, default and the names that can set it.
+
+    Immutable, compared and hashed by value (a frozen dataclass before; see
+    `coord_hooks.plain` for why the hot path avoids dataclasses).
+    """
+
+    FIELDS = ("name", "kind", "default", "help", "legacy_env")
 
     name: str
     kind: type
     default: Any
     help: str
-    legacy_env: str | None = None
+    legacy_env: str | None
+
+    def __init__(self, name: str, kind: type, default: Any, help: str,
+                 legacy_env: str | None = None) -> None:
+        for attr, value in zip(self.FIELDS, (name, kind, default, help, legacy_env), strict=True):
+            object.__setattr__(self, attr, value)
+
+    __setattr__ = _frozen
+    __delattr__ = _frozen
+
+    def _astuple(self) -> tuple[Any, ...]:
+        return (self.name, self.kind, self.default, self.help, self.legacy_env)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._astuple() == other._astuple()  # type: ignore[attr-defined, no-any-return]
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._astuple())
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.FIELDS)
+        return f"{self.__class__.__qualname__}({args})"
 
     @property
     def env(self) -> str:
@@ -60,29 +97,71 @@ SETTINGS: tuple[Setting, ...] = (
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
 
-@dataclass(frozen=True)
 class Settings:
-    """Effective settings; `sources` tells where each value came from."""
+    """Effective settings; `sources` tells where each value came from.
 
-    backend: str = "optimized"
-    cache_ttl: float = 30.0
-    broadcast_batch_size: int = 10
-    batch_flush_interval: float = 5.0
-    debug: bool = False
-    lock_ttl: float = 1800.0
-    session_ttl: float = 900.0
-    max_message_chars: int = 4000
-    retention_messages: int = 500
-    deliver_chars: int = 6000
-    midturn_interval: float = 60.0
-    midturn_wait: float = 120.0
-    slow_ms: float = 250.0
-    store_lock_timeout: float = 10.0
-    log_max_bytes: int = 1_000_000
-    sources: dict[str, str] = field(default_factory=dict, compare=False)
+    Immutable (`replace` makes a changed copy); compared and hashed by value, `sources`
+    left out, as the frozen dataclass it used to be was.
+    """
+
+    FIELDS = ("backend", "cache_ttl", "broadcast_batch_size", "batch_flush_interval", "debug",
+              "lock_ttl", "session_ttl", "max_message_chars", "retention_messages",
+              "deliver_chars", "midturn_interval", "midturn_wait", "slow_ms",
+              "store_lock_timeout", "log_max_bytes", "sources")
+    _COMPARED = FIELDS[:-1]
+
+    backend: str
+    cache_ttl: float
+    broadcast_batch_size: int
+    batch_flush_interval: float
+    debug: bool
+    lock_ttl: float
+    session_ttl: float
+    max_message_chars: int
+    retention_messages: int
+    deliver_chars: int
+    midturn_interval: float
+    midturn_wait: float
+    slow_ms: float
+    store_lock_timeout: float
+    log_max_bytes: int
+    sources: dict[str, str]
+
+    def __init__(self, backend: str = "optimized", cache_ttl: float = 30.0,
+                 broadcast_batch_size: int = 10, batch_flush_interval: float = 5.0,
+                 debug: bool = False, lock_ttl: float = 1800.0, session_ttl: float = 900.0,
+                 max_message_chars: int = 4000, retention_messages: int = 500,
+                 deliver_chars: int = 6000, midturn_interval: float = 60.0,
+                 midturn_wait: float = 120.0, slow_ms: float = 250.0,
+                 store_lock_timeout: float = 10.0, log_max_bytes: int = 1_000_000,
+                 sources: dict[str, str] | None = None) -> None:
+        values = (backend, cache_ttl, broadcast_batch_size, batch_flush_interval, debug,
+                  lock_ttl, session_ttl, max_message_chars, retention_messages,
+                  deliver_chars, midturn_interval, midturn_wait, slow_ms,
+                  store_lock_timeout, log_max_bytes, {} if sources is None else sources)
+        for attr, value in zip(self.FIELDS, values, strict=True):
+            object.__setattr__(self, attr, value)
+
+    __setattr__ = _frozen
+    __delattr__ = _frozen
+
+    def _astuple(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._COMPARED)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._astuple() == other._astuple()  # type: ignore[attr-defined, no-any-return]
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._astuple())
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.FIELDS)
+        return f"{self.__class__.__qualname__}({args})"
 
     def replace(self, **changes: Any) -> Settings:
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values = {name: getattr(self, name) for name in self.FIELDS}
         values.update(changes)
         sources = dict(self.sources)
         sources.update({k: "override" for k in changes if k != "sources"})
