@@ -6,29 +6,37 @@ Standard library only: the hook hot path calls `open_coordinator`.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from coord_hooks import logs
 from coord_hooks.coordination import Coordinator
 from coord_hooks.paths import find_project_root, resolve_state_dir
+from coord_hooks.plain import Plain
 from coord_hooks.settings import Settings, load_settings
-from coord_hooks.store import BACKENDS, Store, open_store
+from coord_hooks.store import BACKENDS, open_store
 from coord_hooks.store.layout import backend_for
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from coord_hooks.store import Store
 
 PLUGIN_ROOT = Path(__file__).resolve().parent.parent
 SHIM_LINK = PLUGIN_ROOT / "shims" / "hooks.sh"
 
 
-@dataclass
-class Context:
-    settings: Settings
-    project_root: Path
-    state_dir: Path
-    backend: str
-    store: Store
-    coordinator: Coordinator
+class Context(Plain):
+    FIELDS = ("settings", "project_root", "state_dir", "backend", "store", "coordinator")
+
+    def __init__(self, settings: Settings, project_root: Path, state_dir: Path, backend: str,
+                 store: Store, coordinator: Coordinator) -> None:
+        self.settings = settings
+        self.project_root = project_root
+        self.state_dir = state_dir
+        self.backend = backend
+        self.store = store
+        self.coordinator = coordinator
 
 
 def linked_backend(link: Path | None = None) -> str | None:

@@ -19,10 +19,6 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from coord_hooks import globs, logs, procs
 from coord_hooks.errors import (
@@ -34,12 +30,21 @@ from coord_hooks.errors import (
     UsageError,
 )
 from coord_hooks.model import BROADCAST, HUMAN_SENDER, Lock, Message, NewMessage, Session
-from coord_hooks.settings import Settings
-from coord_hooks.store.base import Store, StoreReader, StoreWriter
+from coord_hooks.plain import Plain
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the hook path never imports typing, nor store.base (Protocols need it)
+    from collections.abc import Callable, Iterable
+    from pathlib import Path
+    from typing import Any
+
+    from coord_hooks.settings import Settings
+    from coord_hooks.store.base import Store, StoreReader, StoreWriter
 
 MIN_PREFIX = 4
 HEARTBEAT_EVERY = 5.0  # seconds: a session record is rewritten at most this often
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Compiled on first use (re caches it): only senders need it, not every hook.
+_CONTROL = r"[\x00-\x08\x0b-\x1f\x7f-\x9f]"
 
 
 def ago(seconds: float) -> str:
@@ -54,13 +59,15 @@ def ago(seconds: float) -> str:
     return f"{int(seconds // 86400)}d"
 
 
-@dataclass
-class Conflict:
+class Conflict(Plain):
     """A lock held by another session that stands in the way of a grant."""
 
-    lock: Lock
-    holder: Session | None
-    now: float
+    FIELDS = ("lock", "holder", "now")
+
+    def __init__(self, lock: Lock, holder: Session | None, now: float) -> None:
+        self.lock = lock
+        self.holder = holder
+        self.now = now
 
     @property
     def holder_label(self) -> str:
@@ -106,50 +113,62 @@ class Conflict:
         }
 
 
-@dataclass
-class AcquireResult:
+class AcquireResult(Plain):
     """Outcome of `Coordinator.try_acquire`."""
 
-    key: str
-    is_glob: bool
-    granted: bool
-    lock: Lock | None = None
-    conflicts: list[Conflict] = field(default_factory=list)
-    renewed: bool = False
+    FIELDS = ("key", "is_glob", "granted", "lock", "conflicts", "renewed")
+
+    def __init__(self, key: str, is_glob: bool, granted: bool, lock: Lock | None = None,
+                 conflicts: list[Conflict] | None = None, renewed: bool = False) -> None:
+        self.key = key
+        self.is_glob = is_glob
+        self.granted = granted
+        self.lock = lock
+        self.conflicts: list[Conflict] = [] if conflicts is None else conflicts
+        self.renewed = renewed
 
     def denial_reason(self) -> str:
         return " ".join(c.describe(self.key) for c in self.conflicts)
 
 
-@dataclass
-class LockView:
-    lock: Lock
-    holder: Session | None
-    active: bool
-    now: float
+class LockView(Plain):
+    FIELDS = ("lock", "holder", "active", "now")
+
+    def __init__(self, lock: Lock, holder: Session | None, active: bool, now: float) -> None:
+        self.lock = lock
+        self.holder = holder
+        self.active = active
+        self.now = now
 
 
-@dataclass
-class SessionView:
-    session: Session
-    live: bool
-    locks: list[Lock]
-    unread: int
+class SessionView(Plain):
+    FIELDS = ("session", "live", "locks", "unread")
+
+    def __init__(self, session: Session, live: bool, locks: list[Lock], unread: int) -> None:
+        self.session = session
+        self.live = live
+        self.locks = locks
+        self.unread = unread
 
 
-@dataclass
-class QueueRow:
-    session: Session
-    live: bool
-    unread: int
-    urgent: int
-    oldest_unread_age: float | None
+class QueueRow(Plain):
+    FIELDS = ("session", "live", "unread", "urgent", "oldest_unread_age")
+
+    def __init__(self, session: Session, live: bool, unread: int, urgent: int,
+                 oldest_unread_age: float | None) -> None:
+        self.session = session
+        self.live = live
+        self.unread = unread
+        self.urgent = urgent
+        self.oldest_unread_age = oldest_unread_age
 
 
-@dataclass
-class Delivery:
-    messages: list[Message]
-    remaining: int
+class Delivery(Plain):
+    FIELDS = ("messages", "remaining")
+
+    def __init__(self, messages: list[Message], remaining: int) -> None:
+        self.messages = messages
+        self.remaining = remaining
 
 
 def addressed_to(message: Message, session: Session) -> bool:
@@ -165,7 +184,7 @@ def clean_body(body: str, limit: int) -> str:
     if "\x00" in body or any("\udc80" <= ch <= "\udcff" for ch in body):
         raise InvalidMessageError("message looks binary (NUL bytes or invalid UTF-8); "
                                   "nothing was sent")
-    cleaned = _CONTROL.sub("", body.replace("\r\n", "\n")).strip()
+    cleaned = re.sub(_CONTROL, "", body.replace("\r\n", "\n")).strip()
     if not cleaned:
         raise InvalidMessageError("message is empty; nothing was sent")
     if len(cleaned) > limit:

@@ -6,7 +6,6 @@ import importlib
 from pathlib import Path
 
 from coord_hooks.errors import ConfigError
-from coord_hooks.store.base import Store, StoreReader, StoreWriter
 
 BACKENDS: dict[str, str] = {
     "legacy": "coord_hooks.store.jsonfiles:LegacyStore",
@@ -17,8 +16,20 @@ BACKENDS: dict[str, str] = {
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
     from coord_hooks.settings import Settings
+    from coord_hooks.store.base import Store, StoreReader, StoreWriter
 
 __all__ = ["BACKENDS", "Store", "StoreReader", "StoreWriter", "open_store"]
+_PROTOCOLS = frozenset({"Store", "StoreReader", "StoreWriter"})
+
+
+def __getattr__(name: str) -> object:
+    # The protocols are re-exported lazily: store.base needs `typing` at run time
+    # (Protocol), and the hook path uses them only in annotations.
+    if name in _PROTOCOLS:
+        from coord_hooks.store import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def open_store(name: str, state_dir: Path, lock_timeout: float = 10.0,
