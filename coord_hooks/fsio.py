@@ -16,10 +16,13 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 from coord_hooks.errors import StoreBusyError, StoreError
 from coord_hooks.paths import FILE_MODE, ensure_subdir
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
+if TYPE_CHECKING:
+    from typing import Any
 
 try:
     import fcntl

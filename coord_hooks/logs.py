@@ -18,7 +18,10 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
+if TYPE_CHECKING:
+    from typing import Any
 
 try:
     import fcntl

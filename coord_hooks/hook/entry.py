@@ -17,7 +17,10 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
+if TYPE_CHECKING:
+    from typing import Any
 
 # CLI spelling -> Claude Code's hook_event_name.
 EVENTS: dict[str, str] = {

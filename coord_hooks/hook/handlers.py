@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from coord_hooks import procs
 from coord_hooks.context import Context, open_context
 from coord_hooks.coordination import Coordinator, ago
 from coord_hooks.hook.entry import Timer
 from coord_hooks.model import BROADCAST, HUMAN_SENDER, Message, Session
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
+if TYPE_CHECKING:
+    from typing import Any
 
 # The tools whose target file we lock (hooks.json uses the same list as its matcher).
 FILE_TOOLS = ("Edit", "Write", "MultiEdit", "NotebookEdit")
