@@ -15,6 +15,12 @@ from hookrun import REPO, Project
 
 FORBIDDEN = ("typer", "click", "rich", "portalocker", "orjson", "platformdirs",
              "coord_hooks.cli", "coord_hooks.views")
+# Standard library, but slow to import, and kept off the optimized pre-tool-use path on
+# purpose (docs/performance.md, "Where the time goes"): dataclasses pulls in inspect,
+# ast, dis and tokenize; typing is only for annotations (store.base's Protocols need it
+# at run time); hashlib loads OpenSSL where _sha1 gives the same digests.
+SLOW_STDLIB = ("dataclasses", "inspect", "typing", "hashlib", "_hashlib",
+               "coord_hooks.store.base")
 _LINE = re.compile(r"import time:\s+\d+ \|\s+\d+ \|(?P<indent>\s*)(?P<name>\S+)")
 
 
@@ -83,6 +89,14 @@ def test_shim_pre_tool_use_loads_no_third_party_module(project: Project,
     assert {"coord_hooks.hook.handlers", "coord_hooks.coordination"} <= trace.timed
     assert forbidden_in(trace.loaded) == []
     assert forbidden_in(trace.timed) == []
+
+
+def test_optimized_pre_tool_use_skips_slow_standard_modules(project: Project,
+                                                           tmp_path: Path) -> None:
+    wrapper, out = _wrapper(tmp_path)
+    trace = _trace(_deny_scenario(project, {"COORD_PYTHON": str(wrapper)}), out)
+    assert "coord_hooks.store.optimized" in trace.loaded  # the whole decision path ran
+    assert sorted(set(SLOW_STDLIB) & trace.loaded) == []
 
 
 def test_python_m_pre_tool_use_loads_no_third_party_module(project: Project) -> None:

@@ -1,0 +1,145 @@
+"""Records and settings are plain classes (no dataclasses on the hook path) that keep the
+dataclass contract they had: constructor order and defaults, ``FIELDS`` in that order,
+value equality, ``Name(field=...)`` repr, dict round-trip, immutable hashable settings."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import inspect
+import pickle
+from typing import Any
+
+import pytest
+
+from coord_hooks.coordination import (
+    AcquireResult,
+    Conflict,
+    Delivery,
+    LockView,
+    QueueRow,
+    SessionView,
+)
+from coord_hooks.model import (
+    FORMAT_VERSION,
+    Lock,
+    Message,
+    NewMessage,
+    Session,
+    StoreInfo,
+    lock_id_for,
+)
+from coord_hooks.plain import Plain
+from coord_hooks.settings import SETTINGS, Setting, Settings
+
+SESSION = Session("s-1", 1.0, 2.0, name="ann", pid=7, ended_at=3.0)
+LOCK = Lock("src/a.py", "s-1", 1.0, 2.0, 60.0, reason="edit")
+MESSAGE = Message(4, "s-1", "*", "hello", 5.0, urgent=True)
+
+EXPECTED_FIELDS: dict[type[Plain], tuple[tuple[str, Any], ...]] = {
+    # (name, default) in constructor order; `inspect.Parameter.empty` = required
+    Session: (("session_id", inspect.Parameter.empty), ("registered_at", inspect.Parameter.empty),
+              ("last_seen", inspect.Parameter.empty), ("name", ""), ("task", ""), ("pid", None),
+              ("pid_start", None), ("hostname", ""), ("cwd", ""), ("project_dir", ""),
+              ("model", ""), ("source", ""), ("cursor", 0), ("registered_seq", 0),
+              ("ended_at", None), ("end_reason", ""), ("last_midturn", 0.0)),
+    Lock: (("key", inspect.Parameter.empty), ("owner", inspect.Parameter.empty),
+           ("acquired_at", inspect.Parameter.empty), ("renewed_at", inspect.Parameter.empty),
+           ("ttl", inspect.Parameter.empty), ("exclusive", True), ("is_glob", False),
+           ("reason", ""), ("agent_id", "")),
+    Message: (("seq", inspect.Parameter.empty), ("sender", inspect.Parameter.empty),
+              ("recipient", inspect.Parameter.empty), ("body", inspect.Parameter.empty),
+              ("created_at", inspect.Parameter.empty), ("sender_name", ""), ("urgent", False)),
+    NewMessage: (("sender", inspect.Parameter.empty), ("recipient", inspect.Parameter.empty),
+                 ("body", inspect.Parameter.empty), ("created_at", inspect.Parameter.empty),
+                 ("sender_name", ""), ("urgent", False)),
+}
+
+
+@pytest.mark.parametrize("cls", list(EXPECTED_FIELDS), ids=lambda c: c.__name__)
+def test_fields_are_the_constructor_parameters_in_order(cls: type[Plain]) -> None:
+    params = inspect.signature(cls).parameters.values()
+    assert tuple((p.name, p.default) for p in params) == EXPECTED_FIELDS[cls]
+    assert tuple(name for name, _ in EXPECTED_FIELDS[cls]) == cls.FIELDS
+    assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params)
+
+
+@pytest.mark.parametrize("cls", [Session, Lock, Message, NewMessage, StoreInfo, Conflict,
+                                 AcquireResult, LockView, SessionView, QueueRow, Delivery,
+                                 Setting, Settings], ids=lambda c: c.__name__)
+def test_fields_match_the_attributes_an_instance_has(cls: type[Any]) -> None:
+    params = list(inspect.signature(cls).parameters)
+    assert tuple(params) == cls.FIELDS
+
+
+@pytest.mark.parametrize("record", [SESSION, LOCK, MESSAGE], ids=lambda r: type(r).__name__)
+def test_dict_round_trip_ignores_unknown_keys(record: Any) -> None:
+    data = record.to_dict()
+    assert list(data) == [*type(record).FIELDS, "format_version"]
+    assert data["format_version"] == FORMAT_VERSION
+    back = type(record).from_dict({**data, "added_by_a_newer_writer": 1})
+    assert back == record and back is not record
+
+
+def test_from_dict_without_a_required_key_is_a_type_error() -> None:
+    # JSON stores quarantine a record on TypeError: it must still be raised.
+    with pytest.raises(TypeError, match="session_id"):
+        Session.from_dict({"registered_at": 1.0, "last_seen": 1.0})
+
+
+def test_equality_and_repr_are_the_dataclass_ones() -> None:
+    assert repr(LOCK) == ("Lock(key='src/a.py', owner='s-1', acquired_at=1.0, renewed_at=2.0, "
+                          "ttl=60.0, exclusive=True, is_glob=False, reason='edit', agent_id='')")
+    twin = Lock("src/a.py", "s-1", 1.0, 2.0, 60.0, reason="edit")
+    assert twin == LOCK
+    assert not twin.__ne__(LOCK)
+    twin.renewed_at = 3.0
+    assert twin != LOCK
+    assert NewMessage("a", "b", "c", 1.0) != Message(1, "a", "b", "c", 1.0)
+    assert MESSAGE.__eq__(object()) is NotImplemented
+    with pytest.raises(TypeError):
+        hash(SESSION)  # mutable records are unhashable, as eq-dataclasses are
+
+
+def test_records_take_no_stray_attributes() -> None:
+    with pytest.raises(AttributeError):
+        SESSION.nmae = "typo"  # type: ignore[attr-defined]
+
+
+def test_mutable_defaults_are_not_shared() -> None:
+    a, b = AcquireResult("k", False, True), AcquireResult("k", False, True)
+    a.conflicts.append(Conflict(LOCK, SESSION, 1.0))
+    assert b.conflicts == []
+    assert StoreInfo("x", "y").details is not StoreInfo("x", "y").details
+
+
+def test_lock_id_is_sha1_of_key_and_owner() -> None:
+    expected = hashlib.sha1(b"src/a.py\0s-1").hexdigest()[:20]
+    assert lock_id_for("src/a.py", "s-1") == LOCK.lock_id == expected
+    odd = "ünï\0cödé/" * 50
+    assert lock_id_for(odd, odd) == hashlib.sha1(f"{odd}\0{odd}".encode()).hexdigest()[:20]
+
+
+def test_settings_are_frozen_and_hash_without_sources() -> None:
+    settings = Settings(lock_ttl=5.0, sources={"lock_ttl": "$COORD_LOCK_TTL"})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.lock_ttl = 1.0  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del settings.debug
+    same = Settings(lock_ttl=5.0)
+    assert settings == same and hash(settings) == hash(same)
+    assert settings != Settings()
+    assert repr(settings).startswith("Settings(backend='optimized', cache_ttl=30.0, ")
+    assert repr(settings).endswith("sources={'lock_ttl': '$COORD_LOCK_TTL'})")
+    for clone in (copy.copy(settings), copy.deepcopy(settings),
+                  pickle.loads(pickle.dumps(settings))):
+        assert clone == settings and clone.sources == settings.sources
+
+
+def test_setting_declarations_are_frozen_values() -> None:
+    first = SETTINGS[0]
+    assert first == Setting(first.name, first.kind, first.default, first.help)
+    assert len({*SETTINGS, *SETTINGS}) == len(SETTINGS)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.default = "x"  # type: ignore[misc]
