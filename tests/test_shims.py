@@ -281,3 +281,18 @@ def test_bin_coord_hook_works_without_the_cli_dependencies(tmp_path: Path) -> No
     proc = subprocess.run([str(BIN_COORD), "hook", "session-start"], input=json.dumps(PAYLOAD),
                           env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0 and json.loads(proc.stdout)
+
+
+def test_bin_coord_broadcast_works_without_the_cli_dependencies(tmp_path: Path) -> None:
+    # A marketplace install runs no pip: the model's `coord broadcast` must still work.
+    bare = f"#!/usr/bin/env bash\nexec {sys.executable} -I -S \"$@\"\n"
+    env = _bare_env(tmp_path, _bin_with_bash(tmp_path, bare))
+    env["COORD_STATE_DIR"] = str(tmp_path / "state")
+    proc = subprocess.run([str(BIN_COORD), "broadcast", "heads up"], env=env,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "broadcast #1" in proc.stdout
+    unusual = subprocess.run([str(BIN_COORD), "broadcast", "--json", "x"], env=env,
+                             capture_output=True, text=True, check=False)
+    assert unusual.returncode == 1
+    assert "needs the full coord CLI" in unusual.stderr
