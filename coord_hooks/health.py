@@ -17,19 +17,21 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from coord_hooks import logs
 from coord_hooks.fsio import atomic_write_bytes
+from coord_hooks.plain import Plain
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: housekeeping without a claim lock
     fcntl = None  # type: ignore[assignment]
 
+TYPE_CHECKING = False  # not `from typing import ...`: that loads typing on the hook path
 if TYPE_CHECKING:
+    from typing import Any
+
     from coord_hooks.context import Context
 
 HEALTH_DIR = "health"
@@ -52,14 +54,18 @@ def health_dir(state_dir: Path) -> Path:
     return state_dir / HEALTH_DIR
 
 
-@dataclass
-class Usage:
+class Usage(Plain):
     """Bytes and files under the state dir, by top-level entry."""
 
-    bytes: int = 0
-    files: int = 0
-    by_dir: dict[str, int] = field(default_factory=dict)
-    truncated: bool = False
+    # Plain classes, not dataclasses: this module is imported by the Stop hook.
+    FIELDS = ("bytes", "files", "by_dir", "truncated")
+
+    def __init__(self, bytes: int = 0, files: int = 0, by_dir: dict[str, int] | None = None,
+                 truncated: bool = False) -> None:
+        self.bytes = bytes
+        self.files = files
+        self.by_dir = {} if by_dir is None else by_dir
+        self.truncated = truncated
 
     @property
     def live_bytes(self) -> int:
@@ -104,13 +110,19 @@ def count_messages(state_dir: Path) -> int:
 
 
 # --- size history ----------------------------------------------------------------------
-@dataclass
-class SizeSample:
-    ts: float
-    bytes: int
-    live_bytes: int
-    files: int
-    messages: int
+class SizeSample(Plain):
+    FIELDS = ("ts", "bytes", "live_bytes", "files", "messages")
+
+    def __init__(self, ts: float, bytes: int, live_bytes: int, files: int,
+                 messages: int) -> None:
+        self.ts = ts
+        self.bytes = bytes
+        self.live_bytes = live_bytes
+        self.files = files
+        self.messages = messages
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.FIELDS}
 
 
 def load_samples(state_dir: Path) -> list[SizeSample]:
@@ -158,7 +170,7 @@ def record_sample(state_dir: Path, sample: SizeSample, min_interval: float = 0.0
             last = _last_sample_ts(path)
             if last is not None and sample.ts - last < min_interval:
                 return False
-        line = json.dumps(asdict(sample), sort_keys=True) + "\n"
+        line = json.dumps(sample.to_dict(), sort_keys=True) + "\n"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             os.write(fd, line.encode())
@@ -207,18 +219,21 @@ def _compact(state_dir: Path, now: float) -> None:
     if len(samples) <= COMPACT_AT:
         return
     kept = thin(samples, now)
-    data = "".join(json.dumps(asdict(s), sort_keys=True) + "\n" for s in kept)
+    data = "".join(json.dumps(s.to_dict(), sort_keys=True) + "\n" for s in kept)
     atomic_write_bytes(health_dir(state_dir) / HISTORY_NAME, data.encode(), durable=False)
 
 
-@dataclass
-class Growth:
+class Growth(Plain):
     """How fast the live part of the store grows, from the size history."""
 
-    since: float | None  # ts of the baseline sample (None: not enough history)
-    bytes_per_day: float | None
-    messages_per_day: float | None
-    samples: int
+    FIELDS = ("since", "bytes_per_day", "messages_per_day", "samples")
+
+    def __init__(self, since: float | None, bytes_per_day: float | None,
+                 messages_per_day: float | None, samples: int) -> None:
+        self.since = since  # ts of the baseline sample (None: not enough history)
+        self.bytes_per_day = bytes_per_day
+        self.messages_per_day = messages_per_day
+        self.samples = samples
 
 
 def growth(samples: list[SizeSample], now: float, min_span: float = 3_600.0) -> Growth:

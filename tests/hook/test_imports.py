@@ -130,6 +130,8 @@ def test_every_event_stays_standard_library_only(project: Project, tmp_path: Pat
     trace = _trace(result.stderr, out)
     assert "coord_hooks.hook.handlers" in trace.loaded
     assert forbidden_in(trace.loaded) == []
+    # Stop runs after every turn and SessionStart housekeeps: they stay as lean.
+    assert sorted(set(SLOW_STDLIB) & trace.loaded) == []
 
 
 def test_the_optimized_shim_skips_site_packages(project: Project, tmp_path: Path) -> None:
