@@ -216,18 +216,23 @@ def session_start(run: HookRun) -> dict[str, Any] | None:
 
 def user_prompt_submit(run: HookRun) -> dict[str, Any] | None:
     """Heartbeat, then hand over unread peer messages next to the prompt."""
+    return _heartbeat_and_deliver(run, "UserPromptSubmit", "Messages", due_only=False)
+
+
+def _heartbeat_and_deliver(run: HookRun, event: str, title: str,
+                           due_only: bool) -> dict[str, Any] | None:
     if not run.session_id:
         run.outcome = "no-session"
         return None
     ctx = run.open()
     run.touch(ctx)
-    text = messages_block(ctx.coordinator, run.session_id, _budget(ctx),
-                          _header("Messages"))
+    text = messages_block(ctx.coordinator, run.session_id, _budget(ctx), _header(title),
+                          due_only=due_only)
     run.timer.mark("deliver")
     if not text:
         return None
     run.outcome = "context"
-    return hook_output("UserPromptSubmit", additionalContext=text)
+    return hook_output(event, additionalContext=text)
 
 
 def target_path(payload: Mapping[str, Any]) -> str:
@@ -270,18 +275,8 @@ def pre_tool_use(run: HookRun) -> dict[str, Any] | None:
 
 def post_tool_use(run: HookRun) -> dict[str, Any] | None:
     """Heartbeat; deliver urgent or long-waiting messages mid-turn (rate-limited)."""
-    if not run.session_id:
-        run.outcome = "no-session"
-        return None
-    ctx = run.open()
-    run.touch(ctx)
-    text = messages_block(ctx.coordinator, run.session_id, _budget(ctx),
-                          _header("Messages that arrived while you work"), due_only=True)
-    run.timer.mark("deliver")
-    if not text:
-        return None
-    run.outcome = "context"
-    return hook_output("PostToolUse", additionalContext=text)
+    return _heartbeat_and_deliver(run, "PostToolUse", "Messages that arrived while you work",
+                                  due_only=True)
 
 
 def heartbeat_flush(run: HookRun) -> dict[str, Any] | None:
