@@ -18,7 +18,7 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -363,14 +363,19 @@ def remove_shims(shims_dir: Path) -> list[Path]:
     return removed
 
 
+def _readable_settings(project_root: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each scope's settings file that exists and parses, as (scope, data)."""
+    for scope in SCOPES:
+        try:
+            yield scope, load_settings_file(settings_path(scope, project_root))
+        except (ConfigError, UsageError):
+            continue
+
+
 def registrations(project_root: Path) -> dict[str, list[str]]:
     """Per scope, the events our settings entries cover (for `coord doctor`)."""
     found: dict[str, list[str]] = {}
-    for scope in SCOPES:
-        try:
-            data = load_settings_file(settings_path(scope, project_root))
-        except (ConfigError, UsageError):
-            continue
+    for scope, data in _readable_settings(project_root):
         hooks = data.get("hooks")
         if not isinstance(hooks, dict):
             continue
@@ -385,11 +390,7 @@ def registrations(project_root: Path) -> dict[str, list[str]]:
 def enabled_plugins(project_root: Path) -> dict[str, list[str]]:
     """Per scope, the enabled plugin ids that are coord-hooks (``coord-hooks@…``)."""
     found: dict[str, list[str]] = {}
-    for scope in SCOPES:
-        try:
-            data = load_settings_file(settings_path(scope, project_root))
-        except (ConfigError, UsageError):
-            continue
+    for scope, data in _readable_settings(project_root):
         enabled = data.get("enabledPlugins")
         if isinstance(enabled, dict):
             ours = [k for k, v in enabled.items()
