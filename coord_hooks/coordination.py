@@ -373,9 +373,10 @@ class Coordinator:
         return result
 
     # --- locks -------------------------------------------------------------------------
-    def key_for(self, target: str, cwd: str | None = None) -> tuple[str, bool]:
+    def key_for(self, target: str, cwd: str | None = None,
+                literal: bool = False) -> tuple[str, bool]:
         try:
-            return globs.canonical_key(target, cwd or os.getcwd(), self.project_root)
+            return globs.canonical_key(target, cwd or os.getcwd(), self.project_root, literal)
         except ValueError as exc:
             raise UsageError(f"bad path {target!r}: {exc}") from None
 
@@ -384,9 +385,12 @@ class Coordinator:
 
     def try_acquire(self, session_id: str, target: str, *, cwd: str | None = None,
                     exclusive: bool = True, ttl: float | None = None, reason: str = "",
-                    agent_id: str = "") -> AcquireResult:
-        """Grant a lease on ``target`` or report who is in the way, atomically."""
-        key, is_glob = self.key_for(target, cwd)
+                    agent_id: str = "", literal: bool = False) -> AcquireResult:
+        """Grant a lease on ``target`` or report who is in the way, atomically.
+
+        ``literal``: ``target`` is a file path, never a pattern (a file tool's target).
+        """
+        key, is_glob = self.key_for(target, cwd, literal)
         now = self.clock()
         with self.store.transaction() as tx:
             me = tx.get_session(session_id)

@@ -19,8 +19,12 @@ def is_glob(text: str) -> bool:
     return any(ch in GLOB_CHARS for ch in text)
 
 
-def canonical_key(target: str, cwd: str | os.PathLike[str], project_root: Path) -> tuple[str, bool]:
+def canonical_key(target: str, cwd: str | os.PathLike[str], project_root: Path,
+                  literal: bool = False) -> tuple[str, bool]:
     """Turn a path or pattern into the key a lock is stored under.
+
+    With ``literal`` the target is a file path even if it contains ``[``, ``*`` or ``?``
+    (a file tool's target, such as a Next.js route ``app/[id]/page.tsx``).
 
     Paths are resolved (``~``, relative to ``cwd``, symlinks) and stored relative to the
     project root when inside it, else absolute. For a pattern only its literal directory
@@ -30,7 +34,7 @@ def canonical_key(target: str, cwd: str | os.PathLike[str], project_root: Path) 
                              else target.strip())
     if not raw:
         raise ValueError("empty path")
-    glob = is_glob(raw)
+    glob = not literal and is_glob(raw)
     joined = raw if os.path.isabs(raw) else os.path.join(os.fspath(cwd), raw)
     if glob:
         parts = joined.split("/")

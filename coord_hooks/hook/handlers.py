@@ -259,7 +259,8 @@ def pre_tool_use(run: HookRun) -> dict[str, Any] | None:
     ctx = run.open()
     run.touch(ctx)
     result = ctx.coordinator.try_acquire(run.session_id, path, cwd=run.cwd, exclusive=True,
-                                         agent_id=_text(run.payload, "agent_id")[:100])
+                                         agent_id=_text(run.payload, "agent_id")[:100],
+                                         literal=True)
     run.timer.mark("acquire")
     run.notes["key"] = result.key
     if result.granted:

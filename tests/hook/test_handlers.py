@@ -316,3 +316,20 @@ def test_every_event_accepts_claude_code_spelling_too(project: Project) -> None:
     a = project.session("a")
     result = project.run("SessionStart", pl.session_start(a.session_id, project.cwd), a)
     assert result.output is not None
+
+
+def test_file_names_with_brackets_are_paths_not_patterns(project: Project) -> None:
+    # Next.js/SvelteKit routes: `app/[id]/page.tsx` is a file, not a glob matching
+    # `app/i/page.tsx`; two sessions editing different route files must both get theirs.
+    a, b = _register(project, "a"), _register(project, "b")
+    assert project.run("pre-tool-use", pl.write(a.session_id, project.cwd,
+                                                f"{project.cwd}/app/[id]/page.tsx"),
+                       a).stdout == ""
+    assert project.run("pre-tool-use", pl.write(b.session_id, project.cwd,
+                                                f"{project.cwd}/app/[slug]/page.tsx"),
+                       b).stdout == ""
+    locks = {v.lock.key: v.lock.is_glob for v in project.coordinator().locks()}
+    assert locks == {"app/[id]/page.tsx": False, "app/[slug]/page.tsx": False}
+    out = project.run("pre-tool-use", pl.edit(b.session_id, project.cwd,
+                                              f"{project.cwd}/app/[id]/page.tsx"), b).output
+    assert out is not None and out["hookSpecificOutput"]["permissionDecision"] == "deny"
