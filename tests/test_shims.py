@@ -296,3 +296,22 @@ def test_bin_coord_broadcast_works_without_the_cli_dependencies(tmp_path: Path) 
                              capture_output=True, text=True, check=False)
     assert unusual.returncode == 1
     assert "needs the full coord CLI" in unusual.stderr
+
+
+def test_bin_coord_two_plugin_copies_on_path_do_not_exec_each_other_forever(
+        tmp_path: Path) -> None:
+    # CLAUDE_PLUGIN_ROOT changes on every update: the new plugin's bin/ and a symlink to an
+    # old copy (~/.local/bin/coord) can both be on PATH. Without the CLI packages each
+    # copy found the other "further down PATH" and exec'd it, back and forth forever.
+    bare = f"#!/usr/bin/env bash\nexec {sys.executable} -I -S \"$@\"\n"
+    path = [_bin_with_bash(tmp_path, bare)]
+    for version in ("new", "old"):
+        copy = tmp_path / version / "bin" / "coord"
+        copy.parent.mkdir(parents=True)
+        shutil.copy2(BIN_COORD, copy)
+        path.insert(-1, str(copy.parent))
+    env = _bare_env(tmp_path, ":".join(path))
+    proc = subprocess.run([path[0] + "/coord", "status"], env=env, capture_output=True,
+                          text=True, timeout=20, check=False)
+    assert proc.returncode == 1
+    assert "pipx install" in proc.stderr
