@@ -36,9 +36,12 @@ def process_start(pid: int) -> str | None:
         return None
     import subprocess  # lazy: ~7 ms of imports, needed only where /proc is missing
 
+    # lstart is local time in the caller's locale: pin both, so every session's hooks
+    # (whatever TZ/LANG they inherited) compute the same token for the same process.
+    env = {**os.environ, "TZ": "UTC", "LC_ALL": "C"}
     try:
         out = subprocess.run(["ps", "-o", "lstart=", "-p", str(pid)], capture_output=True,
-                             text=True, timeout=2, check=False)
+                             text=True, timeout=2, check=False, env=env)
     except (OSError, subprocess.SubprocessError):
         return None
     text = out.stdout.strip()

@@ -88,3 +88,20 @@ def test_claude_pid_walk_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
     assert procs.find_claude_pid({}) == 400
     monkeypatch.setattr(procs, "_parent_and_name", lambda pid: None)
     assert procs.find_claude_pid({"CLAUDE_PID": "not-a-pid"}) is None
+
+
+def test_ps_start_time_does_not_depend_on_the_callers_time_zone(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without /proc (macOS) the start time comes from `ps -o lstart`, printed in local
+    # time: a session whose hooks run with another TZ (or locale) than the checker's
+    # must not look like a reused pid, or its locks are cleared as a dead session's.
+    def no_proc(*args: object, **kwargs: object) -> object:
+        raise PermissionError("no /proc here")
+
+    monkeypatch.setattr(procs, "open", no_proc, raising=False)
+    monkeypatch.setattr(sys, "platform", "darwin")
+    starts = set()
+    for tz in ("UTC", "Asia/Tokyo", "America/New_York"):
+        monkeypatch.setenv("TZ", tz)
+        starts.add(procs.process_start(os.getpid()))
+    assert len(starts) == 1 and None not in starts
