@@ -257,6 +257,11 @@ class Coordinator:
             raise UsageError("session id must not be empty")
         if pid is not None and pid_start is None:
             pid_start = procs.process_start(pid)
+            if pid_start is None:
+                # A pid we cannot see (another pid namespace, a stale $CLAUDE_PID) would
+                # make the session look dead at once and cost it its locks: rely on the
+                # heartbeat instead.
+                pid = None
         now = self.clock()
         with self.store.transaction() as tx:
             session = tx.get_session(session_id)

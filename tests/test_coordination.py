@@ -149,6 +149,18 @@ def test_no_pid_uses_heartbeat_ttl(coord: Coordinator, clock: Clock) -> None:
     assert [s.session_id for s in coord.reap()] == [ALICE]
 
 
+def test_a_pid_that_cannot_be_seen_falls_back_to_the_heartbeat(
+        coord: Coordinator, clock: Clock) -> None:
+    # e.g. $CLAUDE_PID from another pid namespace: not "dead at once, locks lost".
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    session = coord.register(ALICE, pid=gone.pid)
+    assert session.pid is None
+    assert coord.is_live(get(coord, ALICE))
+    clock.advance(coord.settings.session_ttl + 1)
+    assert not coord.is_live(get(coord, ALICE))
+
+
 def test_pid_on_another_host_uses_heartbeat(coord: Coordinator, store: Store, project: Path,
                                             clock: Clock) -> None:
     remote = Coordinator(store, coord.settings, project, clock=clock, hostname="elsewhere")

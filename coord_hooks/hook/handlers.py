@@ -206,6 +206,9 @@ def session_start(run: HookRun) -> dict[str, Any] | None:
         lines.append("No other live sessions right now.\n")
     lines.append(HOW_TO + "\n")
     text = "".join(lines)
+    if len(text) > CONTEXT_LIMIT // 2:
+        # Long names or tasks: keep the briefing well under Claude Code's 10,000 chars.
+        text = text[: CONTEXT_LIMIT // 2] + "…\n" + HOW_TO + "\n"
     text += messages_block(coordinator, me.session_id, _budget(ctx) - len(text),
                            _header("Unread messages"))
     run.timer.mark("deliver")

@@ -51,6 +51,21 @@ def test_session_start_lists_other_sessions_and_their_locks(project: Project) ->
     assert b.handle not in text.split("Other live sessions")[1]
 
 
+def test_session_start_briefing_stays_under_the_context_limit(project: Project) -> None:
+    coordinator = project.coordinator()
+    for n in range(12):
+        sess = _register(project, f"p{n}")
+        coordinator.set_identity(sess.session_id, name=f"peer{n}", task="t" * 3000)
+        coordinator.send(sess.session_id, sess.handle, "x" * 3000)
+    me = project.session("me")
+    for n in range(5):
+        coordinator.broadcast(None, f"note {n} " + "y" * 3000)
+    text = project.run("session-start", pl.session_start(me.session_id, project.cwd),
+                       me).context
+    assert len(text) < 10_000  # Claude Code spills longer text to a file
+    assert 'coord send <handle> "text"' in text  # the how-to survives the cut
+
+
 def test_session_start_delivers_unread_messages(project: Project) -> None:
     a = _register(project, "a")
     b = _register(project, "b")
