@@ -115,7 +115,7 @@ def test_clean_state_has_no_warnings_or_errors(clean: Context, plugin: Path,
 
 def test_report_markdown_lists_findings_fixes_and_figures(clean: Context, plugin: Path,
                                                           tmp_path: Path) -> None:
-    clean.coordinator.register("dead0003-cccc", pid=2**22 + 11)
+    clean.coordinator.register("dead0003-cccc", pid=2**22 + 11, pid_start="1")
     report = run(clean, plugin, tmp_path)
     path = diagnose.write_report(report, tmp_path / "out" / "report.md")
     text = path.read_text()
@@ -131,7 +131,7 @@ def test_report_markdown_lists_findings_fixes_and_figures(clean: Context, plugin
 # --- each problem, with its fix --------------------------------------------------------------
 def test_dead_session_and_its_lock(clean: Context, plugin: Path, tmp_path: Path) -> None:
     c = clean.coordinator
-    c.register("dead0003-cccc", pid=2**22 + 11, name="carol")  # a pid no process has
+    c.register("dead0003-cccc", pid=2**22 + 11, pid_start="1", name="carol")  # gone
     with clean.store.transaction() as tx:  # as if carol took the lock while alive
         from coord_hooks.model import Lock
 

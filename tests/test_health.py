@@ -25,7 +25,7 @@ def ctx(state_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
 
 def test_housekeep_runs_once_per_period_and_reaps_dead_sessions(ctx: Context) -> None:
     now = time.time()
-    ctx.coordinator.register("dead0001-x", pid=2**22 + 7)  # no such process
+    ctx.coordinator.register("dead0001-x", pid=2**22 + 7, pid_start="1")  # gone
     ctx.coordinator.acquire("dead0001-x", "a.py", cwd=str(ctx.project_root))
 
     first = health.maybe_housekeep(ctx, every=600, now=now)
@@ -35,7 +35,7 @@ def test_housekeep_runs_once_per_period_and_reaps_dead_sessions(ctx: Context) ->
     assert first["sampled"] is True
     stamp = ctx.state_dir / "health" / health.STAMP_NAME
     assert stamp.stat().st_mtime == pytest.approx(now, abs=1)
-    ctx.coordinator.register("dead0002-y", pid=2**22 + 9)
+    ctx.coordinator.register("dead0002-y", pid=2**22 + 9, pid_start="1")
     assert health.maybe_housekeep(ctx, every=600, now=now + 599) is None  # not due yet
     with ctx.store.read() as view:
         again = view.get_session("dead0002-y")
