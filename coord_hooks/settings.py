@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from coord_hooks.errors import ConfigError
+from coord_hooks.plain import Plain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,7 +31,18 @@ def _frozen(self: object, name: str, *args: object) -> NoReturn:
     raise FrozenInstanceError(f"cannot {verb} field {name!r}")
 
 
-class Setting:
+class _FrozenPlain(Plain):
+    """`Plain` made immutable and hashable by value, as a frozen dataclass is."""
+
+    __slots__ = ()
+    __setattr__ = _frozen
+    __delattr__ = _frozen
+
+    def __hash__(self) -> int:  # type: ignore[override]  # Plain: unhashable (mutable)
+        return hash(self._astuple())
+
+
+class Setting(_FrozenPlain):
     """Declaration of one setting: its type, default and the names that can set it.
 
     Immutable, compared and hashed by value (a frozen dataclass before; see
@@ -50,23 +62,6 @@ class Setting:
         for attr, value in zip(self.FIELDS, (name, kind, default, help, legacy_env), strict=True):
             object.__setattr__(self, attr, value)
 
-    __setattr__ = _frozen
-    __delattr__ = _frozen
-
-    def _astuple(self) -> tuple[Any, ...]:
-        return (self.name, self.kind, self.default, self.help, self.legacy_env)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return self._astuple() == other._astuple()  # type: ignore[attr-defined, no-any-return]
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._astuple())
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.FIELDS)
-        return f"{self.__class__.__qualname__}({args})"
 
     @property
     def env(self) -> str:
@@ -97,7 +92,7 @@ SETTINGS: tuple[Setting, ...] = (
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
 
-class Settings:
+class Settings(_FrozenPlain):
     """Effective settings; `sources` tells where each value came from.
 
     Immutable (`replace` makes a changed copy); compared and hashed by value, `sources`
@@ -142,23 +137,8 @@ class Settings:
         for attr, value in zip(self.FIELDS, values, strict=True):
             object.__setattr__(self, attr, value)
 
-    __setattr__ = _frozen
-    __delattr__ = _frozen
-
     def _astuple(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self._COMPARED)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return self._astuple() == other._astuple()  # type: ignore[attr-defined, no-any-return]
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._astuple())
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.FIELDS)
-        return f"{self.__class__.__qualname__}({args})"
 
     def replace(self, **changes: Any) -> Settings:
         values = {name: getattr(self, name) for name in self.FIELDS}
