@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -53,3 +54,18 @@ def store_factory() -> Iterator[Callable[..., Store]]:
     yield make
     for store in reversed(opened):
         store.close()
+
+
+@pytest.fixture
+def pids() -> Iterator[Callable[[], int]]:
+    """Start a fake Claude Code process (``sleep``) per call: a distinct live pid each."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def spawn() -> int:
+        started.append(subprocess.Popen(["sleep", "600"]))
+        return started[-1].pid
+
+    yield spawn
+    for proc in started:
+        proc.kill()
+        proc.wait()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +28,6 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def pids() -> Iterator[Callable[[], int]]:
-    """Start a fake Claude Code process (``sleep``) per call; each is a distinct live pid."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def spawn() -> int:
-        started.append(subprocess.Popen(["sleep", "300"]))
-        return started[-1].pid
-
-    yield spawn
-    for proc in started:
-        proc.kill()
-        proc.wait()
 
 
 def snapshot(root: Path) -> dict[str, tuple[Any, ...]]:

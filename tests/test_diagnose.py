@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -45,19 +44,6 @@ def plugin(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def pids() -> Iterator[Callable[[], int]]:
-    """Start a fake Claude Code process (``sleep``) per call: a distinct live pid each."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def spawn() -> int:
-        started.append(subprocess.Popen(["sleep", "300"]))
-        return started[-1].pid
-
-    yield spawn
-    for proc in started:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture

@@ -29,19 +29,6 @@ def ctx(state_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     context.store.close()
 
 
-@pytest.fixture
-def pids() -> Iterator[Callable[[], int]]:
-    """Start a fake Claude Code process (``sleep``) per call: a distinct live pid each."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def spawn() -> int:
-        started.append(subprocess.Popen(["sleep", "600"]))
-        return started[-1].pid
-
-    yield spawn
-    for proc in started:
-        proc.kill()
-        proc.wait()
 
 
 def own_fds() -> set[str]:
