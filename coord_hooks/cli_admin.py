@@ -1,6 +1,6 @@
 """Admin commands for ``coord`` (an extension of `coord_hooks.cli`): hook, shims, backend,
 install, uninstall, doctor, demo. Parsing and formatting only; the work is done in
-`coord_hooks.shims`, `install`, `doctor` and `demo`.
+`coord_hooks.ops.shims`, `install`, `doctor` and `demo`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Annotated, Any
 
 import typer
 
-from coord_hooks import install as installer
-from coord_hooks import shims
 from coord_hooks.errors import UsageError
+from coord_hooks.ops import install as installer
+from coord_hooks.ops import shims
 from coord_hooks.store import BACKENDS
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
@@ -132,7 +132,7 @@ backend_app = typer.Typer(help="Show or switch the store backend the hooks use."
 
 
 def _shim_dirs() -> list[tuple[str, Path]]:
-    from coord_hooks.doctor import installed_shim_dirs
+    from coord_hooks.ops.doctor import installed_shim_dirs
 
     found = [("plugin", shims.plugin_shims_dir())]
     found += [("installed", folder) for folder in installed_shim_dirs()]
@@ -283,7 +283,7 @@ def doctor(
 
     One line per check (ok / warn / fail); exit status 1 if anything failed.
     """
-    from coord_hooks import doctor as doc
+    from coord_hooks.ops import doctor as doc
     from coord_hooks.paths import resolve_state_dir
 
     checks = doc.run_checks(_project_root(), resolve_state_dir(), run_hooks=not no_run)
@@ -305,7 +305,7 @@ def demo(
     Shows a registration, a denied edit with its reason and a broadcast delivered, in a
     throwaway project. Exit status 0 only if everything behaved as expected.
     """
-    from coord_hooks.demo import run_demo
+    from coord_hooks.ops.demo import run_demo
 
     raise typer.Exit(0 if run_demo(_echo, keep=keep) else 1)
 

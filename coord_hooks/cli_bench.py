@@ -1,4 +1,4 @@
-"""``coord bench``: the command behind ``./benchmark.sh`` (logic in `coord_hooks.bench`)."""
+"""``coord bench``: the command behind ``./benchmark.sh`` (logic in `coord_hooks.ops.bench`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from coord_hooks import bench
+from coord_hooks.ops import bench
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID

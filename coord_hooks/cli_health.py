@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from coord_hooks import monitor as mon
 from coord_hooks.errors import CoordError, UsageError, exit_code_for
+from coord_hooks.ops import monitor as mon
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
     from coord_hooks.context import Context
-    from coord_hooks.diagnose import Report
+    from coord_hooks.ops.diagnose import Report
 
 _CLI_META_KEY = "coord_hooks.cli"  # where coord_hooks.cli keeps its global options
 
@@ -52,7 +52,7 @@ def diagnose_cmd(
     Each finding has a severity (info, warning, error) and the exact command that fixes
     it. Exit code 1 when any finding is an error, else 0.
     """
-    from coord_hooks import diagnose
+    from coord_hooks.ops import diagnose
 
     ctx, config_error = diagnose.open_for_diagnosis(_backend(cli))
     try:

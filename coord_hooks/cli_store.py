@@ -1,7 +1,7 @@
 """``coord migrate``: move the state directory between the JSON layout and SQLite.
 
 Registered into the main app through ``coord_hooks.cli.EXTENSIONS`` (`register`). The
-work is in `coord_hooks.migrate`; this module parses, calls and formats.
+work is in `coord_hooks.store.migrate`; this module parses, calls and formats.
 """
 
 from __future__ import annotations
@@ -33,10 +33,11 @@ def migrate_cmd(
     and stays. The old files are kept in <state dir>/migrated/. Hooks and commands of
     this project follow the new layout at once, whichever backend the shim selects.
     """
-    from coord_hooks import cli, migrate
+    from coord_hooks import cli
     from coord_hooks.errors import UsageError
     from coord_hooks.paths import resolve_state_dir
     from coord_hooks.settings import load_settings
+    from coord_hooks.store import migrate
 
     target = to.strip().lower()
     if target not in layout.LAYOUTS:

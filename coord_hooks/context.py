@@ -10,7 +10,7 @@ from pathlib import Path
 
 from coord_hooks import logs
 from coord_hooks.coordination import Coordinator
-from coord_hooks.paths import find_project_root, resolve_state_dir
+from coord_hooks.paths import PLUGIN_ROOT, find_project_root, resolve_state_dir
 from coord_hooks.plain import Plain
 from coord_hooks.settings import Settings, load_settings
 from coord_hooks.store import BACKENDS, open_store
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
     from coord_hooks.store import Store
 
-PLUGIN_ROOT = Path(__file__).resolve().parent.parent
 SHIM_LINK = PLUGIN_ROOT / "shims" / "hooks.sh"
 
 

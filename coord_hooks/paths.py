@@ -11,6 +11,8 @@ from pathlib import Path
 
 from coord_hooks.errors import StoreError
 
+# The plugin checkout or install this code runs from (holds coord_hooks/, shims/, bin/).
+PLUGIN_ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR_NAME = ".claude-coordination"
 DIR_MODE = 0o700
 FILE_MODE = 0o600

@@ -46,7 +46,7 @@ def main() -> int:
     parser.add_argument("--backend", default="optimized")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
-    from coord_hooks import shims
+    from coord_hooks.ops import shims
 
     tmp = Path(tempfile.mkdtemp(prefix="coord-latency-"))
     stand_ins: list[subprocess.Popen[bytes]] = []

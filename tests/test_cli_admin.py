@@ -11,7 +11,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from coord_hooks import cli_admin, install, shims
+from coord_hooks import cli_admin
+from coord_hooks.ops import install, shims
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -131,7 +132,7 @@ def test_doctor_exit_status(plugin: Path, project: Path, monkeypatch: pytest.Mon
 
 
 def test_demo_exit_status_follows_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
-    from coord_hooks import demo
+    from coord_hooks.ops import demo
 
     monkeypatch.setattr(demo, "run_demo", lambda say, keep=False: False)
     assert invoke("demo").exit_code == 1

@@ -10,7 +10,7 @@ switch between them at any time)::
     locks/<lock id>.json     one `Lock` per (key, owner); id = sha1(key NUL owner)[:20]
     messages/<seq:012d>.json one live `Message` per file
     broadcasts.jsonl         queued broadcasts not yet written as message files (below)
-    archive/messages.jsonl.gz  archived messages (see `coord_hooks.archive`)
+    archive/messages.jsonl.gz  archived messages (see `coord_hooks.store.archive`)
     index/                   the optimized backend's snapshot (a cache; safe to delete)
     quarantine/              corrupt files moved aside, never deleted
     logs/                    app.log, performance.log
@@ -285,7 +285,7 @@ class JsonFileTransaction(JsonFileView):
         if not doomed:
             return 0
         self.begin_write()
-        from coord_hooks import archive  # gzip: only retention pays for the import
+        from coord_hooks.store import archive  # gzip: only retention pays for the import
 
         archive.append_to_archive(self.dir, doomed)
         for message in doomed:
@@ -346,7 +346,7 @@ class JsonFileStore:
                     self._committed(txn)
 
     def archived_messages(self) -> Iterator[Message]:
-        from coord_hooks import archive
+        from coord_hooks.store import archive
 
         return archive.read_archive(self.state_dir)
 

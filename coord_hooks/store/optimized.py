@@ -477,7 +477,7 @@ class OptimizedTransaction(OptimizedView, JsonFileTransaction):
         doomed = self._range(low, upto)
         if doomed:
             self.begin_write()
-            from coord_hooks.archive import append_to_archive  # gzip: retention only
+            from coord_hooks.store.archive import append_to_archive  # gzip: retention only
 
             append_to_archive(self.dir, doomed)
             for message in doomed:

@@ -387,7 +387,7 @@ class SqliteWriter(SqliteReader):
             f"{_MESSAGE_SELECT} WHERE seq <= ? ORDER BY seq", (upto_seq,))]
         if not doomed:
             return 0
-        from coord_hooks import archive  # gzip: only retention pays for it
+        from coord_hooks.store import archive  # gzip: only retention pays for it
 
         try:
             # Durable in the archive before the rows go; a rollback after this point
@@ -512,7 +512,7 @@ class SqliteStore:
         return self._transaction()
 
     def archived_messages(self) -> Iterator[Message]:
-        from coord_hooks import archive
+        from coord_hooks.store import archive
 
         return archive.read_archive(self.state_dir)
 

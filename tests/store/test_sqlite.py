@@ -546,7 +546,7 @@ def _create_and_write(index: int, state_dir: Path, queue: Any) -> None:
 
 # --- retention, maintenance, info ---------------------------------------------------------
 def test_archive_shares_the_json_archive_and_vacuum_frees_pages(store: SqliteStore) -> None:
-    from coord_hooks import archive
+    from coord_hooks.store import archive
 
     with store.transaction() as tx:
         for i in range(400):

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from coord_hooks import shims
 from coord_hooks.errors import UsageError
+from coord_hooks.ops import shims
 from coord_hooks.store import BACKENDS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHIMS = REPO / "shims"
 TEMPLATE = REPO / "coord_hooks" / "resources" / "shim.bash"
 BIN_COORD = REPO / "bin" / "coord"

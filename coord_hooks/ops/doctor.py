@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from coord_hooks import install, shims
+from coord_hooks.ops import install, shims
 from coord_hooks.store import BACKENDS
 
 OK, WARN, FAIL = "ok", "warn", "fail"

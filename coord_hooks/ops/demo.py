@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coord_hooks import shims
-from coord_hooks.install import package_root
+from coord_hooks.ops import shims
+from coord_hooks.ops.install import package_root
 
 Say = Callable[[str], None]
 

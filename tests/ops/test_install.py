@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from coord_hooks import install, shims
 from coord_hooks.errors import ConfigError, UsageError
+from coord_hooks.ops import install, shims
 
 THEIRS: dict[str, Any] = {
     "model": "opus",
@@ -200,7 +200,7 @@ def test_user_scope_honours_claude_config_dir(project: Path, tmp_path: Path,
 
 
 def test_plugin_hooks_json_is_generated_from_the_same_table() -> None:
-    committed = json.loads((Path(__file__).resolve().parents[1] / "hooks.json").read_text())
+    committed = json.loads((Path(__file__).resolve().parents[2] / "hooks.json").read_text())
     assert committed == install.plugin_hooks()
 
 

@@ -134,7 +134,7 @@ def _counts(state_dir: Path, which: str, timeout: float) -> dict[str, int]:
 
 
 def _count_archive(state_dir: Path) -> int:
-    from coord_hooks import archive
+    from coord_hooks.store import archive
 
     return sum(1 for _ in archive.read_archive(state_dir))
 

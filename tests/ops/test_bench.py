@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from coord_hooks import bench
+from coord_hooks.ops import bench
 from coord_hooks.store import open_store
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow

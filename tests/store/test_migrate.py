@@ -14,11 +14,11 @@ import pytest
 from coord_hooks.cli import run_cli
 from coord_hooks.coordination import Coordinator
 from coord_hooks.errors import StoreBusyError, StoreError
-from coord_hooks.migrate import migrate
 from coord_hooks.model import NewMessage
 from coord_hooks.settings import Settings
 from coord_hooks.store import layout, open_store
 from coord_hooks.store.jsonfiles import JsonFileStore
+from coord_hooks.store.migrate import migrate
 from coord_hooks.store.optimized import OptimizedStore
 from coord_hooks.store.sqlite import SqliteStore
 
@@ -271,7 +271,7 @@ def test_cli_migrate(state_dir: Path, project: Path, monkeypatch: pytest.MonkeyP
 def test_backend_use_sqlite_and_an_existing_json_project(
         state_dir: Path, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from coord_hooks import shims
+    from coord_hooks.ops import shims
 
     plugin = tmp_path / "plugin"
     shims.generate(plugin / "shims")

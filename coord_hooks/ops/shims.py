@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from coord_hooks.errors import UsageError
+from coord_hooks.paths import PLUGIN_ROOT
 from coord_hooks.store import BACKENDS
 
 SHIM_ID = "coord-hooks-shim-v1"
@@ -165,4 +166,4 @@ def plugin_shims_dir() -> Path:
     root = os.environ.get("CLAUDE_PLUGIN_ROOT", "").strip()
     if root and (Path(root) / "shims").is_dir():
         return Path(root) / "shims"
-    return Path(__file__).resolve().parent.parent / "shims"
+    return PLUGIN_ROOT / "shims"

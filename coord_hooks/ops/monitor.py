@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coord_hooks import health, logs, perfstats
+from coord_hooks import health, logs
 from coord_hooks.context import Context
+from coord_hooks.ops import perfstats
 
 LATENCY_WINDOW = 60.0  # seconds of hook runs the latency figures cover
 LATENCY_KEEP = 2_000  # most runs kept for that window (bounds memory under a hook storm)

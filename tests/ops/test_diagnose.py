@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from coord_hooks import cli_health, diagnose, fsio, health, logs
+from coord_hooks import cli_health, fsio, health, logs
 from coord_hooks.context import Context, open_context
-from coord_hooks.diagnose import Finding, Report
+from coord_hooks.ops import diagnose
+from coord_hooks.ops.diagnose import Finding, Report
 
 SHIM = "#!/bin/sh\nexit 0\n"
 
@@ -440,7 +441,7 @@ def test_help_lists_both_commands(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_repository_plugin_files_are_healthy(ctx: Context, tmp_path: Path) -> None:
     """The shims and hooks.json in this checkout pass the plugin checks (once they exist)."""
-    from coord_hooks.context import PLUGIN_ROOT
+    from coord_hooks.paths import PLUGIN_ROOT
 
     if not (PLUGIN_ROOT / "shims").is_dir():
         pytest.skip("no shims in this checkout yet")

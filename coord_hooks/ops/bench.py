@@ -54,10 +54,11 @@ from typing import Any, Protocol
 
 from coord_hooks.fsio import dump_json
 from coord_hooks.model import BROADCAST, FORMAT_VERSION, Lock, Message, Session
+from coord_hooks.paths import PLUGIN_ROOT
 from coord_hooks.store import BACKENDS
 from coord_hooks.store.jsonfiles import message_file_name, session_file_name
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PLUGIN_ROOT
 SHIMS = ROOT / "shims"
 COORD_BIN = ROOT / "bin" / "coord"
 RESULT_JSON = "benchmark.json"
@@ -238,7 +239,7 @@ def clone_state(template: Path, target: Path, backend: str) -> None:
     except OSError:
         shutil.copytree(template, target)
     if backend == "sqlite":
-        from coord_hooks.migrate import migrate
+        from coord_hooks.store.migrate import migrate
 
         migrate(target, "sqlite")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from coord_hooks.archive import append_to_archive, archive_path, read_archive
 from coord_hooks.model import Message
+from coord_hooks.store.archive import append_to_archive, archive_path, read_archive
 
 
 def msgs(*seqs: int) -> list[Message]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from coord_hooks import doctor, install, shims
-from coord_hooks.doctor import FAIL, OK, WARN
+from coord_hooks.ops import doctor, install, shims
+from coord_hooks.ops.doctor import FAIL, OK, WARN
 
 
 @pytest.fixture

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coord_hooks import shims
 from coord_hooks.errors import ConfigError, UsageError
 from coord_hooks.fsio import atomic_write_bytes
+from coord_hooks.ops import shims
+from coord_hooks.paths import PLUGIN_ROOT
 
 SCOPES = ("user", "project", "local")
 MARK = "# coord-hooks:installed"
@@ -115,7 +116,7 @@ def default_shims_dir() -> Path:
 
 def package_root() -> Path:
     """The folder that contains the ``coord_hooks`` package (goes on the hook's sys.path)."""
-    return Path(__file__).resolve().parent.parent
+    return PLUGIN_ROOT
 
 
 # --- settings file IO --------------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from coord_hooks import demo
+from coord_hooks.ops import demo
 
 
 def test_demo_behaves_and_says_so() -> None:

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from coord_hooks import cli_health, logs
-from coord_hooks import monitor as mon
 from coord_hooks.context import Context, open_context
+from coord_hooks.ops import monitor as mon
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
