@@ -2,8 +2,8 @@
 
 ``coord hook EVENT`` is dispatched here, before Typer (or anything outside the standard
 library) is imported: hooks run before every edit and must start fast. So are the plain
-forms of ``coord send`` and ``coord broadcast`` (`coord_hooks.fastcli`), which the model
-runs for every message. Everything else goes to the Typer app in `coord_hooks.cli`.
+forms of ``coord send`` and ``coord broadcast`` (`coord_hooks.cli.fast`), which the model
+runs for every message. Everything else goes to the Typer app in `coord_hooks.cli.app`.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ def main(argv: list[str] | None = None) -> None:
 
         raise SystemExit(run_hook(args[1:]))
     if args and args[0] in ("send", "broadcast"):
-        from coord_hooks.fastcli import run_fast
+        from coord_hooks.cli.fast import run_fast
 
         code = run_fast(args)
         if code is not None:
             raise SystemExit(code)
-    from coord_hooks.cli import run_cli
+    from coord_hooks.cli.app import run_cli
 
     raise SystemExit(run_cli(args))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer.main
 
-from coord_hooks.cli import app
+from coord_hooks.cli.app import app
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,7 +56,7 @@ def test_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_help_does_not_import_rich() -> None:
     code = ("import sys\n"
-            "from coord_hooks.cli import run_cli\n"
+            "from coord_hooks.cli.app import run_cli\n"
             "assert run_cli(['--help']) == 0\n"
             "assert run_cli(['lock', '--help']) == 0\n"
             "loaded = sorted(m for m in sys.modules if m == 'rich' or m.startswith('rich.'))\n"

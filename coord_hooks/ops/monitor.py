@@ -14,7 +14,7 @@ within one sample, no thread or timer is started. `run` returns within ``WAIT_SL
 (0.1 s) plus the current sample of a stop request (`StopFlag`, set by the CLI's SIGINT and
 SIGTERM handlers).
 
-Standard library only; the Rich view lives in `coord_hooks.cli_health`.
+Standard library only; the Rich view lives in `coord_hooks.cli.health`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import pytest
 from hookrun import REPO, Project
 
 FORBIDDEN = ("typer", "click", "rich", "portalocker", "orjson", "platformdirs",
-             "coord_hooks.cli", "coord_hooks.views")
+             "coord_hooks.cli", "coord_hooks.ops")  # the CLI (views included) and the tools
 # Standard library, but slow to import, and kept off the optimized pre-tool-use path on
 # purpose (docs/performance.md, "Where the time goes"): dataclasses pulls in inspect,
 # ast, dis and tokenize; typing is only for annotations (store.base's Protocols need it

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from coord_hooks import cli_health, fsio, health, logs
+from coord_hooks import fsio, health, logs
+from coord_hooks.cli import health as cli_health
 from coord_hooks.context import Context, open_context
 from coord_hooks.ops import diagnose
 from coord_hooks.ops.diagnose import Finding, Report

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from coord_hooks import cli_health, logs
+from coord_hooks import logs
+from coord_hooks.cli import health as cli_health
 from coord_hooks.context import Context, open_context
 from coord_hooks.ops import monitor as mon
 
@@ -178,7 +179,7 @@ def test_stop_from_another_thread_ends_a_long_wait(ctx: Context) -> None:
 
 
 def start_monitor(args: list[str], **kwargs: object) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "coord_hooks.cli_health", "monitor", *args],
+    return subprocess.Popen([sys.executable, "-m", "coord_hooks.cli.health", "monitor", *args],
                             env=child_env(), text=True, **kwargs)  # type: ignore[call-overload]
 
 
@@ -284,7 +285,7 @@ def test_soak_memory_and_handles_stay_flat(ctx: Context, pids: Callable[[], int]
     screen = open(tmp_path / "screen.txt", "w")  # noqa: SIM115 - closed below
     env = dict(child_env(), TTY_COMPATIBLE="1", COLUMNS="120", COORD_RETENTION_MESSAGES="200")
     monitor = subprocess.Popen(
-        [sys.executable, "-m", "coord_hooks.cli_health", "monitor", "--interval", "0.05",
+        [sys.executable, "-m", "coord_hooks.cli.health", "monitor", "--interval", "0.05",
          "--log", str(log), "--queue-threshold", "40"],
         env=env, stdout=screen, stderr=subprocess.PIPE, text=True)
     sender = subprocess.Popen([sys.executable, "-c", SENDER, str(duration), *ids],

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from coord_hooks.cli import run_cli
+from coord_hooks.cli.app import run_cli
 from coord_hooks.coordination import Coordinator
 from coord_hooks.errors import StoreBusyError, StoreError
 from coord_hooks.model import NewMessage

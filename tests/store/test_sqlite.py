@@ -347,7 +347,7 @@ def test_translate_error_maps_every_family(tmp_path: Path) -> None:
 def test_cli_reports_busy_database_in_one_line(state_dir: Path, project: Path,
                                                monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    from coord_hooks.cli import run_cli
+    from coord_hooks.cli.app import run_cli
 
     monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(project))
     monkeypatch.setenv("COORD_BACKEND", "sqlite")

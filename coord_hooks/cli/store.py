@@ -1,7 +1,7 @@
 """``coord migrate``: move the state directory between the JSON layout and SQLite.
 
-Registered into the main app through ``coord_hooks.cli.EXTENSIONS`` (`register`). The
-work is in `coord_hooks.store.migrate`; this module parses, calls and formats.
+A command group of `coord_hooks.cli.app` (`register`). The work is in
+`coord_hooks.store.migrate`; this module parses, calls and formats.
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from typing import Annotated
 
 import typer
 
+from coord_hooks.cli.common import emit_json, say
 from coord_hooks.store import layout
-
-_CLI_META_KEY = "coord_hooks.cli"  # where coord_hooks.cli keeps its global options
 
 
 def migrate_cmd(
@@ -33,7 +32,6 @@ def migrate_cmd(
     and stays. The old files are kept in <state dir>/migrated/. Hooks and commands of
     this project follow the new layout at once, whichever backend the shim selects.
     """
-    from coord_hooks import cli
     from coord_hooks.errors import UsageError
     from coord_hooks.paths import resolve_state_dir
     from coord_hooks.settings import load_settings
@@ -47,7 +45,7 @@ def migrate_cmd(
         state_dir if state_dir.is_dir() else None).store_lock_timeout
     report = migrate.migrate(state_dir, target, lock_timeout=timeout, dry_run=dry_run)
     if as_json:
-        cli.emit_json(report.to_dict())
+        emit_json(report.to_dict())
         return
     counts = report.counts
     what = (f"{counts.get('sessions', 0)} session(s), {counts.get('locks', 0)} lock(s), "
@@ -55,21 +53,21 @@ def migrate_cmd(
             f"{counts.get('last_seq', 0)}); {report.archived} archived message(s) stay in "
             "archive/")
     if not report.changed:
-        cli.say(f"{state_dir} already uses the {target} layout: {what}")
+        say(f"{state_dir} already uses the {target} layout: {what}")
         return
     if dry_run:
-        cli.say(f"dry run: would move {state_dir} from {report.source} to {target}: {what}")
+        say(f"dry run: would move {state_dir} from {report.source} to {target}: {what}")
         return
     if report.source is None:
-        cli.say(f"{state_dir} held no records yet; it now uses the {target} layout")
+        say(f"{state_dir} held no records yet; it now uses the {target} layout")
         return
-    cli.say(f"moved {state_dir} from {report.source} to {target} in {report.seconds:.2f}s: "
+    say(f"moved {state_dir} from {report.source} to {target} in {report.seconds:.2f}s: "
             f"{what}")
     if report.backup is not None:
         kept = "kept (retired)" if target == layout.JSON else "moved"
-        cli.say(f"the old {report.source} files were {kept} at {report.backup}")
+        say(f"the old {report.source} files were {kept} at {report.backup}")
     backends = "sqlite" if target == layout.SQLITE else "optimized or legacy"
-    cli.say(f"hooks and commands for this project now use the {target} layout "
+    say(f"hooks and commands for this project now use the {target} layout "
             f"(backend {backends}), whatever `coord backend` selects")
 
 

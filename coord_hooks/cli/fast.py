@@ -3,7 +3,7 @@
 The model runs these from its Bash tool for every message it sends; importing Typer,
 Click and the CLI's extensions costs more than the whole send (about 100 ms of a
 ~170 ms process here). The plain forms are parsed by hand and run exactly as
-`coord_hooks.cli` runs them — same steps, same output, same exit codes:
+`coord_hooks.cli.app` runs them — same steps, same output, same exit codes:
 
     coord send SESSION TEXT [--urgent]
     coord broadcast TEXT [--urgent]
@@ -104,11 +104,11 @@ def _run(command: str, positional: list[str], urgent: bool, state_dir: Path,
     except Exception as exc:
         if not stored:
             raise _Fallback from None
-        from coord_hooks import cli  # only on this rare path: the CLI's own reporting
+        from coord_hooks.cli import common  # only on this rare path: the CLI's own reporting
 
         if isinstance(exc, CoordError):
-            return cli.report_error(exc)
-        return cli.report_internal_error(exc, [command, *positional])
+            return common.report_error(exc)
+        return common.report_internal_error(exc, [command, *positional])
     finally:
         if ctx is not None:
             folder = ctx.state_dir / "quarantine"

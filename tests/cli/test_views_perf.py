@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from coord_hooks.cli import run_cli
+from coord_hooks.cli.app import run_cli
 from coord_hooks.coordination import Coordinator
 from coord_hooks.settings import Settings
 from coord_hooks.store import open_store
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ALICE = "aaaa1111-0000-4000-8000-0000000000a1"
 BOB = "bbbb2222-0000-4000-8000-0000000000b2"
 CACHE_KEYS = {"enabled", "ttl_s", "format", "location", "bytes", "generation",

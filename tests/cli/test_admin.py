@@ -1,4 +1,4 @@
-"""`coord hook|shims|backend|install|uninstall|doctor|demo` (coord_hooks.cli_admin)."""
+"""`coord hook|shims|backend|install|uninstall|doctor|demo` (coord_hooks.cli.admin)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from coord_hooks import cli_admin
+from coord_hooks.cli import admin as cli_admin
 from coord_hooks.ops import install, shims
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _app() -> typer.Typer:
@@ -141,9 +141,9 @@ def test_demo_exit_status_follows_the_result(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_the_real_coord_app_has_the_admin_commands() -> None:
-    from coord_hooks import cli
+    from coord_hooks.cli import app as cli
 
-    assert "coord_hooks.cli_admin" in cli.EXTENSIONS
+    assert "coord_hooks.cli.admin" in cli.COMMAND_GROUPS
     group = typer.main.get_command(cli.app)
     names = set(group.commands)  # type: ignore[attr-defined]
     assert {"install", "uninstall", "doctor", "demo", "hook", "shims", "backend"} <= names

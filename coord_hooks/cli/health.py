@@ -1,7 +1,7 @@
 """``coord diagnose`` and ``coord monitor``: parse options, call the health modules, format.
 
-Registered into the main app through ``coord_hooks.cli.EXTENSIONS`` (`register`); also
-runnable alone as ``python -m coord_hooks.cli_health COMMAND`` (tests, and before the main
+A command group of `coord_hooks.cli.app` (`register`); also
+runnable alone as ``python -m coord_hooks.cli.health COMMAND`` (tests, and before the main
 CLI lists it). Typer and Rich are imported only here, never on the hook path.
 """
 
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from coord_hooks.cli.common import META_KEY
 from coord_hooks.errors import CoordError, UsageError, exit_code_for
 from coord_hooks.ops import monitor as mon
 
@@ -25,12 +26,11 @@ if TYPE_CHECKING:
     from coord_hooks.context import Context
     from coord_hooks.ops.diagnose import Report
 
-_CLI_META_KEY = "coord_hooks.cli"  # where coord_hooks.cli keeps its global options
 
 
 def _backend(cli: typer.Context) -> str | None:
-    # Read the main CLI's --backend without importing coord_hooks.cli (which imports us).
-    return getattr(cli.meta.get(_CLI_META_KEY), "backend", None)
+    # The main app's --backend; None when run alone (python -m coord_hooks.cli.health).
+    return getattr(cli.meta.get(META_KEY), "backend", None)
 
 
 def _emit(doc: Any) -> None:
@@ -238,7 +238,7 @@ def _render(sample: mon.Sample, thresholds: mon.Thresholds) -> RenderableType:
 
 # --- registration -----------------------------------------------------------------------
 def register(app: typer.Typer) -> None:
-    """Add ``diagnose`` and ``monitor`` to ``app`` (called by coord_hooks.cli)."""
+    """Add ``diagnose`` and ``monitor`` to ``app`` (called by coord_hooks.cli.app)."""
     app.command("diagnose")(diagnose_cmd)
     app.command("monitor")(monitor_cmd)
 

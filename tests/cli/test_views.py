@@ -1,4 +1,4 @@
-"""coord_hooks.views: the dicts behind --json and the rows behind the tables."""
+"""coord_hooks.cli.views: the dicts behind --json and the rows behind the tables."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from coord_hooks import views
+from coord_hooks.cli import views
 from coord_hooks.coordination import (
     AcquireResult,
     Conflict,

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from coord_hooks.fastcli import parse
+from coord_hooks.cli.fast import parse
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ALICE = "aaaa1111-0000-4000-8000-0000000000fa"
 BOB = "bbbb2222-0000-4000-8000-0000000000fb"
-TYPER = ("import sys; sys.path.insert(0, sys.argv.pop(1)); from coord_hooks.cli import "
+TYPER = ("import sys; sys.path.insert(0, sys.argv.pop(1)); from coord_hooks.cli.app import "
          "run_cli; raise SystemExit(run_cli(sys.argv[1:]))")
 MODULES = ("import sys, runpy; sys.path.insert(0, sys.argv.pop(1)); sys.argv[0] = 'coord'; "
            "import atexit; atexit.register(lambda: sys.stderr.write('MODULES ' + ' '.join("

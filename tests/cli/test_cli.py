@@ -19,13 +19,13 @@ import pytest
 import typer.main
 from typer.testing import CliRunner, Result
 
-from coord_hooks import cli
-from coord_hooks.cli import app, run_cli
+from coord_hooks.cli import app as cli
+from coord_hooks.cli.app import app, run_cli
 from coord_hooks.context import open_context
 from coord_hooks.coordination import Coordinator
 from coord_hooks.model import StoreInfo
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ALICE = "aaaa1111-0000-4000-8000-000000000001"
 BOB = "bbbb2222-0000-4000-8000-000000000002"
 CAROL = "bbbb3333-0000-4000-8000-000000000003"
@@ -896,10 +896,10 @@ def test_run_cli_exit_codes(team: Coordinator, capsys: pytest.CaptureFixture[str
     assert capsys.readouterr().err.startswith("coord: internal error: ValueError: bad thing (")
 
 
-def test_extensions_are_registered_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The extension list is a plain tuple of importable modules; each must offer register().
-    assert isinstance(cli.EXTENSIONS, tuple)
-    for name in cli.EXTENSIONS:
+def test_command_groups_are_registered_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The command group list is a plain tuple of importable modules; each must offer register().
+    assert isinstance(cli.COMMAND_GROUPS, tuple)
+    for name in cli.COMMAND_GROUPS:
         module = __import__(name, fromlist=["register"])
         assert callable(module.register), name
 

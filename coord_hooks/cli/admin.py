@@ -1,4 +1,4 @@
-"""Admin commands for ``coord`` (an extension of `coord_hooks.cli`): hook, shims, backend,
+"""Admin commands for ``coord`` (a command group of `coord_hooks.cli.app`): hook, shims, backend,
 install, uninstall, doctor, demo. Parsing and formatting only; the work is done in
 `coord_hooks.ops.shims`, `install`, `doctor` and `demo`.
 """
