@@ -602,7 +602,7 @@ KEYS = st.lists(KEY_PARTS, min_size=1, max_size=4).map("/".join) | st.sampled_fr
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_locks_touching_is_a_superset_of_the_overlapping_locks(
         state_dir: Path, locks: list[str], key: str) -> None:
-    from coord_hooks import globs
+    from coord_hooks.coordination import globs
 
     with SqliteStore(state_dir) as store, store.transaction() as tx:
         for lock in tx.locks():

@@ -20,7 +20,8 @@ import os
 import re
 import time
 
-from coord_hooks import globs, logs, procs
+from coord_hooks import logs, procs
+from coord_hooks.coordination import globs
 from coord_hooks.errors import (
     AmbiguousHandleError,
     InvalidMessageError,

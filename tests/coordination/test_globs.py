@@ -9,7 +9,7 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import given, settings
 
-from coord_hooks.globs import canonical_key, glob_match, is_glob, keys_overlap
+from coord_hooks.coordination.globs import canonical_key, glob_match, is_glob, keys_overlap
 
 
 @pytest.fixture
