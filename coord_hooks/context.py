@@ -10,8 +10,8 @@ from pathlib import Path
 
 from coord_hooks import logs
 from coord_hooks.coordination import Coordinator
+from coord_hooks.model import Plain
 from coord_hooks.paths import PLUGIN_ROOT, find_project_root, resolve_state_dir
-from coord_hooks.plain import Plain
 from coord_hooks.settings import Settings, load_settings
 from coord_hooks.store import BACKENDS, open_store
 from coord_hooks.store.layout import backend_for

@@ -1,15 +1,13 @@
-"""State-directory health: disk usage, size history, quarantine, lazy housekeeping.
+"""State-directory health: disk usage, size history, quarantine report.
 
-Standard library only: `maybe_housekeep` is called from hooks (SessionStart, Stop). Its
-common case is one ``stat`` of a timestamp file; the real work (reap dead sessions,
-retention, a size sample) runs at most once per ``HOUSEKEEP_EVERY`` seconds across all
-sessions, claimed with a non-blocking flock so concurrent hooks never queue behind it.
+Standard library only: hooks take size samples through `coordination.housekeeping`
+(SessionStart, Stop); ``coord diagnose`` and ``coord monitor`` read the history.
 
 Files (all under ``<state dir>/health/``):
 
 * ``size-history.jsonl`` — one sample per line ``{"ts", "bytes", "live_bytes", "files",
   "messages"}``, thinned so it stays a few hundred lines (see `record_sample`).
-* ``housekeep.stamp`` — mtime = last housekeeping run; content = its time.
+* ``housekeep.stamp`` — when housekeeping last ran (`coordination.housekeeping`).
 """
 
 from __future__ import annotations
@@ -21,23 +19,14 @@ from pathlib import Path
 
 from coord_hooks import logs
 from coord_hooks.fsio import atomic_write_bytes
-from coord_hooks.plain import Plain
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: housekeeping without a claim lock
-    fcntl = None  # type: ignore[assignment]
+from coord_hooks.model import Plain
 
 TYPE_CHECKING = False  # not `from typing import ...`: that loads typing on the hook path
 if TYPE_CHECKING:
     from typing import Any
 
-    from coord_hooks.context import Context
-
 HEALTH_DIR = "health"
 HISTORY_NAME = "size-history.jsonl"
-STAMP_NAME = "housekeep.stamp"
-HOUSEKEEP_EVERY = 600.0  # seconds between lazy housekeeping runs (all sessions together)
 SAMPLE_EVERY = 300.0  # seconds between automatic size samples (housekeeping, monitor)
 MAX_WALK = 100_000  # stop counting a pathological state dir instead of hanging on it
 # Size history thinning: keep one sample per RECENT_STEP for a day, one per OLD_STEP for a
@@ -277,75 +266,4 @@ def quarantine_report(state_dir: Path | None, now: float | None = None,
     result["bytes"] = sum(e[2] for e in entries)
     result["files"] = [{"name": name, "bytes": size, "age_s": round(now - mtime, 1)}
                        for mtime, name, size in entries[:limit]]
-    return result
-
-
-# --- lazy housekeeping (hook path) -----------------------------------------------------
-def maybe_housekeep(ctx: Context, every: float = HOUSEKEEP_EVERY,
-                    now: float | None = None) -> dict[str, Any] | None:
-    """Run `housekeep` if nobody did in the last ``every`` seconds; never raises.
-
-    Returns what was done, or None when it was not due (or another process has it).
-    """
-    now = time.time() if now is None else now
-    stamp = health_dir(ctx.state_dir) / STAMP_NAME
-    try:
-        if now - os.stat(stamp).st_mtime < every:
-            return None
-    except FileNotFoundError:
-        pass
-    except OSError:
-        return None
-    try:
-        health_dir(ctx.state_dir).mkdir(mode=0o700, exist_ok=True)
-        fd = os.open(stamp, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:
-        return None
-    try:
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                return None  # another hook is housekeeping right now
-        st = os.fstat(fd)
-        if st.st_size > 0 and now - st.st_mtime < every:
-            return None  # it finished between our stat and our lock
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{now:.3f}\n".encode())
-        os.utime(fd, (now, now))
-        return housekeep(ctx, now)
-    except Exception as exc:  # fail open: housekeeping must never break a hook
-        logs.log_event(ctx.state_dir, "error", "housekeep_failed", error=repr(exc))
-        return None
-    finally:
-        os.close(fd)
-
-
-# Most messages one hook's housekeeping archives: a backlog larger than this (an import,
-# a week without hooks) is worked off over several runs, a few ms each.
-HOUSEKEEP_ARCHIVE_LIMIT = 1000
-
-
-def housekeep(ctx: Context, now: float | None = None) -> dict[str, Any]:
-    """The cheap part of cleanup: reap dead sessions, retention, one size sample."""
-    started = time.perf_counter()
-    now = time.time() if now is None else now
-    reaped = ctx.coordinator.reap()
-    archived = 0
-    # retain() takes the store lock: only pay for it when there is something to archive.
-    with ctx.store.read() as view:
-        over = view.message_count() > ctx.settings.retention_messages
-    if over:
-        archived = ctx.coordinator.retain(limit=HOUSEKEEP_ARCHIVE_LIMIT)
-    sampled = False
-    if sample_due(ctx.state_dir, now, SAMPLE_EVERY / 2):  # the walk is the costly part
-        sampled = record_sample(ctx.state_dir, take_sample(ctx.state_dir, now))
-    result: dict[str, Any] = {
-        "reaped": [s.session_id for s in reaped],
-        "archived": archived,
-        "sampled": sampled,
-        "ms": round((time.perf_counter() - started) * 1000, 2),
-    }
-    if reaped or archived:
-        logs.log_event(ctx.state_dir, "info", "housekeep", **result)
     return result

@@ -1,16 +1,23 @@
-"""Records kept by every store backend: sessions, locks and messages.
+"""Records kept by every store backend: sessions, locks and messages; and `Plain`, their base.
 
-Plain classes (`coord_hooks.plain`: dataclass-style ``__eq__``/``__repr__``, no
-``dataclasses`` import on the hook hot path) with ``to_dict``/``from_dict`` so that each
-backend can serialise them its own way (one JSON file per record, SQLite rows, Redis
-hashes). ``FIELDS`` lists each record's fields in constructor order (what
-``dataclasses.fields`` gave). Unknown keys are ignored on load so newer writers do not
-break older readers.
+Records are `Plain` classes with ``to_dict``/``from_dict`` so that each backend can
+serialise them its own way (one JSON file per record, SQLite rows, Redis hashes).
+``FIELDS`` lists each record's fields in constructor order (what ``dataclasses.fields``
+gave). Unknown keys are ignored on load so newer writers do not break older readers.
+
+Why `Plain` and not dataclasses: ``import dataclasses`` pulls in ``inspect``, ``ast``,
+``dis`` and ``tokenize`` (~10-15 ms), and every ``@dataclass`` ``exec``s generated code
+when its module is imported: together a third of a hook's import time, paid before every
+Edit. So each class writes its ``__init__`` by hand and names its fields, in order, in
+``FIELDS``; `Plain` gives the dataclass ``__eq__`` (same class, equal field tuples) and
+``__repr__`` (``Name(field=value, ...)``) over them. Like a dataclass with ``eq``,
+instances are unhashable unless a subclass says otherwise. The other plain classes of
+the hot path (settings, context, rule results) build on it too.
+
+Standard library only (hook hot path).
 """
 
 from __future__ import annotations
-
-from coord_hooks.plain import Plain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,6 +35,38 @@ else:
 FORMAT_VERSION = 1
 BROADCAST = "*"
 HUMAN_SENDER = "human"
+
+
+class Plain:
+    """Dataclass-style equality and repr over the fields a subclass lists in ``FIELDS``."""
+
+    __slots__ = ()
+    FIELDS: ClassVar[tuple[str, ...]] = ()
+    __hash__ = None  # type: ignore[assignment]  # mutable and compared by value
+
+    def _astuple(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._astuple() == other._astuple()  # type: ignore[attr-defined, no-any-return]
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.FIELDS)
+        return f"{self.__class__.__qualname__}({args})"
+
+
+def ago(seconds: float) -> str:
+    """Human wording for a duration in the past: '42s', '5m', '3h', '2d'."""
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{int(seconds)}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)}h"
+    return f"{int(seconds // 86400)}d"
 
 
 class Record(Plain):

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from coord_hooks.errors import ConfigError
-from coord_hooks.plain import Plain
+from coord_hooks.model import Plain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ class Setting(_FrozenPlain):
     """Declaration of one setting: its type, default and the names that can set it.
 
     Immutable, compared and hashed by value (a frozen dataclass before; see
-    `coord_hooks.plain` for why the hot path avoids dataclasses).
+    `coord_hooks.model` for why the hot path avoids dataclasses).
     """
 
     FIELDS = ("name", "kind", "default", "help", "legacy_env")

@@ -100,8 +100,8 @@ def main() -> int:
             "resolved -I -S -c pass": [resolved, "-I", "-S", "-c", "pass"],
             "resolved -I -S, import the hook path only": [
                 resolved, "-I", "-S", "-c",
-                f"import sys; sys.path.insert(0, {str(REPO)!r}); import coord_hooks.hook.handlers, "
-                f"coord_hooks.store.{args.backend}"],
+                f"import sys; sys.path.insert(0, {str(REPO)!r}); import coord_hooks.hook.tools, "
+                f"coord_hooks.coordination.locks, coord_hooks.store.{args.backend}"],
             "shim pre-tool-use, renew (allow)": (shim, "pre-tool-use", payload(a_id, "Edit"),
                                                  a_env),
             "shim pre-tool-use, deny": (shim, "pre-tool-use", payload(b_id, "Edit"), b_env),

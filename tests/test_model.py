@@ -26,11 +26,11 @@ from coord_hooks.model import (
     Lock,
     Message,
     NewMessage,
+    Plain,
     Session,
     StoreInfo,
     lock_id_for,
 )
-from coord_hooks.plain import Plain
 from coord_hooks.settings import SETTINGS, Setting, Settings
 
 SESSION = Session("s-1", 1.0, 2.0, name="ann", pid=7, ended_at=3.0)

@@ -15,7 +15,7 @@ import pytest
 
 from coord_hooks import __version__
 from coord_hooks.hook.entry import EVENTS
-from coord_hooks.hook.handlers import FILE_TOOLS
+from coord_hooks.hook.tools import FILE_TOOLS
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_HOME = Path.home()  # read at import: the autouse fixture moves HOME per test

@@ -121,7 +121,7 @@ def inbox(
     acting = state.require_session(ctx, session, "inbox", heartbeat=write)
     assert acting.session_id is not None
     if all_:
-        from coord_hooks.coordination import addressed_to
+        from coord_hooks.coordination.messages import addressed_to
 
         me = acting.session
         if me is None:

@@ -18,8 +18,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from coord_hooks.coordination import AcquireResult, LockView, QueueRow, SessionView, ago
-from coord_hooks.model import HUMAN_SENDER, Lock, Message, Session
+from coord_hooks.coordination.locks import AcquireResult, LockView
+from coord_hooks.coordination.messages import QueueRow
+from coord_hooks.coordination.sessions import SessionView
+from coord_hooks.model import HUMAN_SENDER, Lock, Message, Session, ago
 from coord_hooks.settings import SETTINGS, Settings
 
 if TYPE_CHECKING:

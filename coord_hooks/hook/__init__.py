@@ -1,5 +1,137 @@
-"""The Claude Code hook hot path: ``coord hook EVENT`` (see `coord_hooks.hook.entry`).
+"""The Claude Code hook hot path, ``coord hook EVENT``: `entry` reads the payload, `HANDLERS`
+picks the event family's module (`session`, `delivery`, `tools`, `stop`), `render` frames peer text.
 
-Kept import-free: ``coord_hooks.__main__`` imports `entry` before anything else, and
-everything here must stay standard library only (tests/hook/test_imports.py checks it).
+May import: the standard library and the rooms below it only (`context`, `coordination`,
+`store`, the shared top-level modules), each when first needed; never Typer or any other
+third-party package (tests/hook/test_imports.py). `HookRun` and the registry live here,
+not in a module of their own: every module on this path is paid for on every Edit.
 """
+
+from __future__ import annotations
+
+import os
+
+from coord_hooks import procs
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from coord_hooks.context import Context
+    from coord_hooks.hook.entry import Timer
+    from coord_hooks.model import Session
+
+# Event -> "module:function" in this package, imported only for its own event.
+HANDLERS: dict[str, str] = {
+    "SessionStart": "session:session_start",
+    "UserPromptSubmit": "delivery:user_prompt_submit",
+    "PreToolUse": "tools:pre_tool_use",
+    "PostToolUse": "delivery:post_tool_use",
+    "Stop": "stop:heartbeat_flush",
+    "SubagentStop": "stop:heartbeat_flush",
+    "PreCompact": "stop:heartbeat_flush",
+    "SubagentStart": "stop:subagent_start",
+    "SessionEnd": "session:session_end",
+}
+
+# hookSpecificOutput keys Claude Code accepts per event (claude-code-hooks.md §3, §7).
+ALLOWED_KEYS: dict[str, frozenset[str]] = {
+    "SessionStart": frozenset({"hookEventName", "additionalContext", "initialUserMessage",
+                               "sessionTitle", "watchPaths", "reloadSkills"}),
+    "UserPromptSubmit": frozenset({"hookEventName", "additionalContext", "sessionTitle",
+                                   "suppressOriginalPrompt"}),
+    "PreToolUse": frozenset({"hookEventName", "permissionDecision",
+                             "permissionDecisionReason", "updatedInput", "additionalContext"}),
+    "PostToolUse": frozenset({"hookEventName", "additionalContext", "updatedToolOutput",
+                              "updatedMCPToolOutput", "classifierContext"}),
+    "SubagentStart": frozenset({"hookEventName", "additionalContext"}),
+}
+
+HOOK_LOCK_TIMEOUT = 4.0  # s: inside every hook timeout in hooks.json (5-10 s)
+SESSION_END_LOCK_TIMEOUT = 0.8  # s: SessionEnd hooks share a 1.5 s budget
+TAG = "[coord-hooks]"  # starts everything we put in the model's context
+
+
+class HookRun:
+    """One hook invocation: its input, and what the handler found out.
+
+    A plain class, not a dataclass: `dataclasses` pulls in `inspect` (~10 ms), and this
+    module should not be what keeps it on the hot path.
+    """
+
+    def __init__(self, event: str, payload: dict[str, Any], backend: str | None,
+                 environ: Mapping[str, str], timer: Timer) -> None:
+        self.event = event
+        self.payload = payload
+        self.backend = backend
+        self.environ = environ
+        self.timer = timer
+        self.ctx: Context | None = None
+        self.outcome = "ok"
+        self.notes: dict[str, Any] = {}
+
+    @property
+    def session_id(self) -> str:
+        return payload_text(self.payload, "session_id").strip()
+
+    @property
+    def cwd(self) -> str:
+        return payload_text(self.payload, "cwd") or os.getcwd()
+
+    def open(self) -> Context:
+        from coord_hooks.context import open_context  # only a usable payload opens the store
+
+        timeout = SESSION_END_LOCK_TIMEOUT if self.event == "SessionEnd" else HOOK_LOCK_TIMEOUT
+        self.ctx = open_context(self.backend, cwd=self.cwd, environ=self.environ,
+                                lock_timeout=timeout)
+        self.timer.mark("open")
+        return self.ctx
+
+    def register_args(self, ctx: Context) -> dict[str, Any]:
+        return {
+            "pid": procs.find_claude_pid(self.environ),
+            "cwd": self.cwd,
+            "project_dir": self.environ.get("CLAUDE_PROJECT_DIR", "") or str(ctx.project_root),
+            "model": payload_text(self.payload, "model")[:100],
+        }
+
+    def touch(self, ctx: Context) -> Session:
+        session = ctx.coordinator.touch(self.session_id, **self.register_args(ctx))
+        self.timer.mark("touch")
+        return session
+
+    def housekeep(self, ctx: Context) -> None:
+        """Retention, reaping and size sampling, at most every few minutes across sessions."""
+        if ctx.coordinator.maybe_housekeep() is not None:
+            self.notes["housekeeping"] = True
+        self.timer.mark("housekeep")
+
+
+def payload_text(payload: Mapping[str, Any], key: str) -> str:
+    """A payload field that should be a string ('' when absent or of another type)."""
+    value = payload.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def payload_mapping(payload: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """A payload field that should be an object ({} when absent or of another type)."""
+    value = payload.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def hook_output(event: str, **fields: Any) -> dict[str, Any]:
+    """``{"hookSpecificOutput": {...}}`` for ``event``, refusing keys it does not accept."""
+    specific = {"hookEventName": event, **fields}
+    unknown = set(specific) - ALLOWED_KEYS[event]
+    if unknown:
+        raise ValueError(f"{event} does not accept {sorted(unknown)}")
+    return {"hookSpecificOutput": specific}
+
+
+def handle(run: HookRun) -> dict[str, Any] | None:
+    """Run the handler for ``run.event``; None means print nothing."""
+    module_name, _, function = HANDLERS[run.event].partition(":")
+    module = __import__(f"{__name__}.{module_name}", fromlist=[function])
+    result: dict[str, Any] | None = getattr(module, function)(run)
+    return result

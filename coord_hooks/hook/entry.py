@@ -1,7 +1,7 @@
 """``coord hook EVENT [--backend NAME]``: what Claude Code runs on every hook event.
 
 Reads the payload from stdin (to EOF, with a deadline), hands it to the event's handler
-(`coord_hooks.hook.handlers`, imported lazily), prints exactly one JSON object or
+(`coord_hooks.hook.handle`: only that event's module is imported), prints one JSON object or
 nothing, and ALWAYS returns 0. Claude Code treats any other exit code as a non-blocking
 error anyway, so a failing hook must fail open and say so in ``logs/app.log``; the only
 way this hook stops anything is a lock conflict, reported as a JSON ``deny``.
@@ -17,6 +17,8 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+
+from coord_hooks.hook import HookRun, handle
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
@@ -265,7 +267,7 @@ def run_hook(args: list[str], environ: Mapping[str, str] | None = None, stdin: i
     backend: str | None = None
     payload: dict[str, Any] | None = None
     state_dir: Path | None = None
-    run: Any = None
+    run: HookRun | None = None
     outcome = "error"
     try:
         try:
@@ -289,12 +291,10 @@ def run_hook(args: list[str], environ: Mapping[str, str] | None = None, stdin: i
         if how not in ("eof", "open"):
             _log(state_dir, "warning", "hook_stdin", hook=event, stdin=how, bytes=len(raw))
 
-        from coord_hooks.hook import handlers  # lazy: a bad payload never loads the store
-
         timer.mark("import")
-        run = handlers.HookRun(event=event, payload=payload, backend=backend, environ=env,
-                               timer=timer)
-        output = handlers.handle(run)
+        # A bad payload never gets here, so it never loads the store (HookRun.open does).
+        run = HookRun(event=event, payload=payload, backend=backend, environ=env, timer=timer)
+        output = handle(run)
         outcome = run.outcome
         if run.ctx is not None:
             state_dir = run.ctx.state_dir

@@ -28,7 +28,8 @@ from typing import Any
 
 from coord_hooks import __version__, health, logs
 from coord_hooks.context import Context, linked_backend
-from coord_hooks.coordination import LockView, ago
+from coord_hooks.coordination.locks import LockView
+from coord_hooks.model import ago
 from coord_hooks.ops import perfstats
 from coord_hooks.paths import PLUGIN_ROOT
 from coord_hooks.settings import SETTINGS_BY_NAME, read_config_file, user_config_file

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from coord_hooks.errors import ConfigError
@@ -49,7 +48,8 @@ def open_store(name: str, state_dir: Path, lock_timeout: float = 10.0,
 
     check(state_dir, name)
     module_name, _, class_name = target.partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
+    # __import__ rather than importlib.import_module: the hook path need not load importlib.
+    cls = getattr(__import__(module_name, fromlist=[class_name]), class_name)
     store: Store = cls(state_dir, lock_timeout=lock_timeout, create=create)
     configure = getattr(store, "configure", None)
     if settings is not None and configure is not None:

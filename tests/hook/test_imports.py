@@ -13,6 +13,8 @@ import payloads as pl
 import pytest
 from hookrun import REPO, Project
 
+from coord_hooks.hook import HANDLERS, entry
+
 FORBIDDEN = ("typer", "click", "rich", "portalocker", "orjson", "platformdirs",
              "coord_hooks.cli", "coord_hooks.ops")  # the CLI (views included) and the tools
 # Standard library, but slow to import, and kept off the optimized pre-tool-use path on
@@ -84,9 +86,9 @@ def test_shim_pre_tool_use_loads_no_third_party_module(project: Project,
     wrapper, out = _wrapper(tmp_path)
     trace = _trace(_deny_scenario(project, {"COORD_PYTHON": str(wrapper)}), out)
     # the check means something: the whole decision path was loaded, and timed
-    assert {"coord_hooks.hook.entry", "coord_hooks.hook.handlers", "coord_hooks.coordination",
-            "coord_hooks.store.optimized"} <= trace.loaded
-    assert {"coord_hooks.hook.handlers", "coord_hooks.coordination"} <= trace.timed
+    assert {"coord_hooks.hook.entry", "coord_hooks.hook.tools", "coord_hooks.coordination",
+            "coord_hooks.coordination.locks", "coord_hooks.store.optimized"} <= trace.loaded
+    assert {"coord_hooks.hook.tools", "coord_hooks.coordination.locks"} <= trace.timed
     assert forbidden_in(trace.loaded) == []
     assert forbidden_in(trace.timed) == []
 
@@ -112,7 +114,7 @@ def test_python_m_pre_tool_use_loads_no_third_party_module(project: Project) -> 
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"
     modules = imported(proc.stderr.decode())
-    assert "coord_hooks.hook.handlers" in modules
+    assert "coord_hooks.hook.tools" in modules
     for name in ("typer", "portalocker", "orjson", "platformdirs"):  # all installed here
         assert subprocess.run([sys.executable, "-c", f"import {name}"],
                               check=False).returncode == 0
@@ -128,7 +130,8 @@ def test_every_event_stays_standard_library_only(project: Project, tmp_path: Pat
                          extra_env={"COORD_PYTHON": str(wrapper)})
     assert result.rc == 0
     trace = _trace(result.stderr, out)
-    assert "coord_hooks.hook.handlers" in trace.loaded
+    family = HANDLERS[entry.EVENTS[event]].partition(":")[0]  # this event's handler module
+    assert f"coord_hooks.hook.{family}" in trace.loaded
     assert forbidden_in(trace.loaded) == []
     # Stop runs after every turn and SessionStart housekeeps: they stay as lean.
     assert sorted(set(SLOW_STDLIB) & trace.loaded) == []

@@ -1,0 +1,239 @@
+"""Messages and their delivery: send, broadcast, inbox, history, hook delivery, the queue.
+
+One read cursor per session over one message sequence, advanced inside a transaction,
+so each message reaches each recipient once. A broadcast reaches the sessions that were
+registered when it was sent (`addressed_to`), never its sender.
+
+Every function takes the `Coordinator` as its first argument. Standard library only
+(the prompt and post-tool hooks deliver through `deliver`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from coord_hooks.coordination.sessions import is_live, resolve
+from coord_hooks.errors import InvalidMessageError, NoSessionError
+from coord_hooks.model import BROADCAST, HUMAN_SENDER, Message, NewMessage, Plain, Session
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the hook path never imports typing, nor store.base (Protocols need it)
+    from collections.abc import Callable
+
+    from coord_hooks.coordination import Coordinator
+    from coord_hooks.store.base import StoreReader
+
+# Compiled on first use (re caches it): only senders need it, not every hook.
+_CONTROL = r"[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+
+
+class QueueRow(Plain):
+    FIELDS = ("session", "live", "unread", "urgent", "oldest_unread_age")
+
+    def __init__(self, session: Session, live: bool, unread: int, urgent: int,
+                 oldest_unread_age: float | None) -> None:
+        self.session = session
+        self.live = live
+        self.unread = unread
+        self.urgent = urgent
+        self.oldest_unread_age = oldest_unread_age
+
+
+class Delivery(Plain):
+    FIELDS = ("messages", "remaining")
+
+    def __init__(self, messages: list[Message], remaining: int) -> None:
+        self.messages = messages
+        self.remaining = remaining
+
+
+def addressed_to(message: Message, session: Session) -> bool:
+    """Is ``message`` meant for ``session`` (and not its own broadcast)?"""
+    if message.recipient == session.session_id:
+        return True
+    return (message.recipient == BROADCAST and message.sender != session.session_id
+            and message.seq > session.registered_seq)
+
+
+def clean_body(body: str, limit: int) -> str:
+    """Validate a message body: strip control characters, refuse empty/long/binary."""
+    if "\x00" in body or any("\udc80" <= ch <= "\udcff" for ch in body):
+        raise InvalidMessageError("message looks binary (NUL bytes or invalid UTF-8); "
+                                  "nothing was sent")
+    cleaned = re.sub(_CONTROL, "", body.replace("\r\n", "\n")).strip()
+    if not cleaned:
+        raise InvalidMessageError("message is empty; nothing was sent")
+    if len(cleaned) > limit:
+        raise InvalidMessageError(
+            f"message is {len(cleaned)} characters, the limit is {limit} "
+            "(COORD_MAX_MESSAGE_CHARS); nothing was sent")
+    return cleaned
+
+
+# --- sending ---------------------------------------------------------------------------
+def send(c: Coordinator, sender_id: str | None, handle: str, body: str,
+         urgent: bool = False) -> Message:
+    """Send a direct message to the session ``handle`` names (ended sessions too)."""
+    text = clean_body(body, c.settings.max_message_chars)
+    with c.store.read() as view:
+        recipient = resolve(c, handle, view.sessions())
+    return _append(c, sender_id, recipient.session_id, text, urgent)
+
+
+def broadcast(c: Coordinator, sender_id: str | None, body: str,
+              urgent: bool = False) -> Message:
+    """Send to every live session (each receives it exactly once)."""
+    text = clean_body(body, c.settings.max_message_chars)
+    return _append(c, sender_id, BROADCAST, text, urgent)
+
+
+def _sender(tx: StoreReader, sender_id: str | None) -> tuple[str, str]:
+    if not sender_id:
+        import getpass  # lazy: only human senders need it
+
+        try:
+            user = getpass.getuser()
+        except Exception:
+            user = "user"
+        return HUMAN_SENDER, f"{user} (human)"
+    session = tx.get_session(sender_id)
+    return sender_id, session.name if session and session.name else sender_id[:8]
+
+
+def _append(c: Coordinator, sender_id: str | None, recipient: str, text: str,
+            urgent: bool) -> Message:
+    now = c.clock()
+    with c.store.transaction() as tx:
+        sender, sender_name = _sender(tx, sender_id)
+        message = tx.append_message(NewMessage(sender=sender, recipient=recipient,
+                                               body=text, created_at=now,
+                                               sender_name=sender_name, urgent=urgent))
+        keep = c.settings.retention_messages
+        if tx.message_count() > keep + max(10, keep // 10):
+            from coord_hooks.coordination.retention import retain_in  # rarely due
+
+            retain_in(c, tx, now)
+    return message
+
+
+# --- reading ---------------------------------------------------------------------------
+def inbox(c: Coordinator, session_id: str, peek: bool = False) -> list[Message]:
+    """Unread messages for a session; marks them read unless ``peek``."""
+    if peek:
+        with c.store.read() as view:
+            session = require(view, session_id)
+            return [m for m in view.messages_after(session.cursor)
+                    if addressed_to(m, session)]
+    with c.store.transaction() as tx:
+        session = require(tx, session_id)
+        unread = [m for m in tx.messages_after(session.cursor) if addressed_to(m, session)]
+        last = tx.last_seq()
+        if last > session.cursor:
+            session.cursor = last
+            tx.put_session(session)
+    return unread
+
+
+def history(c: Coordinator, session_id: str | None = None,
+            archived: bool = False) -> list[Message]:
+    """Messages, read or not; for one session (its own mail) or all of them."""
+    with c.store.read() as view:
+        session = require(view, session_id) if session_id else None
+        live = view.messages_after(0)
+    messages = list(c.store.archived_messages()) if archived else []
+    seen = {m.seq for m in messages}
+    messages += [m for m in live if m.seq not in seen]
+    if session is not None:
+        messages = [m for m in messages if addressed_to(m, session)
+                    or m.sender == session.session_id]
+    return messages
+
+
+def deliver(c: Coordinator, session_id: str, max_chars: int,
+            render: Callable[[Message], str], due_only: bool = False) -> Delivery:
+    """Hand unread messages to a hook, oldest first, within ``max_chars`` of text.
+
+    Messages that do not fit stay unread (the cursor stops at the last one shown).
+    With ``due_only`` (mid-turn), nothing is delivered unless a message is urgent or
+    has waited ``midturn_wait`` seconds, and at most once per ``midturn_interval``.
+    """
+    now = c.clock()
+    with c.store.read() as view:
+        session = view.get_session(session_id)
+        if session is None:
+            return Delivery([], 0)
+        peek = [m for m in view.messages_after(session.cursor) if addressed_to(m, session)]
+    if not peek or (due_only and not _due(c, session, peek, now)):
+        return Delivery([], len(peek))
+    with c.store.transaction() as tx:
+        session = tx.get_session(session_id)
+        if session is None:
+            return Delivery([], 0)
+        unread = [m for m in tx.messages_after(session.cursor) if addressed_to(m, session)]
+        if due_only and not _due(c, session, unread, now):
+            return Delivery([], len(unread))
+        shown: list[Message] = []
+        used = 0
+        for message in unread:
+            size = len(render(message))
+            if shown and used + size > max_chars:
+                break
+            shown.append(message)
+            used += size
+        remaining = len(unread) - len(shown)
+        session.cursor = shown[-1].seq if remaining else max(tx.last_seq(), session.cursor)
+        if due_only:
+            session.last_midturn = now
+        session.last_seen = now
+        tx.put_session(session)
+    return Delivery(shown, remaining)
+
+
+def _due(c: Coordinator, session: Session, unread: list[Message], now: float) -> bool:
+    if now - session.last_midturn < c.settings.midturn_interval:
+        return False
+    return any(m.urgent or now - m.created_at >= c.settings.midturn_wait for m in unread)
+
+
+def require(view: StoreReader, session_id: str) -> Session:
+    session = view.get_session(session_id)
+    if session is None:
+        raise NoSessionError(f"session {session_id} is not registered")
+    return session
+
+
+# --- the queue -------------------------------------------------------------------------
+def unread_counts(view: StoreReader, sessions: list[Session]
+                  ) -> dict[str, tuple[int, int, float | None]]:
+    """Per session id: (unread, urgent unread, oldest unread's creation time)."""
+    if not sessions:
+        return {}
+    floor = min(s.cursor for s in sessions)
+    pending = view.messages_after(floor)
+    counts: dict[str, tuple[int, int, float | None]] = {}
+    for s in sessions:
+        # An ended session keeps its direct mail and the broadcasts it missed while
+        # live; broadcasts sent after it ended are no backlog of its own (counting
+        # them would grow without end in `status --queue`).
+        mine = [m for m in pending if m.seq > s.cursor and addressed_to(m, s)
+                and not (m.is_broadcast and s.ended_at is not None
+                         and m.created_at > s.ended_at)]
+        oldest = min((m.created_at for m in mine), default=None)
+        counts[s.session_id] = (len(mine), sum(m.urgent for m in mine), oldest)
+    return counts
+
+
+def queue(c: Coordinator) -> list[QueueRow]:
+    """Unread counts per recipient: live sessions, and ended ones with mail left."""
+    now = c.clock()
+    with c.store.read() as view:
+        sessions = view.sessions()
+        counts = unread_counts(view, sessions)
+    rows = []
+    for s in sorted(sessions, key=lambda s: s.registered_at):
+        unread, urgent, oldest = counts.get(s.session_id, (0, 0, None))
+        live = is_live(c, s, now)
+        if live or unread:
+            rows.append(QueueRow(s, live, unread, urgent,
+                                 None if oldest is None else now - oldest))
+    return rows

@@ -1,0 +1,41 @@
+"""UserPromptSubmit and PostToolUse: heartbeat, then hand over unread peer messages
+(every prompt; mid-turn only when urgent or long-waiting, rate-limited).
+
+Standard library only (hook hot path).
+"""
+
+from __future__ import annotations
+
+from coord_hooks.hook import HookRun, hook_output
+from coord_hooks.hook.render import budget, header, messages_block
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def user_prompt_submit(run: HookRun) -> dict[str, Any] | None:
+    """Heartbeat, then hand over unread peer messages next to the prompt."""
+    return _heartbeat_and_deliver(run, "UserPromptSubmit", "Messages", due_only=False)
+
+
+def _heartbeat_and_deliver(run: HookRun, event: str, title: str,
+                           due_only: bool) -> dict[str, Any] | None:
+    if not run.session_id:
+        run.outcome = "no-session"
+        return None
+    ctx = run.open()
+    run.touch(ctx)
+    text = messages_block(ctx.coordinator, run.session_id, budget(ctx), header(title),
+                          due_only=due_only)
+    run.timer.mark("deliver")
+    if not text:
+        return None
+    run.outcome = "context"
+    return hook_output(event, additionalContext=text)
+
+
+def post_tool_use(run: HookRun) -> dict[str, Any] | None:
+    """Heartbeat; deliver urgent or long-waiting messages mid-turn (rate-limited)."""
+    return _heartbeat_and_deliver(run, "PostToolUse", "Messages that arrived while you work",
+                                  due_only=True)
