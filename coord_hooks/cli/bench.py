@@ -14,6 +14,7 @@ from coord_hooks.ops import bench
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
+    from rich.table import Table
 
 
 class _RichProgress:
@@ -69,16 +70,30 @@ def _fmt(value: Any, unit: str = "") -> str:
 def print_report(report: dict[str, Any], json_path: Path, svg_path: Path) -> None:
     """Tables for people: the five operations, per-event latency, scaling, targets."""
     from rich.console import Console
-    from rich.table import Table
 
     out = Console(width=None if sys.stdout.isatty() else 150)
-    backends: list[str] = report["config"]["backends"]
-    others = [b for b in backends if b != "legacy"]
     config = report["config"]
     out.print(f"coord-hooks benchmark: {config['sessions']} sessions, {config['locks']} locks, "
               f"{config['messages']} messages; {config['rounds']} rounds; "
               f"{report['machine']['cpus']} CPUs; {report['elapsed_s']} s")
+    out.print(_operations_table(report))
+    out.print("legacy/X: ratio of the medians (the targets use it); paired: median of the "
+              "per-round ratios (both ran back to back each round)")
+    out.print(_events_table(report))
+    if report["scaling"]["points"]:
+        out.print(_scaling_table(report))
+    out.print(_targets_table(report))
+    if report["failures"]:
+        out.print(f"{len(report['failures'])} calls did not do what they should; first: "
+                  f"{report['failures'][0]}")
+    out.print(f"results: {json_path}\nchart:   {svg_path}")
 
+
+def _operations_table(report: dict[str, Any]) -> Table:
+    from rich.table import Table
+
+    backends: list[str] = report["config"]["backends"]
+    others = [b for b in backends if b != "legacy"]
     table = Table(title="The five operations (median per call, one process each)",
                   title_justify="left")
     table.add_column("operation")
@@ -104,10 +119,13 @@ def print_report(report: dict[str, Any], json_path: Path, svg_path: Path) -> Non
             row += [_fmt(cmp.get("ratio"), "x"), _fmt(cmp.get("paired_ratio"), "x"),
                     _fmt(cmp.get("faster_pct"), " %")]
         table.add_row(*row)
-    out.print(table)
-    out.print("legacy/X: ratio of the medians (the targets use it); paired: median of the "
-              "per-round ratios (both ran back to back each round)")
+    return table
 
+
+def _events_table(report: dict[str, Any]) -> Table:
+    from rich.table import Table
+
+    backends: list[str] = report["config"]["backends"]
     table = Table(title="Hook latency per event (through the shims)", title_justify="left")
     table.add_column("event")
     for backend in backends:
@@ -128,21 +146,28 @@ def print_report(report: dict[str, Any], json_path: Path, svg_path: Path) -> Non
         table.add_row(f"[baseline] {label}", *[
             f"{_fmt(stats.get('p50_ms'))} / {_fmt(stats.get('p95_ms'))}" for _ in backends],
             "", "", "")
-    out.print(table)
+    return table
 
-    points = report["scaling"]["points"]
-    if points:
-        table = Table(title="Scaling: hook latency p50 (ms) by state size", title_justify="left")
-        for name in ("sessions", "locks", "messages"):
-            table.add_column(name, justify="right")
-        for backend in backends:
-            for event in bench.SWEEP_EVENTS:
-                table.add_column(f"{backend} {event}", justify="right")
-        for point in points:
-            table.add_row(str(point["sessions"]), str(point["locks"]), f"{point['messages']:,}",
-                          *[_fmt(point[b][e].get("p50_ms")) for b in backends
-                            for e in bench.SWEEP_EVENTS])
-        out.print(table)
+
+def _scaling_table(report: dict[str, Any]) -> Table:
+    from rich.table import Table
+
+    backends: list[str] = report["config"]["backends"]
+    table = Table(title="Scaling: hook latency p50 (ms) by state size", title_justify="left")
+    for name in ("sessions", "locks", "messages"):
+        table.add_column(name, justify="right")
+    for backend in backends:
+        for event in bench.SWEEP_EVENTS:
+            table.add_column(f"{backend} {event}", justify="right")
+    for point in report["scaling"]["points"]:
+        table.add_row(str(point["sessions"]), str(point["locks"]), f"{point['messages']:,}",
+                      *[_fmt(point[b][e].get("p50_ms")) for b in backends
+                        for e in bench.SWEEP_EVENTS])
+    return table
+
+
+def _targets_table(report: dict[str, Any]) -> Table:
+    from rich.table import Table
 
     table = Table(title="Targets (issue 4)", title_justify="left")
     table.add_column("target")
@@ -151,11 +176,7 @@ def print_report(report: dict[str, Any], json_path: Path, svg_path: Path) -> Non
     for target in report["targets"]:
         table.add_row(target["target"], _fmt(target["value"]),
                       "yes" if target["met"] else "NO")
-    out.print(table)
-    if report["failures"]:
-        out.print(f"{len(report['failures'])} calls did not do what they should; first: "
-                  f"{report['failures'][0]}")
-    out.print(f"results: {json_path}\nchart:   {svg_path}")
+    return table
 
 
 def register(app: typer.Typer) -> None:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
     from coord_hooks.context import Context
-    from coord_hooks.ops.diagnose import Report
+    from coord_hooks.ops.findings import Report
 
 
 

@@ -1,4 +1,10 @@
-"""Store backends, registered by name and imported lazily (only the chosen one loads)."""
+"""Storage behind one protocol (`base.Store`): one module per backend, registered by name in
+`BACKENDS` and imported lazily (only the chosen one loads); `layout`, `migrate`, `archive`.
+
+May import: the standard library and the shared top-level modules only. It stores
+records; the rules live above it, in `coordination`. On the hook path, so nothing outside
+the standard library at import time (legacy's portalocker loads when it first locks).
+"""
 
 from __future__ import annotations
 

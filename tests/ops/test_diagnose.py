@@ -14,8 +14,9 @@ import pytest
 from coord_hooks import fsio, health, logs
 from coord_hooks.cli import health as cli_health
 from coord_hooks.context import Context, open_context
-from coord_hooks.ops import diagnose
-from coord_hooks.ops.diagnose import Finding, Report
+from coord_hooks.ops import checks, diagnose
+from coord_hooks.ops.checks import state as state_checks
+from coord_hooks.ops.findings import Finding, Report
 
 SHIM = "#!/bin/sh\nexit 0\n"
 
@@ -154,18 +155,18 @@ def test_lapsed_lock_of_an_idle_live_session(clean: Context, plugin: Path,
 
 def test_unread_backlog_of_a_live_session(clean: Context, plugin: Path,
                                           tmp_path: Path) -> None:
-    for i in range(diagnose.BACKLOG_WARN):
+    for i in range(state_checks.BACKLOG_WARN):
         clean.coordinator.send("alice001-aaaa", "bob", f"update {i}")
     finding = only(run(clean, plugin, tmp_path), "backlog")
     assert finding.severity == "warning"
     assert finding.fix == "coord inbox --session bob00002"
-    assert finding.data["unread"] == diagnose.BACKLOG_WARN
+    assert finding.data["unread"] == state_checks.BACKLOG_WARN
 
 
 def test_old_unread_message_is_a_backlog_too(clean: Context, plugin: Path,
                                              tmp_path: Path) -> None:
     clean.coordinator.send(None, "alice", "ping")
-    later = time.time() + diagnose.BACKLOG_AGE_WARN + 60
+    later = time.time() + state_checks.BACKLOG_AGE_WARN + 60
     finding = only(run(clean, plugin, tmp_path, now=later), "backlog")
     assert finding.fix == "coord inbox --session alice001"
 
@@ -391,16 +392,16 @@ def test_large_live_store(clean: Context, plugin: Path, tmp_path: Path) -> None:
     blob = clean.state_dir / "cache"
     blob.mkdir()
     with open(blob / "snapshot.bin", "wb") as handle:  # sparse: costs no disk
-        handle.truncate(diagnose.LIVE_WARN_BYTES + 1)
+        handle.truncate(state_checks.LIVE_WARN_BYTES + 1)
     assert only(run(clean, plugin, tmp_path), "store-large").fix == "coord cleanup"
 
 
 def test_a_failing_check_is_reported_and_the_rest_still_run(
         clean: Context, plugin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(self: diagnose.Diagnosis) -> None:
+    def broken(d: diagnose.Diagnosis) -> None:
         raise OSError("no /proc here")
 
-    monkeypatch.setattr(diagnose.Diagnosis, "check_locks", broken)
+    monkeypatch.setitem(checks.CHECKS, "check_locks", broken)
     report = run(clean, plugin, tmp_path)
     assert only(report, "check-failed:check_locks").severity == "warning"
     assert "sessions" in report.stats and "latency" in report.stats
