@@ -37,12 +37,8 @@ from coord_hooks.store.jsonfiles import (
     message_file_name,
     session_file_name,
 )
-from coord_hooks.store.sqlite import (
-    SqliteStore,
-    SqliteWriter,
-    creation_lock,
-    others_attached,
-)
+from coord_hooks.store.sqlite import SqliteStore, SqliteWriter
+from coord_hooks.store.sqlite_file import creation_lock, others_attached
 
 BACKUP_DIR = "migrated"
 # What belongs to the JSON layout and moves out with it (the archive, logs, quarantine,

@@ -105,7 +105,7 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _load_index_file(path: Path) -> dict[str, Any] | None:
+def load_index_file(path: Path) -> dict[str, Any] | None:
     """A manifest or part as written by `_dump_index_file`; None if absent or damaged."""
     try:
         with open(path, "rb") as handle:
@@ -190,7 +190,7 @@ class Index:
         stamp = self.stamp(name)
         if stamp is None or name in self.unknown:
             return None
-        data = _load_index_file(self.folder / name)
+        data = load_index_file(self.folder / name)
         if (data is None or data.get("stamp") != stamp or data.get("fields") != PARTS[name]
                 or not isinstance(data.get("rows"), dict)):
             return None
@@ -539,7 +539,7 @@ class OptimizedStore(JsonFileStore):
             return known
         if self.cache_ttl <= 0:
             return Index(self.index_dir, generation, None, False)
-        manifest = _load_index_file(self.index_dir / MANIFEST)
+        manifest = load_index_file(self.index_dir / MANIFEST)
         exact = manifest is not None and manifest.get("generation") == generation
         if manifest is not None and not exact:
             self.stats.add("evictions")  # another writer (or a crash) made it stale
@@ -649,7 +649,7 @@ class OptimizedStore(JsonFileStore):
                 old_counts = index.manifest.get("counts")
                 if isinstance(old_counts, dict) and name in old_counts:
                     counts[name] = old_counts[name]
-        totals = self._totals(index.manifest)
+        totals = manifest_totals(index.manifest)
         for key, value in self.stats.take().items():
             totals[key] = totals.get(key, 0) + value
         totals.update(self._compact_stats_log(totals))
@@ -673,13 +673,6 @@ class OptimizedStore(JsonFileStore):
         fresh.journal = index.journal
         self._index = fresh
 
-    @staticmethod
-    def _totals(manifest: dict[str, Any]) -> dict[str, int]:
-        stats = manifest.get("stats")
-        if not isinstance(stats, dict):
-            return dict.fromkeys(COUNTERS, 0)
-        return {key: int(stats.get(key, 0)) for key in COUNTERS}
-
     def _compact_stats_log(self, totals: dict[str, int]) -> dict[str, int]:
         """Fold a large ``stats.log`` into the manifest totals (under the store lock)."""
         path = self.index_dir / STATS_LOG
@@ -691,7 +684,7 @@ class OptimizedStore(JsonFileStore):
         except OSError:
             return {}
         folded = dict(totals)
-        for key, value in _read_stats_log(moved).items():
+        for key, value in read_stats_log(moved).items():
             folded[key] = folded.get(key, 0) + value
         try:
             os.unlink(moved)
@@ -725,65 +718,9 @@ class OptimizedStore(JsonFileStore):
         return {"flushed": flushed, "rebuilt": rebuilt}
 
     def info(self) -> StoreInfo:
-        generation = self.generation()
-        manifest = _load_index_file(self.index_dir / MANIFEST) or {}
-        queued = read_journal(self.state_dir)
-        now = time.time()
-        totals = self._totals(manifest)
-        for key, value in _read_stats_log(self.index_dir / STATS_LOG).items():
-            totals[key] = totals.get(key, 0) + value
-        for key, value in self.stats.pending.items():
-            totals[key] += value
-        lookups = totals["hits"] + totals["misses"]
-        exact = manifest.get("generation") == generation
-        parts: dict[str, Any] = manifest.get("parts") or {}
-        counts: dict[str, Any] = manifest.get("counts") or {}
-        msgs = manifest.get("msgs")
-        written = manifest.get("written_at")
-        last_rebuild = manifest.get("last_rebuild")
-        size = 0
-        for name in (MANIFEST, *PARTS):
-            try:
-                size += os.stat(self.index_dir / name).st_size
-            except OSError:
-                pass
-        cache = {
-            "enabled": self.cache_ttl > 0,
-            "ttl_s": self.cache_ttl,
-            "format": "marshal",
-            "location": str(self.index_dir),
-            "bytes": size,
-            "generation": generation,
-            "snapshot_generation": manifest.get("generation"),
-            "current": exact,
-            "age_s": round(now - written, 1) if isinstance(written, (int, float)) else None,
-            "entries": {
-                "sessions": counts.get("sessions") if parts.get("sessions") is not None
-                else None,
-                "locks": counts.get("locks") if parts.get("locks") is not None else None,
-                "messages": msgs[1] if exact and msgs else None,
-            },
-            "hits": totals["hits"],
-            "misses": totals["misses"],
-            "evictions": totals["evictions"],
-            "rebuilds": totals["rebuilds"],
-            "hit_ratio": round(totals["hits"] / lookups, 3) if lookups else None,
-            "last_rebuild_age_s": (round(now - last_rebuild, 1)
-                                   if isinstance(last_rebuild, (int, float)) else None),
-            "stats_since": manifest.get("stats_since"),
-        }
-        batch = {
-            "pending": len(queued),
-            "seqs": [m.seq for m in queued],
-            "oldest_age_s": (round(now - min(m.created_at for m in queued), 1)
-                             if queued else None),
-            "batch_size": self.batch_size,
-            "flush_interval_s": self.settings.batch_flush_interval,
-            "journal": str(self.state_dir / JOURNAL_NAME),
-        }
-        return StoreInfo(backend=self.name, location=str(self.state_dir),
-                         details={"generation": generation, "cache": cache,
-                                  "pending_broadcasts": len(queued), "batch": batch})
+        from coord_hooks.store import optimized_info  # status and diagnose only
+
+        return optimized_info.describe(self)
 
     def close(self) -> None:
         """Record the cache counters no transaction folded into the manifest.
@@ -806,7 +743,15 @@ class OptimizedStore(JsonFileStore):
                 pass  # counters are diagnostics; never fail a hook for them
 
 
-def _read_stats_log(path: Path) -> dict[str, int]:
+def manifest_totals(manifest: dict[str, Any]) -> dict[str, int]:
+    """The cache counters a manifest has folded in so far."""
+    stats = manifest.get("stats")
+    if not isinstance(stats, dict):
+        return dict.fromkeys(COUNTERS, 0)
+    return {key: int(stats.get(key, 0)) for key in COUNTERS}
+
+
+def read_stats_log(path: Path) -> dict[str, int]:
     """Sum the ``hits misses evictions rebuilds`` lines of a stats log."""
     totals = dict.fromkeys(COUNTERS, 0)
     try:

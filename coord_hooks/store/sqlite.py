@@ -12,7 +12,8 @@
   never touches its parent's connection.
 * The schema is an ordered list of named migrations, recorded in ``_migrations``; a new
   database is built in a temporary file and renamed into place, so no process ever sees
-  a half-made one.
+  a half-made one (`store.sqlite_file`, which also keeps the file small and replaces it
+  when corrupt).
 * sqlite3 errors become the project's exceptions in one place, `translate_error`.
 * A corrupt database (``file is not a database``, ``database disk image is malformed``,
   confirmed by ``PRAGMA quick_check`` under a lock) is moved to ``quarantine/`` — never
@@ -35,9 +36,8 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from coord_hooks.errors import CorruptRecordError, StoreBusyError, StoreError
-from coord_hooks.fsio import FlockLock, fsync_dir
 from coord_hooks.model import Lock, Message, NewMessage, Session, StoreInfo
-from coord_hooks.paths import FILE_MODE, ensure_state_dir
+from coord_hooks.paths import ensure_state_dir
 from coord_hooks.store import layout
 
 TYPE_CHECKING = False
@@ -50,7 +50,7 @@ CACHE_KIB = 8192  # page cache per connection (a long-lived `coord monitor` keep
 WAL_LIMIT = 8 * 1024 * 1024  # the WAL is truncated back to this size after checkpoints
 
 # SQLite primary result codes (the low byte of an extended code).
-_BUSY, _LOCKED, _CORRUPT, _FULL, _NOTADB = 5, 6, 11, 13, 26
+BUSY, LOCKED, CORRUPT, FULL, NOTADB = 5, 6, 11, 13, 26
 
 SESSION_COLUMNS = Session.FIELDS
 LOCK_COLUMNS = Lock.FIELDS
@@ -65,9 +65,9 @@ def _marks(names: tuple[str, ...]) -> str:
     return ", ".join("?" * len(names))
 
 
-_SESSION_SELECT = f"SELECT {_cols(SESSION_COLUMNS)} FROM sessions"
-_LOCK_SELECT = f"SELECT {_cols(LOCK_COLUMNS)} FROM locks"
-_MESSAGE_SELECT = f"SELECT {_cols(MESSAGE_COLUMNS)} FROM messages"
+SESSION_SELECT = f"SELECT {_cols(SESSION_COLUMNS)} FROM sessions"
+LOCK_SELECT = f"SELECT {_cols(LOCK_COLUMNS)} FROM locks"
+MESSAGE_SELECT = f"SELECT {_cols(MESSAGE_COLUMNS)} FROM messages"
 _SESSION_PUT = (f"INSERT OR REPLACE INTO sessions ({_cols(SESSION_COLUMNS)}) "
                 f"VALUES ({_marks(SESSION_COLUMNS)})")
 _LOCK_PUT = (f"INSERT OR REPLACE INTO locks ({_cols(LOCK_COLUMNS)}, glob_prefix) "
@@ -197,44 +197,44 @@ def apply_migrations(db: sqlite3.Connection) -> list[str]:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         db.execute("COMMIT")
     except BaseException:
-        _rollback(db)
+        rollback(db)
         raise
     return applied
 
 
 # --- errors ------------------------------------------------------------------------------
-def _primary_code(exc: sqlite3.Error) -> int | None:
+def primary_code(exc: sqlite3.Error) -> int | None:
     code = getattr(exc, "sqlite_errorcode", None)  # Python >= 3.11
     if isinstance(code, int):
         return code & 0xFF
     text = str(exc).lower()  # older Pythons: the message is all there is
     if "locked" in text or "busy" in text:
-        return _BUSY
+        return BUSY
     if "malformed" in text or "not a database" in text:
-        return _CORRUPT
+        return CORRUPT
     if "disk is full" in text or "database or disk is full" in text:
-        return _FULL
+        return FULL
     return None
 
 
 def is_corrupt(exc: BaseException) -> bool:
-    return isinstance(exc, sqlite3.Error) and _primary_code(exc) in (_CORRUPT, _NOTADB)
+    return isinstance(exc, sqlite3.Error) and primary_code(exc) in (CORRUPT, NOTADB)
 
 
 def translate_error(exc: sqlite3.Error, path: Path, timeout: float) -> StoreError:
     """The one place where sqlite3 errors become coord-hooks errors."""
-    code = _primary_code(exc)
-    if code in (_BUSY, _LOCKED):
+    code = primary_code(exc)
+    if code in (BUSY, LOCKED):
         return StoreBusyError(f"store database {path} busy for {timeout:g}s "
                               "(another process holds its write lock)")
-    if code in (_CORRUPT, _NOTADB):
+    if code in (CORRUPT, NOTADB):
         return CorruptRecordError(f"store database {path} is corrupt ({exc})")
-    if code == _FULL:
+    if code == FULL:
         return StoreError(f"cannot write {path}: the disk is full")
     return StoreError(f"store database {path}: {exc}")
 
 
-def _rollback(db: sqlite3.Connection) -> None:
+def rollback(db: sqlite3.Connection) -> None:
     try:
         if db.in_transaction:
             db.execute("ROLLBACK")
@@ -243,17 +243,17 @@ def _rollback(db: sqlite3.Connection) -> None:
 
 
 # --- row conversion ----------------------------------------------------------------------
-def _session(row: tuple[Any, ...]) -> Session:
+def session_from_row(row: tuple[Any, ...]) -> Session:
     return Session(*row)
 
 
-def _lock(row: tuple[Any, ...]) -> Lock:
+def lock_from_row(row: tuple[Any, ...]) -> Lock:
     key, owner, acquired, renewed, ttl, exclusive, is_glob, reason, agent = row
     return Lock(key, owner, acquired, renewed, ttl, bool(exclusive), bool(is_glob), reason,
                 agent)
 
 
-def _message(row: tuple[Any, ...]) -> Message:
+def message_from_row(row: tuple[Any, ...]) -> Message:
     seq, sender, recipient, body, created, sender_name, urgent = row
     return Message(seq, sender, recipient, body, created, sender_name, bool(urgent))
 
@@ -270,20 +270,21 @@ class SqliteReader:
         self.db = db
 
     def get_session(self, session_id: str) -> Session | None:
-        row = self.db.execute(f"{_SESSION_SELECT} WHERE session_id = ?",
+        row = self.db.execute(f"{SESSION_SELECT} WHERE session_id = ?",
                               (session_id,)).fetchone()
-        return None if row is None else _session(row)
+        return None if row is None else session_from_row(row)
 
     def sessions(self) -> list[Session]:
-        return [_session(r) for r in self.db.execute(f"{_SESSION_SELECT} ORDER BY session_id")]
+        rows = self.db.execute(f"{SESSION_SELECT} ORDER BY session_id")
+        return [session_from_row(r) for r in rows]
 
     def live_sessions(self) -> list[Session]:
         """Sessions not marked ended (served by the ``sessions_live`` index)."""
-        return [_session(r) for r in self.db.execute(
-            f"{_SESSION_SELECT} WHERE ended_at IS NULL ORDER BY last_seen")]
+        return [session_from_row(r) for r in self.db.execute(
+            f"{SESSION_SELECT} WHERE ended_at IS NULL ORDER BY last_seen")]
 
     def locks(self) -> list[Lock]:
-        return [_lock(r) for r in self.db.execute(f"{_LOCK_SELECT} ORDER BY key, owner")]
+        return [lock_from_row(r) for r in self.db.execute(f"{LOCK_SELECT} ORDER BY key, owner")]
 
     def locks_touching(self, key: str, is_glob: bool) -> list[Lock]:
         """Every lock that may overlap ``key``: a superset, narrowed by the indexes.
@@ -301,35 +302,35 @@ class SqliteReader:
         marks = ", ".join("?" * len(exact))
         below = (key + "/", key + "0")  # every "key/..." string sorts in between
         rows = self.db.execute(
-            f"{_LOCK_SELECT} WHERE key IN ({marks}) UNION "
-            f"{_LOCK_SELECT} WHERE key >= ? AND key < ? UNION "
-            f"{_LOCK_SELECT} WHERE is_glob = 1 AND glob_prefix IN ('', {marks}) UNION "
-            f"{_LOCK_SELECT} WHERE is_glob = 1 AND glob_prefix >= ? AND glob_prefix < ? UNION "
+            f"{LOCK_SELECT} WHERE key IN ({marks}) UNION "
+            f"{LOCK_SELECT} WHERE key >= ? AND key < ? UNION "
+            f"{LOCK_SELECT} WHERE is_glob = 1 AND glob_prefix IN ('', {marks}) UNION "
+            f"{LOCK_SELECT} WHERE is_glob = 1 AND glob_prefix >= ? AND glob_prefix < ? UNION "
             # A pattern row written by hand (sqlite3 shell) has no prefix: keep it.
-            f"{_LOCK_SELECT} WHERE is_glob = 1 AND glob_prefix IS NULL",
+            f"{LOCK_SELECT} WHERE is_glob = 1 AND glob_prefix IS NULL",
             (*exact, *below, *exact, *below))
-        return [_lock(r) for r in rows]
+        return [lock_from_row(r) for r in rows]
 
     def locks_owned_by(self, owner: str) -> list[Lock]:
         """The locks one session holds (``locks_owner`` index): ending a session."""
-        return [_lock(r) for r in self.db.execute(f"{_LOCK_SELECT} WHERE owner = ?",
+        return [lock_from_row(r) for r in self.db.execute(f"{LOCK_SELECT} WHERE owner = ?",
                                                    (owner,))]
 
     def get_lock(self, key: str, owner: str) -> Lock | None:
-        row = self.db.execute(f"{_LOCK_SELECT} WHERE key = ? AND owner = ?",
+        row = self.db.execute(f"{LOCK_SELECT} WHERE key = ? AND owner = ?",
                               (key, owner)).fetchone()
-        return None if row is None else _lock(row)
+        return None if row is None else lock_from_row(row)
 
     def messages_after(self, seq: int, limit: int | None = None) -> list[Message]:
-        cursor = self.db.execute(f"{_MESSAGE_SELECT} WHERE seq > ? ORDER BY seq LIMIT ?",
+        cursor = self.db.execute(f"{MESSAGE_SELECT} WHERE seq > ? ORDER BY seq LIMIT ?",
                                  (seq, -1 if limit is None else limit))
-        return [_message(r) for r in cursor]
+        return [message_from_row(r) for r in cursor]
 
     def messages_for(self, recipient: str, after: int) -> list[Message]:
         """Live messages to one recipient (a session id or ``*``) after a cursor."""
-        cursor = self.db.execute(f"{_MESSAGE_SELECT} WHERE recipient = ? AND seq > ? "
+        cursor = self.db.execute(f"{MESSAGE_SELECT} WHERE recipient = ? AND seq > ? "
                                  "ORDER BY seq", (recipient, after))
-        return [_message(r) for r in cursor]
+        return [message_from_row(r) for r in cursor]
 
     def last_seq(self) -> int:
         counted = self._meta("last_seq")
@@ -383,8 +384,8 @@ class SqliteWriter(SqliteReader):
         self.db.execute("UPDATE meta SET value = max(value, ?) WHERE key = 'last_seq'", (seq,))
 
     def archive_messages(self, upto_seq: int) -> int:
-        doomed = [_message(r) for r in self.db.execute(
-            f"{_MESSAGE_SELECT} WHERE seq <= ? ORDER BY seq", (upto_seq,))]
+        doomed = [message_from_row(r) for r in self.db.execute(
+            f"{MESSAGE_SELECT} WHERE seq <= ? ORDER BY seq", (upto_seq,))]
         if not doomed:
             return 0
         from coord_hooks.store import archive  # gzip: only retention pays for it
@@ -410,59 +411,6 @@ def _in_transaction(db: sqlite3.Connection) -> bool:
         return db.in_transaction
     except sqlite3.ProgrammingError:  # already closed
         return False
-
-
-def others_attached(path: Path) -> bool:
-    """Does another process have the database open (WAL mode)?
-
-    Every connection holds a shared POSIX lock on byte 128 of the ``-shm`` file (the
-    "dead man switch", ``UNIX_SHM_DMS`` in SQLite's os_unix.c) while it is open.
-    """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: no way to tell, assume not
-        return False
-    try:
-        fd = os.open(f"{path}-shm", os.O_RDWR)
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True
-    try:
-        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 128)
-        return False
-    except OSError:
-        return True
-    finally:
-        os.close(fd)  # also drops the probe lock
-
-
-_HELD = _thread._local()
-
-
-@contextmanager
-def creation_lock(state_dir: Path, timeout: float) -> Iterator[None]:
-    """The sidecar flock taken to create, replace or migrate ``coord.db``.
-
-    Re-entrant within a thread (`coord migrate` holds it while it builds the database);
-    flock itself is not: a second descriptor in the same process would wait for the first.
-    """
-    path = str(state_dir / CREATE_LOCK)
-    held: dict[str, int] = getattr(_HELD, "paths", None) or {}
-    _HELD.paths = held
-    if held.get(path):
-        held[path] += 1
-        try:
-            yield
-        finally:
-            held[path] -= 1
-        return
-    with FlockLock(Path(path), timeout):
-        held[path] = 1
-        try:
-            yield
-        finally:
-            held.pop(path, None)
 
 
 # Connections a forked child inherited: never closed or used there (closing one could
@@ -520,33 +468,15 @@ class SqliteStore:
         return 0  # nothing is batched: every append is committed at once
 
     def maintenance(self, dry_run: bool = False) -> dict[str, Any]:
-        """Incremental vacuum (give free pages back) and a truncating WAL checkpoint."""
-        before = self._stats()
-        report: dict[str, Any] = {"free_pages": before["freelist_count"],
-                                  "wal_bytes": before["wal_bytes"]}
-        if dry_run:
-            report["would"] = ["incremental_vacuum", "wal_checkpoint(TRUNCATE)", "optimize"]
-            return report
-        with self.transaction() as tx:
-            # Inside BEGIN IMMEDIATE: run in autocommit, these start as reads and fail at
-            # once (SQLITE_BUSY_SNAPSHOT, no busy handler) if a writer commits meanwhile.
-            tx.db.execute("PRAGMA incremental_vacuum").fetchall()  # steps until done
-            tx.db.execute("PRAGMA optimize")
-        with self._checkout() as db:
-            try:
-                busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-            except sqlite3.OperationalError as exc:
-                if _primary_code(exc) not in (_BUSY, _LOCKED):
-                    raise self._error(exc) from None
-                busy = 1  # another process is checkpointing right now: fine, next time
-        after = self._stats()
-        report.update(pages_freed=before["freelist_count"] - after["freelist_count"],
-                      wal_bytes_after=after["wal_bytes"], checkpoint_complete=not busy,
-                      size_bytes=after["size_bytes"])
-        return report
+        """Incremental vacuum and a truncating WAL checkpoint (`sqlite_file.maintenance`)."""
+        from coord_hooks.store import sqlite_file
+
+        return sqlite_file.maintenance(self, dry_run)
 
     def info(self) -> StoreInfo:
-        details = self._stats()
+        from coord_hooks.store import sqlite_file  # status and diagnose only
+
+        details = sqlite_file.stats(self)
         with self.read() as view:
             details.update(sessions=len(view.sessions()), locks=len(view.locks()),
                            live_messages=view.message_count(), last_seq=view.last_seq())
@@ -579,11 +509,11 @@ class SqliteStore:
                 self._refuse_if_retired(db, writing=False)
                 yield reader
             except sqlite3.Error as exc:
-                _rollback(db)
+                rollback(db)
                 raise self._error(exc) from None
             finally:
                 self._local.active = None
-                _rollback(db)  # a read transaction has nothing to commit
+                rollback(db)  # a read transaction has nothing to commit
 
     @contextmanager
     def _transaction(self) -> Iterator[SqliteWriter]:
@@ -612,7 +542,7 @@ class SqliteStore:
             self._refuse_if_retired(db, writing=True)
             yield writer
         except BaseException as exc:
-            _rollback(db)
+            rollback(db)
             if isinstance(exc, sqlite3.Error):
                 raise self._error(exc) from None
             raise
@@ -620,7 +550,7 @@ class SqliteStore:
             try:
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
-                _rollback(db)
+                rollback(db)
                 raise self._error(exc) from None
         finally:
             self._local.active = previous
@@ -641,7 +571,7 @@ class SqliteStore:
                     db.execute("BEGIN IMMEDIATE")
                     return
                 except sqlite3.OperationalError as exc:
-                    if _primary_code(exc) not in (_BUSY, _LOCKED):
+                    if primary_code(exc) not in (BUSY, LOCKED):
                         raise
                     if time.monotonic() >= deadline:
                         raise
@@ -723,7 +653,9 @@ class SqliteStore:
         """Connect, creating, migrating or (if corrupt) replacing the database."""
         for attempt in (1, 2):
             if not os.path.exists(self.path):
-                self._create()
+                from coord_hooks.store import sqlite_file  # only the first open
+
+                sqlite_file.create(self)
             db: sqlite3.Connection | None = None
             try:
                 db = self._connect(self.path)
@@ -754,61 +686,13 @@ class SqliteStore:
 
     def create_database(self, rows: Callable[[SqliteWriter], None] | None = None) -> None:
         """Build the database with ``rows`` filled in, atomically; refuse if it exists."""
-        with creation_lock(self.state_dir, self.lock_timeout):
+        from coord_hooks.store import sqlite_file
+
+        with sqlite_file.creation_lock(self.state_dir, self.lock_timeout):
             if os.path.exists(self.path):
                 raise StoreError(f"{self.path} already exists")
-            self._build(self.path, rows)
+            sqlite_file.build(self, self.path, rows)
 
-    def _create(self) -> None:
-        """Build a new database in a temporary file and rename it into place."""
-        with creation_lock(self.state_dir, self.lock_timeout):
-            if os.path.exists(self.path):
-                return  # another process made it while we waited
-            if self.check_layout:
-                layout.check(self.state_dir, self.name)
-            self._build(self.path)
-            if self.check_layout and layout.read_marker(self.state_dir) != layout.SQLITE:
-                layout.write_marker(self.state_dir, layout.SQLITE, "the sqlite backend")
-
-    def _build(self, target: Path, rows: Callable[[SqliteWriter], None] | None = None
-               ) -> None:
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-        try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
-            db = self._connect(tmp)
-            try:
-                # Both are fixed at creation: auto_vacuum cannot be turned on once tables
-                # exist, and WAL mode is recorded in the file header.
-                db.execute("PRAGMA auto_vacuum = INCREMENTAL")
-                db.execute("PRAGMA journal_mode = WAL")
-                apply_migrations(db)
-                if rows is not None:
-                    db.execute("BEGIN IMMEDIATE")
-                    try:
-                        rows(SqliteWriter(db, self.state_dir))
-                        db.execute("COMMIT")
-                    except BaseException:
-                        _rollback(db)
-                        raise
-            finally:
-                db.close()  # checkpoints and removes the temporary WAL
-            fd = os.open(tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, target)
-            fsync_dir(target.parent)
-        except sqlite3.Error as exc:
-            raise self._error(exc) from None
-        except OSError as exc:
-            raise StoreError(f"cannot create {target}: {exc.strerror or exc}") from None
-        finally:
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                try:
-                    os.unlink(f"{tmp}{suffix}")
-                except OSError:
-                    pass
 
     def _error(self, exc: sqlite3.Error) -> StoreError:
         return translate_error(exc, self.path, self.lock_timeout)
@@ -828,124 +712,9 @@ class SqliteStore:
 
     # --- corruption ----------------------------------------------------------------------
     def recover_corrupt(self, why: str) -> Path | None:
-        """Quarantine a corrupt database and start a fresh one; return where it went.
+        """Quarantine a corrupt database and start a fresh one (`sqlite_file.recover_corrupt`)."""
+        from coord_hooks.store import sqlite_file
 
-        Done under the creation lock and only once ``PRAGMA quick_check`` confirms the
-        damage, so two processes noticing at once move it once and never move a fresh
-        one. Returns None when the file is (no longer) damaged. Refuses while another
-        process still has the file open: its connection would later unlink the fresh
-        database's WAL by name (SQLite's "how to corrupt" list, renaming an open file).
-        """
-        with creation_lock(self.state_dir, self.lock_timeout):
-            if not os.path.exists(self.path) or not self._damaged():
-                return None
-            if others_attached(self.path):
-                raise CorruptRecordError(
-                    f"store database {self.path} is corrupt and still open in another "
-                    "process; it will be moved to quarantine/ by the first command that "
-                    "runs after those processes exit")
-            salvage = _salvage(self.path)
-            from coord_hooks.fsio import quarantine
-
-            moved = quarantine(self.path, self.state_dir, f"corrupt sqlite database: {why}")
-            for suffix in ("-wal", "-shm"):
-                side = Path(f"{self.path}{suffix}")
-                if side.exists():
-                    quarantine(side, self.state_dir, "belongs to a corrupt database")
-            # Sequence numbers must never go back: cursors and the archive hold them.
-            floor = max([salvage.last_seq, *(s.cursor for s in salvage.sessions),
-                         *(m.seq for m in self.archived_messages())], default=0)
-            self._build(self.path, lambda tx: salvage.restore(tx, floor))
-            from coord_hooks import logs
-
-            logs.log_event(self.state_dir, "warning", "sqlite_corrupt_replaced",
-                           path=str(self.path), moved_to=str(moved), reason=why,
-                           salvaged_sessions=len(salvage.sessions),
-                           salvaged_locks=len(salvage.locks),
-                           salvaged_messages=len(salvage.messages))
-            return moved
-
-    def _damaged(self) -> bool:
-        try:
-            # Read-only: a read-write close could checkpoint into the damaged file.
-            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
-                                 timeout=self.lock_timeout)
-        except sqlite3.Error as exc:
-            return is_corrupt(exc)
-        try:
-            rows = db.execute("PRAGMA quick_check(1)").fetchall()
-            return rows != [("ok",)]
-        except sqlite3.Error as exc:
-            return is_corrupt(exc)
-        finally:
-            db.close()
-
-    def _stats(self) -> dict[str, Any]:
-        try:
-            with self._checkout() as db:
-                pragma = {name: db.execute(f"PRAGMA {name}").fetchone()[0]
-                          for name in ("page_size", "page_count", "freelist_count",
-                                       "journal_mode", "auto_vacuum", "user_version")}
-                names = [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
-        except sqlite3.Error as exc:
-            raise self._error(exc) from None
-
-        def size(path: str) -> int:
-            try:
-                return os.path.getsize(path)
-            except OSError:
-                return 0
-
-        return {"path": str(self.path), "size_bytes": size(str(self.path)),
-                "wal_bytes": size(f"{self.path}-wal"), **pragma,
-                "migrations": names, "sqlite_version": sqlite3.sqlite_version}
+        return sqlite_file.recover_corrupt(self, why)
 
 
-class _Salvage:
-    """What could still be read from a damaged database."""
-
-    def __init__(self) -> None:
-        self.sessions: list[Session] = []
-        self.locks: list[Lock] = []
-        self.messages: list[Message] = []
-        self.last_seq = 0
-
-    def restore(self, tx: SqliteWriter, floor: int) -> None:
-        for session in self.sessions:
-            tx.put_session(session)
-        for lock in self.locks:
-            tx.put_lock(lock)
-        for message in self.messages:
-            tx.restore_message(message)
-        tx.bump_last_seq(max(floor, self.last_seq))
-
-
-def _salvage(path: Path) -> _Salvage:
-    """Read every row that still reads, table by table, stopping at the first bad page."""
-    found = _Salvage()
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.Error:
-        return found
-    try:
-        for sql, convert, into in ((_SESSION_SELECT, _session, found.sessions),
-                                   (_LOCK_SELECT, _lock, found.locks),
-                                   (f"{_MESSAGE_SELECT} ORDER BY seq", _message,
-                                    found.messages)):
-            try:
-                for row in db.execute(sql):
-                    try:
-                        into.append(convert(row))  # type: ignore[arg-type]
-                    except (TypeError, ValueError):
-                        continue
-            except sqlite3.Error:
-                continue
-        try:
-            row = db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
-            found.last_seq = int(row[0]) if row else 0
-        except (sqlite3.Error, TypeError, ValueError):
-            pass
-    finally:
-        db.close()
-    found.last_seq = max([found.last_seq, *(m.seq for m in found.messages)])
-    return found

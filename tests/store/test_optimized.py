@@ -491,9 +491,9 @@ def _broadcast(body: str) -> NewMessage:
 
 
 def _manifest(state_dir: Path) -> dict[str, Any]:
-    from coord_hooks.store.optimized import _load_index_file
+    from coord_hooks.store.optimized import load_index_file
 
-    data = _load_index_file(state_dir / INDEX_DIR / MANIFEST)
+    data = load_index_file(state_dir / INDEX_DIR / MANIFEST)
     assert data is not None
     return data
 
