@@ -23,6 +23,8 @@ FORBIDDEN = ("typer", "click", "rich", "portalocker", "orjson", "platformdirs",
 # at run time); hashlib loads OpenSSL where _sha1 gives the same digests.
 SLOW_STDLIB = ("dataclasses", "inspect", "typing", "hashlib", "_hashlib",
                "coord_hooks.store.base")
+# coord_hooks modules an optimized pre-tool-use may load (issue 14 kept it at 21).
+HOOK_PATH_BUDGET = 21
 _LINE = re.compile(r"import time:\s+\d+ \|\s+\d+ \|(?P<indent>\s*)(?P<name>\S+)")
 
 
@@ -91,6 +93,10 @@ def test_shim_pre_tool_use_loads_no_third_party_module(project: Project,
     assert {"coord_hooks.hook.tools", "coord_hooks.coordination.locks"} <= trace.timed
     assert forbidden_in(trace.loaded) == []
     assert forbidden_in(trace.timed) == []
+    # Every module is paid on every Edit: the rooms must not cost the lock path more of
+    # ours than the flat package did (20, and importlib besides; scripts/hook-modules.py).
+    ours = sorted(m for m in trace.loaded if m.split(".")[0] == "coord_hooks")
+    assert len(ours) <= HOOK_PATH_BUDGET, ours
 
 
 def test_optimized_pre_tool_use_skips_slow_standard_modules(project: Project,
