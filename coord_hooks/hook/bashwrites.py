@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 PARSER_FIGURES = "see docs in module docstring"
 
 MAX_CHARS = 1_000_000  # longer commands are not judged (agents' here-docs stay below)
-MAX_STEPS = 50_000  # words, segments, commands: bounds the time on hostile input
+MAX_STEPS = 20_000  # words, segments, commands: bounds the time on hostile input
 MAX_DEPTH = 40  # nesting of subshells, groups, substitutions
 MAX_SHELL_NESTING = 3  # bash -c 'bash -c "..."' levels parsed
 MAX_BRACE_WORDS = 256  # a brace expansion producing more words is not expanded
@@ -1041,7 +1041,10 @@ def _brace_items(items: list[Seg], depth: int) -> list[list[Seg]] | None:
             inner = "".join(t for k, t, _ in items[start + 1:end] if k == _LIT)
             if end - start - 1 != len(inner):
                 continue
-            seq = _brace_sequence(inner)
+            try:
+                seq = _brace_sequence(inner)
+            except OverflowError:
+                return None
             if seq is None:
                 continue
             alternatives = [[(_LIT, x, None)] for x in seq]
@@ -1058,6 +1061,8 @@ def _brace_items(items: list[Seg], depth: int) -> list[list[Seg]] | None:
 
 
 def _brace_sequence(inner: str) -> list[str] | None:
+    """``1..5``, ``a..e``, ``01..10..2``; None when not a sequence, OverflowError when
+    too long to expand."""
     parts = inner.split("..")
     if len(parts) not in (2, 3):
         return None
@@ -1072,7 +1077,7 @@ def _brace_sequence(inner: str) -> list[str] | None:
         width = max(len(a), len(b)) if (a.lstrip("-").startswith("0") and len(a) > 1) or \
             (b.lstrip("-").startswith("0") and len(b) > 1) else 0
         if abs(hi - lo) // step > MAX_BRACE_WORDS:
-            return None
+            raise OverflowError("brace sequence too long")
         rng = range(lo, hi + 1, step) if lo <= hi else range(lo, hi - 1, -step)
         return [str(x).zfill(width) for x in rng]
     except ValueError:
@@ -1090,10 +1095,6 @@ def _normalize(path: str) -> str:
     if path.startswith("//"):
         path = "/" + path.lstrip("/")
     return path
-
-
-def _basename(text: str) -> str:
-    return os.path.basename(text.rstrip("/")) if text.strip("/") else ""
 
 
 # --------------------------------------------------------------------------------------
@@ -1343,13 +1344,15 @@ class _Analyzer:
     def into(self, folder: Word, src: Word, st: _State, form: str, op: str) -> None:
         """``folder/basename(src)``: what cp/mv/ln/install write into a folder."""
         base = _static(src)
-        if base is None:
-            problem = self.resolve(src, st)[1]  # report why the source is unknown
-            if problem is not None:
-                self.note(problem[0], form, problem[1])
+        path, problem = self.resolve(src, st)
+        if problem is not None:  # a variable, a glob...: the name inside is unknown
+            self.note(problem[0], form, problem[1])
             return
-        name = _basename(base)
-        if not name or name in (".", ".."):
+        if path is None:
+            return
+        name = os.path.basename(path)
+        if base is not None and (base.rstrip("/").endswith(("/.", "/..")) or
+                                 base.rstrip("/") in (".", "..", "")):
             self.target(folder, st, form, op)
             return
         joined = Word([*folder.segs, (_QUOTED, "/" + name, None)], folder.raw)
