@@ -357,6 +357,10 @@ CORPUS: list[Entry] = [
     ("tar -czf dist/app.tgz src", ["write tar /w/p/dist/app.tgz"], []),
     ("sort -o sorted.txt input.txt", ["write sort /w/p/sorted.txt"], []),
     ("uniq in.txt out.txt", ["write uniq /w/p/out.txt"], []),
+    ("xxd -r dump.hex restored.bin", ["write xxd /w/p/restored.bin"], []),
+    ("xxd -l 64 bin/data.bin | head", [], []),
+    ("xxd -len 64 -c 16 bin/data.bin", [], []),
+    ("xxd -ps -c 256 key.bin out.hex", ["write xxd /w/p/out.hex"], []),
     ("awk '{print > (\"split-\" $1 \".txt\")}' data.txt", [], ["program"]),
     ("awk -i inplace '{gsub(/a/,\"b\")}1' f.txt", ["write awk-i /w/p/f.txt"], []),
 
