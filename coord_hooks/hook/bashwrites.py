@@ -101,16 +101,22 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ASSIGN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=")
 _FD_VAR = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 _BALANCE = re.compile(r"[(){}'\"\\]")
-_RESERVED = frozenset({"{", "}", "if", "then", "elif", "else", "fi", "while", "until", "do",
-                       "done", "for", "select", "case", "esac", "function", "[[", "!",
-                       "time", "coproc"})
 # Paths that are never project files: writing to them clobbers nothing.
 _NOT_FILES = frozenset({"/dev/null", "/dev/zero", "/dev/stdout", "/dev/stderr", "/dev/stdin",
                         "/dev/tty", "/dev/full", "/dev/random", "/dev/urandom"})
 _NOT_FILE_DIRS = ("/dev/fd/", "/proc/self/fd/", "/dev/pts/")
 
 
-class Target(Plain):
+class _Fact(Plain):
+    """A value compared and hashed by its fields (the analysis deduplicates them)."""
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:  # type: ignore[override]  # never changed once made
+        return hash(self._astuple())
+
+
+class Target(_Fact):
     """A file the command would write: absolute normalized ``path``, the ``form`` (the
     construct: ``redirect``, ``sed-i``, ``mv``...) and ``op``: ``write``, ``delete``,
     ``move-src`` (renamed away) or ``move-dst`` (renamed onto). A folder path stands for
@@ -124,11 +130,8 @@ class Target(Plain):
         self.form = form
         self.op = op
 
-    def __hash__(self) -> int:  # type: ignore[override]  # immutable in use
-        return hash((self.path, self.form, self.op))
 
-
-class Unresolved(Plain):
+class Unresolved(_Fact):
     """Something the analysis could not judge: ``kind`` (one of the constants above),
     the ``form`` or command it concerns, and ``detail`` (the word or command as
     written, shortened)."""
@@ -140,9 +143,6 @@ class Unresolved(Plain):
         self.kind = kind
         self.form = form
         self.detail = detail
-
-    def __hash__(self) -> int:  # type: ignore[override]  # immutable in use
-        return hash((self.kind, self.form, self.detail))
 
     def __str__(self) -> str:
         return f"{self.form} {self.detail} ({self.kind})" if self.detail else \
@@ -1368,14 +1368,18 @@ class _Analyzer:
         joined = Word([*folder.segs, (_QUOTED, "/" + name, None)], folder.raw)
         self.target(joined, st, form, op)
 
-    def backup(self, path: str, suffix: str, form: str) -> None:
-        """The backup copy ``sed -i.bak`` / ``perl -i.bak`` writes next to the file."""
-        if "*" in suffix:
-            name = suffix.replace("*", os.path.basename(path))
-            full = name if name.startswith("/") else os.path.dirname(path) + "/" + name
-        else:
-            full = path + suffix
-        self.add(_normalize(full), form, "write")
+    def in_place(self, files: list[Word], st: _State, form: str, suffix: str) -> None:
+        """``sed -i[SUFFIX]``, ``perl -i[SUFFIX]``: each file, and its backup copy."""
+        for word in files:
+            path = self.target(word, st, form, "write")
+            if path is None or not suffix:
+                continue
+            if "*" in suffix:  # GNU: `*` stands for the file's name
+                name = suffix.replace("*", os.path.basename(path))
+                backup = name if name.startswith("/") else os.path.dirname(path) + "/" + name
+            else:
+                backup = path + suffix
+            self.add(_normalize(backup), form, "write")
 
     def dest_is_folder(self, dest: Word, st: _State) -> bool:
         text = _static(dest)
@@ -1643,12 +1647,8 @@ def _h_sed(an: _Analyzer, name: str, args: list[Word], st: _State,
         text = _static(script) or ""
         if re.search(_SED_WRITE, text):
             an.note(PROGRAM, "sed", "w command in " + script.raw)
-    if not inplace:
-        return
-    for word in operands:
-        path = an.target(word, st, "sed-i", "write")
-        if path is not None and suffix:
-            an.backup(path, suffix, "sed-i")
+    if inplace:
+        an.in_place(operands, st, "sed-i", suffix)
 
 
 _SED_WRITE = r"(?:^|[;\n}0-9$]|/[gpIiMme0-9]*)\s*[wW]\s+\S"  # compiled on use (re caches)
@@ -1696,10 +1696,7 @@ def _h_perl(an: _Analyzer, name: str, args: list[Word], st: _State,
     if not inplace:
         an.note(PROGRAM, "perl", _command_text([_lit_word(name), *args]))
         return
-    for word in operands:
-        path = an.target(word, st, "perl-i", "write")
-        if path is not None and suffix:
-            an.backup(path, suffix, "perl-i")
+    an.in_place(operands, st, "perl-i", suffix)
 
 
 _AWK_WRITES = r"\bprintf?\b[^;{}\n]*?(?:>|\|)|\bsystem\s*\(|\|\s*&"  # compiled on use
