@@ -1690,10 +1690,7 @@ def _h_perl(an: _Analyzer, name: str, args: list[Word], st: _State,
                 break
     if not has_program and operands:
         operands = operands[1:]  # a script file: perl's first operand
-        if not inplace:
-            an.note(PROGRAM, "perl", _command_text([_lit_word(name), *args]))
-            return
-    if not inplace:
+    if not inplace:  # a perl program may open and write any file
         an.note(PROGRAM, "perl", _command_text([_lit_word(name), *args]))
         return
     an.in_place(operands, st, "perl-i", suffix)
