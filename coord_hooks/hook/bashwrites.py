@@ -2026,15 +2026,25 @@ def _h_cd(an: _Analyzer, name: str, args: list[Word], st: _State,
 
 def _h_python(an: _Analyzer, name: str, args: list[Word], st: _State,
               redirs: list[Redir]) -> None:
-    opts, operands = _getopt(args, "cmWXQ", frozenset(), permute=False)
-    modules = _values(opts, "-m")
-    if modules:
-        module = _static(modules[0]) or ""
-        if module in _PY_MODULES:
-            an.command([_lit_word(module), *operands], st, redirs, unknown=PROGRAM)
+    i = 0
+    while i < len(args):
+        word = args[i]
+        text = _prefix(word)
+        if not text.startswith("-") or text in ("-", "-c") or text.startswith("-c"):
+            break  # a script, stdin or -c: a program
+        if text.startswith("-m"):  # python -m MODULE ARGS: MODULE gets the rest
+            module_word = _drop(word, 2) if len(text) > 2 else (
+                args[i + 1] if i + 1 < len(args) else None)
+            rest = args[i + 1:] if len(text) > 2 else args[i + 2:]
+            module = _static(module_word) if module_word is not None else None
+            if module in _PY_MODULES:
+                an.command([_lit_word(module or ""), *rest], st, redirs, unknown=PROGRAM)
+                return
+            break
+        i += 2 if text in ("-W", "-X", "-Q") else 1  # their value is the next word
+    else:
+        if _only_version(args):
             return
-    if _has(opts, "-V", "--version", "-h", "--help") and not operands and not modules:
-        return
     an.note(PROGRAM, name, _command_text([_lit_word(name), *args]))
 
 
@@ -2480,6 +2490,13 @@ def analyze(command: str, cwd: str, home: str | None = None, *,
     if given, tells whether a two-operand ``cp``/``mv``/``ln``/``install`` destination is
     a folder (then the target is ``dest/basename(src)``); without it such a destination
     is reported as written itself, which covers a folder's content too. Never raises.
+
+    For the PreToolUse hook: map each ``target.path`` to a lock key with
+    ``globs.canonical_key(target.path, cwd, project_root, literal=True)`` (as for an
+    Edit's ``file_path``; a folder key covers what is inside it) and deny when one is
+    held by another live session, whatever ``judged`` says; when ``judged`` is False, let
+    the rest run and say once that such writes are not checked (``str(unresolved[i])``
+    reads ``python -c ... (program)``, ``sed-i "$f" (variable)``).
     """
     analyzer = _Analyzer(home if isinstance(home, str) else None, is_dir)
     try:

@@ -342,6 +342,8 @@ CORPUS: list[Entry] = [
     ("gofmt -w main.go", ["write gofmt /w/p/main.go"], []),
     ("eslint --fix src/index.js", ["write eslint /w/p/src/index.js"], []),
     ("python -m black tests/", ["write black /w/p/tests"], []),
+    ("python -W ignore -m black -l 100 src", ["write black /w/p/src"], []),
+    ("python3 -m mypy --strict coord_hooks", [], []),
 
     # -- find, xargs -------------------------------------------------------------------
     ("find . -name '*.pyc' -delete", [], ["dynamic"]),

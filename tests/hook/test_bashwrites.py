@@ -132,14 +132,23 @@ def test_internal_errors_fail_open(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [u.kind for u in analysis.unresolved] == ["internal"]
 
 
-def test_the_module_loads_nothing_the_hook_does_not_load_already() -> None:
-    """Standard library only, and no slow module (typing, dataclasses, shlex...)."""
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import coord_hooks.hook.handlers;"
-            "before = set(sys.modules); import coord_hooks.hook.bashwrites;"
+def new_modules(prelude: str) -> list[str]:
+    code = (f"import sys; sys.path.insert(0, sys.argv[1]); {prelude}; "
+            "before = set(sys.modules); import coord_hooks.hook.bashwrites; "
             "print(' '.join(sorted(set(sys.modules) - before)))")
-    out = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(REPO)],
-                         capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["coord_hooks.hook.bashwrites"]
+    return subprocess.run([sys.executable, "-I", "-S", "-c", code, str(REPO)],
+                          capture_output=True, text=True, check=True).stdout.split()
+
+
+def test_the_module_needs_only_os_and_re() -> None:
+    """Standard library only, and no slow module (typing, dataclasses, shlex...)."""
+    assert new_modules("import os, re") == [
+        "__future__", "coord_hooks", "coord_hooks.hook", "coord_hooks.hook.bashwrites",
+        "coord_hooks.plain"]
+
+
+def test_the_hook_has_loaded_everything_it_needs_already() -> None:
+    assert new_modules("import coord_hooks.hook.handlers") == ["coord_hooks.hook.bashwrites"]
 
 
 # -- properties --------------------------------------------------------------------------
