@@ -201,12 +201,13 @@ class Node:
     """``kind``: seq (items of and-or lists), andor (pipelines), pipe (commands),
     simple, subshell, group, if, loop, for, case, func, noop."""
 
-    __slots__ = ("assigns", "bg", "kind", "name", "parts", "redirs", "words")
+    __slots__ = ("assigns", "bg", "kind", "name", "ops", "parts", "redirs", "words")
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.parts: list[Node | None] = []
         self.bg: list[bool] = []  # seq: item i runs in the background
+        self.ops: list[str] = []  # andor: the && and || between the parts
         self.words: list[Word] = []
         self.assigns: list[Word] = []
         self.redirs: list[Redir] = []
@@ -381,6 +382,7 @@ class _Parser:
         while True:
             self.skip_blanks()
             if self.at("&&") or self.at("||"):
+                node.ops.append(self.s[self.i:self.i + 2])
                 self.i += 2
                 self.skip_space()
                 node.parts.append(self.parse_pipeline())
@@ -1112,28 +1114,37 @@ def _normalize(path: str) -> str:
 
 
 class _State:
-    """The shell state that changes where a relative path points."""
+    """The shell state that changes where a relative path points.
 
-    __slots__ = ("cwd", "funcs", "oldpwd", "stack", "why")
+    ``cwd`` is where the shell is if every ``cd`` so far succeeded; ``alt`` the other
+    folders it may be in, had one failed (``cd gone; rm f`` removes ./f). None: unknown.
+    """
+
+    __slots__ = ("alt", "cwd", "errexit", "funcs", "oldpwd", "stack", "why")
 
     def __init__(self, cwd: str | None, why: str = "") -> None:
         self.cwd = cwd
         self.why = why  # why cwd is unknown
+        self.alt: list[str] = []
+        self.errexit = False  # set -e: a failing cd ends the script
         self.oldpwd: str | None = None
         self.stack: list[str | None] = []
         self.funcs: set[str] = set()
 
     def copy(self) -> _State:
         st = _State(self.cwd, self.why)
+        st.alt = list(self.alt)
+        st.errexit = self.errexit
         st.oldpwd = self.oldpwd
         st.stack = list(self.stack)
         st.funcs = set(self.funcs)
         return st
 
-    def chdir(self, path: str | None, why: str = "") -> None:
+    def chdir(self, path: str | None, why: str = "", alt: list[str] | None = None) -> None:
         self.oldpwd = self.cwd
         self.cwd = path
         self.why = why
+        self.alt = [a for a in alt or [] if a != path]
 
 
 class _Analyzer:
@@ -1145,6 +1156,9 @@ class _Analyzer:
         self.unresolved: list[Unresolved] = []
         self._seen: set[object] = set()
         self.shell_nesting = 0
+        self.links: dict[str, str] = {}  # links made by `ln` in this command -> their file
+        self.alt_paths: list[str] = []  # the last relative path resolved in st.alt
+        self.start = "\0"  # the payload's cwd: a folder that exists
 
     def result(self) -> Analysis:
         return Analysis(self.targets, self.unresolved)
@@ -1190,8 +1204,15 @@ class _Analyzer:
             for part, bg in zip(node.parts, node.bg, strict=True):
                 self.run(part, st.copy() if bg else st)
         elif kind == "andor":
+            # The list stops at its first failing command: the shell may end in the state
+            # before any command that can fail (a cd into a missing folder, a make...).
+            ends: list[str | None] = []
             for part in node.parts:
+                if not self.cannot_fail(part, st):
+                    ends += [st.cwd, *st.alt]
                 self.run(part, st)
+            if not st.errexit and not _exits_on_failure(node):
+                self.may_end_in(st, ends)
         elif kind == "pipe":
             if len(node.parts) == 1:
                 self.run(node.parts[0], st)
@@ -1245,11 +1266,65 @@ class _Analyzer:
                 st.funcs.add(node.name)
             self.run(node.parts[0], st.copy())
 
+    def may_end_in(self, st: _State, ends: list[str | None]) -> None:
+        """Add the folders an and-or list may have stopped in to where the shell is."""
+        now = [st.cwd, *st.alt]
+        cwds = list(dict.fromkeys([*now, *ends]))
+        if cwds == now:
+            return
+        if None in cwds or len(cwds) > 5:
+            st.chdir(None, st.why or "a cd that may fail")
+        else:
+            st.alt = [c for c in cwds[1:] if c is not None]
+
+    def cannot_fail(self, part: Node | None, st: _State) -> bool:
+        """``true``, ``:``, or a ``cd`` into folders that exist (it cannot leave us
+        behind); anything else may fail as far as this analysis knows."""
+        if part is None or len(part.parts) != 1 or part.parts[0] is None:
+            return False
+        command = part.parts[0]
+        if command.kind != "simple" or not command.words or command.redirs:
+            return False
+        name = _static(command.words[0])
+        if name in ("true", ":"):
+            return True
+        if name != "cd" or len(command.words) != 2:
+            return False
+        if _static(command.words[1]) == "-":
+            return self.folders_exist([st.oldpwd])
+        probe = st.copy()
+        self.move(probe, command.words[1], "cd")
+        return self.folders_exist([probe.cwd, *probe.alt])
+
+    def folders_exist(self, paths: list[str | None]) -> bool:
+        """Do they all exist? The payload's cwd and its parents do, as far as we know."""
+        try:
+            return all(p is not None and (
+                p == self.start or self.start.startswith(p.rstrip("/") + "/")
+                or (self.is_dir is not None and self.is_dir(p))) for p in paths)
+        except Exception:
+            return False
+
+    def move(self, st: _State, word: Word, why: str) -> None:
+        """``cd WORD`` from every folder the shell may be in."""
+        news = []
+        for cwd in [st.cwd, *st.alt]:
+            probe = _State(cwd, st.why)
+            probe.oldpwd = st.oldpwd
+            news.append(self.resolve(word, probe)[0])
+        if None in news:
+            st.chdir(None, why)
+        else:
+            st.chdir(news[0], why, [n for n in news[1:] if n is not None])
+
     @staticmethod
     def join(st: _State, ends: list[_State], why: str) -> None:
-        cwds = {end.cwd for end in ends}
-        if len(cwds) != 1:
+        # where each branch may leave the shell: all of them are possible afterwards
+        cwds = list(dict.fromkeys(c for end in ends for c in [end.cwd, *end.alt]))
+        if None in cwds or len(cwds) > 5:
             st.chdir(None, why)
+        elif cwds != [st.cwd, *st.alt]:
+            st.chdir(cwds[0], why, [c for c in cwds[1:] if c is not None])
         for end in ends:
             st.funcs |= end.funcs
 
@@ -1335,38 +1410,69 @@ class _Analyzer:
 
     def absolute(self, text: str, st: _State,
                  raw: str) -> tuple[str | None, tuple[str, str] | None]:
+        self.alt_paths = []
         if not text.startswith("/"):
             if st.cwd is None:
                 return None, (CWD, f"{raw} after {st.why}" if st.why else raw)
+            self.alt_paths = [_normalize(a + "/" + text) for a in st.alt]
             text = st.cwd + "/" + text
         return _normalize(text), None
 
     def target(self, word: Word, st: _State, form: str, op: str) -> str | None:
+        self.alt_paths = []
         path, problem = self.resolve(word, st)
         if problem is not None:
             self.note(problem[0], form, problem[1])
             return None
+        for other in self.alt_paths:  # where it lands if a cd before it failed
+            if other not in _NOT_FILES and not other.startswith(_NOT_FILE_DIRS):
+                self.add(other, form, op)
+                self.through_links(other, form, op)
         if path is None or path in _NOT_FILES or path.startswith(_NOT_FILE_DIRS):
             return None
         self.add(path, form, op)
+        self.through_links(path, form, op)
         return path
 
-    def into(self, folder: Word, src: Word, st: _State, form: str, op: str) -> None:
+    def through_links(self, path: str, form: str, op: str) -> None:
+        """A write to a link this command made also writes the file it points to."""
+        if not self.links or op in ("delete", "move-src"):  # those remove the link itself
+            return
+        for _ in range(8):  # a chain of links, bounded
+            for link, real in self.links.items():
+                if path == link or path.startswith(link + "/"):
+                    path = real + path[len(link):]
+                    self.add(path, form, op)
+                    break
+            else:
+                return
+
+    def into(self, folder: Word, src: Word, st: _State, form: str, op: str) -> str | None:
         """``folder/basename(src)``: what cp/mv/ln/install write into a folder."""
         base = _static(src)
         path, problem = self.resolve(src, st)
         if problem is not None:  # a variable, a glob...: the name inside is unknown
             self.note(problem[0], form, problem[1])
-            return
+            return None
         if path is None:
-            return
+            return None
         name = os.path.basename(path)
         if base is not None and (base.rstrip("/").endswith(("/.", "/..")) or
                                  base.rstrip("/") in (".", "..", "")):
-            self.target(folder, st, form, op)
-            return
+            return self.target(folder, st, form, op)
         joined = Word([*folder.segs, (_QUOTED, "/" + name, None)], folder.raw)
-        self.target(joined, st, form, op)
+        return self.target(joined, st, form, op)
+
+    def link(self, link: str, src: Word, st: _State, symbolic: bool) -> None:
+        """Remember a link the command makes: a later write through it writes ``src``."""
+        text = _static(src)
+        if text is None:
+            return
+        if symbolic and not text.startswith("/"):  # relative to the link's folder
+            text = os.path.dirname(link) + "/" + text
+        resolved = self.absolute(text, st, src.raw)[0]
+        if resolved is not None and resolved != link:
+            self.links[link] = resolved
 
     def in_place(self, files: list[Word], st: _State, form: str, suffix: str) -> None:
         """``sed -i[SUFFIX]``, ``perl -i[SUFFIX]``: each file, and its backup copy."""
@@ -1428,6 +1534,17 @@ class _Analyzer:
                 self.note(PROGRAM, base, _command_text(argv))
         elif not _only_version(args):
             self.note(unknown, base, _command_text(argv))
+
+
+def _exits_on_failure(node: Node) -> bool:
+    """``cd x || exit 1``: the list ends the script when its cd fails."""
+    for op, part in zip(node.ops, node.parts[1:], strict=False):
+        if op == "||" and part is not None and len(part.parts) == 1:
+            command = part.parts[0]
+            if command is not None and command.kind == "simple" and command.words and \
+                    _static(command.words[0]) in ("exit", "return"):
+                return True
+    return False
 
 
 def _command_text(argv: list[Word]) -> str:
@@ -1540,9 +1657,11 @@ def _copy_like(form: str, short_val: str, long_val: frozenset[str],
         if form == "install" and _has(opts, "-d", "--directory"):
             return  # creates folders
         folders = _values(opts, "-t", "--target-directory")
-        if form == "ln" and not folders and len(operands) == 1:
-            an.into(_lit_word(st.cwd) if st.cwd else _lit_word("."), operands[0], st,
-                    form, "write")
+        if form == "ln" and not folders and len(operands) == 1:  # ln -s /x/tool: ./tool
+            made = an.into(_lit_word(st.cwd) if st.cwd else _lit_word("."), operands[0], st,
+                           form, "write")
+            if made is not None:
+                an.link(made, operands[0], st, _has(opts, "-s", "--symbolic"))
             return
         if folders:
             sources, dest = operands, folders[-1]
@@ -1557,10 +1676,9 @@ def _copy_like(form: str, short_val: str, long_val: frozenset[str],
         for src in sources:
             if moves:
                 an.target(src, st, form, "move-src")
-            if into:
-                an.into(dest, src, st, form, op)
-        if not into:
-            an.target(dest, st, form, op)
+            made = an.into(dest, src, st, form, op) if into else an.target(dest, st, form, op)
+            if form == "ln" and made is not None:
+                an.link(made, src, st, _has(opts, "-s", "--symbolic"))
 
     return handler
 
@@ -1997,6 +2115,17 @@ def _h_source(an: _Analyzer, name: str, args: list[Word], st: _State,
     an.note(PROGRAM, name, _command_text([_lit_word(name), *args]))
 
 
+def _h_set(an: _Analyzer, name: str, args: list[Word], st: _State,
+           redirs: list[Redir]) -> None:
+    for i, word in enumerate(args):
+        text = _static(word) or ""
+        if text[:1] in "-+" and not text.startswith("--"):
+            if "e" in text[1:]:
+                st.errexit = text[0] == "-"
+            if text[1:] == "o" and i + 1 < len(args) and _static(args[i + 1]) == "errexit":
+                st.errexit = text[0] == "-"
+
+
 def _h_cd(an: _Analyzer, name: str, args: list[Word], st: _State,
           redirs: list[Redir]) -> None:
     operands = [w for w in args if _static(w) not in ("-L", "-P", "-e", "-@", "--", "-n")]
@@ -2018,8 +2147,7 @@ def _h_cd(an: _Analyzer, name: str, args: list[Word], st: _State,
     elif _static(operands[0]) == "-":
         st.chdir(st.oldpwd, "cd -")
     else:
-        path = an.resolve(operands[0], st)[0]
-        st.chdir(path, f"{name} {operands[0].raw}")
+        an.move(st, operands[0], f"{name} {operands[0].raw}")
     if name == "pushd":
         st.stack.append(before)
 
@@ -2387,6 +2515,7 @@ _HANDLERS: dict[str, Handler] = {
     "source": _h_source,
     ".": _h_source,
     "cd": _h_cd,
+    "set": _h_set,
     "pushd": _h_cd,
     "popd": _h_cd,
     "python": _h_python,
@@ -2456,7 +2585,7 @@ printf pwd which whereis type stat file du df diff cmp comm cut tr paste join co
 fold fmt rev tac od hexdump md5sum sha1sum sha224sum sha256sum sha384sum sha512sum
 shasum cksum b2sum base64 base32 true false test [ sleep date printenv whoami id groups
 hostname uname uptime ps pgrep pidof free nproc lscpu lsof jq tree realpath readlink
-dirname basename seq yes expr bc dc cal locale getconf export set unset local declare
+dirname basename seq yes expr bc dc cal locale getconf export unset local declare
 typeset readonly read mapfile readarray alias unalias exit return shift wait ulimit umask
 hash history jobs fg bg kill pkill killall disown shopt mkdir chmod chown chgrp mktemp
 sync clear tput stty : break continue let times help getopts logger strings nm objdump
@@ -2507,6 +2636,7 @@ def analyze(command: str, cwd: str, home: str | None = None, *,
         else:
             ok = isinstance(cwd, str) and cwd.startswith("/")
             st = _State(_normalize(cwd) if ok else None, "" if ok else "no absolute cwd")
+            analyzer.start = st.cwd or "\0"
             analyzer.script(command, st, 0)
     except _Limit as exc:
         analyzer.note(LIMIT, "shell", str(exc))

@@ -6,6 +6,7 @@ import os
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from bash_corpus import CORPUS, CWD, HOME, IS_DIR
@@ -289,3 +290,94 @@ def test_a_huge_here_doc_is_still_judged() -> None:
     assert analysis.targets == [Target("/w/p/big.py", "redirect", "write"),
                                 Target("/w/p/flag", "redirect", "write")]
     assert analysis.judged
+
+
+# -- against bash itself: what a real run writes, the analysis reported ------------------
+
+SAFE_NAMES = st.sampled_from(["f1", "f2", "new.txt", "a b", "q'uote", "$x", "semi;colon",
+                              "new\nline", "ü.txt", "-dash", "*star", "a/in-a", "b/in-b"])
+SUBDIRS = st.sampled_from(["a", "b"])
+
+
+@st.composite
+def statements(draw: st.DrawFn, depth: int = 0) -> str:
+    name = shlex.quote(draw(SAFE_NAMES))
+    other = shlex.quote(draw(SAFE_NAMES))
+    simple = [
+        f"echo x > {name}", f"echo x >> {name}", f"printf y >| {name}", f": > {name}",
+        f"ls /nonexistent 2> {name}", f"echo z &> {name}", f"echo z 1>{name}",
+        f"touch -- {name}", f"rm -f -- {name}", f"cp -- f1 {name}", f"echo w | tee -- {name}",
+        f"echo w | tee -a -- {name} >/dev/null", f"sed -i s/x/y/ -- {name} 2>/dev/null",
+        f"truncate -s 0 -- {name} 2>/dev/null", f"dd if=f1 of={name} status=none",
+        f"mv -f -- {name} {other} 2>/dev/null", f"ln -sf f1 {name} 2>/dev/null",
+        f"bash -c {shlex.quote(f'echo in-bash > {name}')}", f"echo {name} > /dev/null",
+        f"echo \"{draw(SAFE_NAMES).replace(chr(34), '')} > x\"",
+        f"x=$(echo sub > {name}); echo \"$x\"",
+        f"sed -i.bak s/x/y/ -- {name} 2>/dev/null", f"perl -pi -e s/x/y/ -- {name} 2>/dev/null",
+        f"echo h > ~/{name}", f"install -m 644 f1 {name} 2>/dev/null",
+        f"cp -r a {name} 2>/dev/null", f"rm -rf -- {name}", f"touch {name}{{,.orig}}",
+        f"mkdir -p new && cd new && echo n > {name}", f"cd .. && cd - >/dev/null && :> {name}",
+        f"pushd b >/dev/null && echo p > {name}; popd >/dev/null; echo q > {name}",
+        f"f() {{ echo fn > {name}; }}; f", f"eval {shlex.quote(f'echo ev > {name}')}",
+        f"case x in x) echo c > {name};; esac", f"echo t | tee {name} {other} >/dev/null",
+        f"sort -o {name} f1", f"printf 'a\\na\\n' | uniq - {name}",
+        f"ln -s ../f1 {shlex.quote('a/' + draw(SAFE_NAMES).replace('/', '_'))} 2>/dev/null",
+        f"echo 'unterminated > {name}",
+    ]
+    if depth == 0:  # here-docs end at a line of their own: not inside ( ) or { }
+        simple += [f"cat > {name} <<'EOF'\nbody > {other}\nEOF",
+                   f"cat <<EOF >{name}\n$HOME\nEOF", f"bash <<'EOF'\necho stdin > {name}\nEOF"]
+    if depth < 2:
+        inner = draw(statements(depth + 1))  # type: ignore[call-arg]
+        sub = draw(SUBDIRS)
+        simple += [f"(cd {sub} && {inner})", f"{{ {inner}; }}", f"cd {sub} && {inner}",
+                   f"true && {inner}", f"false || {inner}", f"{inner} | cat",
+                   f"if true; then {inner}; fi", f"for i in 1; do {inner}; done"]
+    return draw(st.sampled_from(simple))
+
+
+def snapshot(root: str) -> dict[str, tuple[int, int, bytes]]:
+    """Each file's inode, mtime and content; a folder only exists (its mtime changes
+    with every file made or removed inside it)."""
+    state = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            state[os.path.join(folder, name)] = (0, 0, b"folder")
+        for name in files:
+            path = os.path.join(folder, name)
+            info = os.lstat(path)
+            content = os.readlink(path).encode() if os.path.islink(path) else \
+                Path(path).read_bytes()
+            state[path] = (info.st_ino, info.st_mtime_ns, content)
+    return state
+
+
+@given(parts=st.lists(statements(), min_size=1, max_size=4))  # type: ignore[call-arg]
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+def test_bash_itself_writes_no_file_the_analysis_missed(tmp_path_factory: pytest.TempPathFactory,
+                                                        parts: list[str]) -> None:
+    """Run the command in a scratch folder with real bash: every file it created,
+    changed or removed is one of the analysis' targets (the direction a lock needs)."""
+    root = os.path.realpath(tmp_path_factory.mktemp("bashrun"))
+    for sub in ("a", "b", "home"):
+        os.mkdir(os.path.join(root, sub))
+    for name in ("f1", "f2", "a/in-a"):
+        with open(os.path.join(root, name), "w") as handle:
+            handle.write("x\n")
+    command = "\n".join(parts)
+    analysis = analyze(command, root, os.path.join(root, "home"), is_dir=os.path.isdir)
+    before = snapshot(root)
+    ran = subprocess.run(["bash", "--norc", "--noprofile", "-c", command], cwd=root,
+                         env={"PATH": "/usr/bin:/bin", "HOME": os.path.join(root, "home")},
+                         capture_output=True, text=True, timeout=20, check=False)
+    after = snapshot(root)
+    changed = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)
+               and not (p not in before and after[p][2] == b"folder")}  # mkdir: by design
+    reported = {t.path for t in analysis.targets}
+    missed = {p for p in changed
+              if not any(p == t or p.startswith(t + "/") for t in reported)}
+    assert not missed, (command, analysis)
+    # judged exactly when bash could parse it (a here-doc can swallow a closing paren)
+    bash_rejected = "syntax error" in ran.stderr or "unexpected EOF" in ran.stderr
+    assert analysis.judged != bash_rejected, (command, ran.stderr, analysis.unresolved)
