@@ -353,6 +353,7 @@ def tree_sitter_converter() -> Converter:
 
 def judge(convert: Converter, command: str) -> bw.Analysis:
     analyzer = bw._Analyzer(HOME, IS_DIR.__contains__)
+    analyzer.start = CWD
     try:
         node, err = convert(command)
         analyzer.run(node, bw._State(CWD))
