@@ -16,6 +16,9 @@ from hypothesis import strategies as st
 
 from coord_hooks.hook import bashwrites as bw
 from coord_hooks.hook.bashwrites import Analysis, Target, Unresolved, analyze
+from coord_hooks.hook.bashwrites import analysis as bw_analysis
+from coord_hooks.hook.bashwrites import commands as bw_commands
+from coord_hooks.hook.bashwrites import words as bw_words
 
 KINDS = {bw.VARIABLE, bw.COMMAND_SUBSTITUTION, bw.GLOB, bw.TILDE, bw.CWD, bw.DYNAMIC,
          bw.PROGRAM, bw.UNKNOWN_COMMAND, bw.GIT_WORKTREE, bw.PATCH, bw.PARSE, bw.LIMIT,
@@ -128,7 +131,7 @@ def test_anything_but_a_string_is_not_judged(command: object) -> None:
 def test_internal_errors_fail_open(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: object) -> None:
         raise KeyError("bug")
-    monkeypatch.setitem(bw._HANDLERS, "touch", broken)
+    monkeypatch.setitem(bw_commands.HANDLERS, "touch", broken)
     analysis = run("touch f")
     assert [u.kind for u in analysis.unresolved] == ["internal"]
 
@@ -141,15 +144,21 @@ def new_modules(prelude: str) -> list[str]:
                           capture_output=True, text=True, check=True).stdout.split()
 
 
-def test_the_module_needs_only_os_and_re() -> None:
-    """Standard library only, and no slow module (typing, dataclasses, shlex...)."""
-    assert new_modules("import os, re") == [
-        "__future__", "coord_hooks", "coord_hooks.hook", "coord_hooks.hook.bashwrites",
-        "coord_hooks.plain"]
+def test_the_package_needs_only_fast_standard_modules() -> None:
+    """Standard library only, and none of the slow ones (typing, dataclasses, shlex...)."""
+    added = [m for m in new_modules("import os, re") if not m.startswith("coord_hooks")]
+    assert added and all(m.split(".")[0] in sys.stdlib_module_names | {"__future__"}
+                         for m in added), added
+    assert not set(added) & {"typing", "dataclasses", "inspect", "ast", "shlex", "hashlib",
+                             "_hashlib", "tokenize", "subprocess"}
 
 
-def test_the_hook_has_loaded_everything_it_needs_already() -> None:
-    assert new_modules("import coord_hooks.hook.handlers") == ["coord_hooks.hook.bashwrites"]
+def test_after_a_pre_tool_use_decision_it_adds_only_its_own_modules() -> None:
+    decision = ("import coord_hooks.hook.tools, coord_hooks.context, "
+                "coord_hooks.store.optimized, coord_hooks.coordination.locks")
+    assert new_modules(decision) == [
+        "coord_hooks.hook.bashwrites", *(f"coord_hooks.hook.bashwrites.{m}" for m in (
+            "analysis", "commands", "facts", "syntax", "words"))]
 
 
 # -- properties --------------------------------------------------------------------------
@@ -210,8 +219,8 @@ def expected_path(name: str) -> str:
 def test_a_quoted_name_comes_back_exactly(name: str, form: tuple[str, str, str]) -> None:
     template, kind, op = form
     path = expected_path(name)
-    if path in bw._NOT_FILES or path.startswith(bw._NOT_FILE_DIRS) or (
-            kind == "git-checkout" and (name.startswith(":") or bw._is_glob(name))):
+    if path in bw_analysis.NOT_FILES or path.startswith(bw_analysis.NOT_FILE_DIRS) or (
+            kind == "git-checkout" and (name.startswith(":") or bw_words.is_glob(name))):
         return  # not files / git's own pathspec patterns
     quoted = shlex.quote(name)
     command = template.format(quoted, inner=shlex.quote(f"echo hi > {quoted}"))
