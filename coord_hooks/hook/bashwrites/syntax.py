@@ -313,14 +313,7 @@ class _Words(_Cursor):
                 self.i = end
                 return [(ARITH, s[i:end], None)]
         if nxt == "(":
-            self.i += 2
-            self.enter()
-            node = self.parse_list(frozenset())
-            self.skip_space()
-            if not self.at(")"):
-                raise self.error("expected ')' closing $(")
-            self.i += 1
-            self.leave()
+            node = self.substitution()
             return [(CMDSUB, s[i:self.i], node)]
         if nxt == "{":
             end = self.balanced_end(i + 2, "{", "}")
@@ -340,6 +333,18 @@ class _Words(_Cursor):
             return [(VAR, s[i:self.i], None)]
         self.i += 1
         return [(LIT, "$", None)]
+
+    def substitution(self) -> Node:
+        """The commands of ``$(...)``, ``<(...)`` or ``>(...)`` (cursor on the ``$``/``<``)."""
+        self.i += 2
+        self.enter()
+        node = self.parse_list(frozenset())
+        self.skip_space()
+        if not self.at(")"):
+            raise self.error("expected ')' closing a substitution")
+        self.i += 1
+        self.leave()
+        return node
 
     def balanced_end(self, start: int, opening: str, closing: str) -> int:
         depth = 1
@@ -749,14 +754,7 @@ class Parser(_Compound):
 
     def parse_procsub(self) -> Word:
         start = self.i
-        self.i += 2
-        self.enter()
-        body = self.parse_list(frozenset())
-        self.skip_space()
-        if not self.at(")"):
-            raise self.error("expected ')'")
-        self.i += 1
-        self.leave()
+        body = self.substitution()
         return Word([(PROCSUB, self.s[start:self.i], body)], self.s[start:self.i])
 
     def try_redirect(self) -> Redir | None:
