@@ -156,7 +156,7 @@ class Lock(Record):
     """An advisory lease on a path or glob, held by one session."""
 
     FIELDS = ("key", "owner", "acquired_at", "renewed_at", "ttl", "exclusive", "is_glob",
-              "reason", "agent_id")
+              "reason", "agent_id", "fence")
     _FIELD_SET = frozenset(FIELDS)
     __slots__ = FIELDS
 
@@ -169,10 +169,13 @@ class Lock(Record):
     is_glob: bool
     reason: str
     agent_id: str
+    # Fencing token: given by a backend that fences (redis) when the lock is granted,
+    # larger than every token granted before it; kept on renewal. 0: not fenced.
+    fence: int
 
     def __init__(self, key: str, owner: str, acquired_at: float, renewed_at: float,
                  ttl: float, exclusive: bool = True, is_glob: bool = False, reason: str = "",
-                 agent_id: str = "") -> None:
+                 agent_id: str = "", fence: int = 0) -> None:
         self.key = key
         self.owner = owner
         self.acquired_at = acquired_at
@@ -182,6 +185,7 @@ class Lock(Record):
         self.is_glob = is_glob
         self.reason = reason
         self.agent_id = agent_id
+        self.fence = fence
 
     @property
     def lock_id(self) -> str:

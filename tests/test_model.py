@@ -47,7 +47,7 @@ EXPECTED_FIELDS: dict[type[Plain], tuple[tuple[str, Any], ...]] = {
     Lock: (("key", inspect.Parameter.empty), ("owner", inspect.Parameter.empty),
            ("acquired_at", inspect.Parameter.empty), ("renewed_at", inspect.Parameter.empty),
            ("ttl", inspect.Parameter.empty), ("exclusive", True), ("is_glob", False),
-           ("reason", ""), ("agent_id", "")),
+           ("reason", ""), ("agent_id", ""), ("fence", 0)),
     Message: (("seq", inspect.Parameter.empty), ("sender", inspect.Parameter.empty),
               ("recipient", inspect.Parameter.empty), ("body", inspect.Parameter.empty),
               ("created_at", inspect.Parameter.empty), ("sender_name", ""), ("urgent", False)),
@@ -90,7 +90,8 @@ def test_from_dict_without_a_required_key_is_a_type_error() -> None:
 
 def test_equality_and_repr_are_the_dataclass_ones() -> None:
     assert repr(LOCK) == ("Lock(key='src/a.py', owner='s-1', acquired_at=1.0, renewed_at=2.0, "
-                          "ttl=60.0, exclusive=True, is_glob=False, reason='edit', agent_id='')")
+                          "ttl=60.0, exclusive=True, is_glob=False, reason='edit', agent_id='', "
+                          "fence=0)")
     twin = Lock("src/a.py", "s-1", 1.0, 2.0, 60.0, reason="edit")
     assert twin == LOCK
     assert not twin.__ne__(LOCK)

@@ -175,6 +175,12 @@ def m003_glob_prefix(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX locks_glob_prefix ON locks (glob_prefix) WHERE is_glob = 1")
 
 
+@migration
+def m004_lock_fence(db: sqlite3.Connection) -> None:
+    # Lock.fence (fencing tokens, given by the redis backend); 0 here, kept by migrations.
+    db.execute('ALTER TABLE locks ADD COLUMN "fence" INTEGER NOT NULL DEFAULT 0')
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -248,9 +254,9 @@ def session_from_row(row: tuple[Any, ...]) -> Session:
 
 
 def lock_from_row(row: tuple[Any, ...]) -> Lock:
-    key, owner, acquired, renewed, ttl, exclusive, is_glob, reason, agent = row
+    key, owner, acquired, renewed, ttl, exclusive, is_glob, reason, agent, fence = row
     return Lock(key, owner, acquired, renewed, ttl, bool(exclusive), bool(is_glob), reason,
-                agent)
+                agent, fence or 0)
 
 
 def message_from_row(row: tuple[Any, ...]) -> Message:
