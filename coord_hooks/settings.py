@@ -69,7 +69,7 @@ class Setting(_FrozenPlain):
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("backend", str, "optimized", "store backend: legacy, optimized or sqlite"),
+    Setting("backend", str, "optimized", "store backend: legacy, optimized, sqlite or redis"),
     Setting("cache_ttl", float, 30.0, "seconds a cached snapshot may be reused (0 disables)",
             "CACHE_TTL"),
     Setting("broadcast_batch_size", int, 10, "queued broadcasts that trigger a flush",
@@ -88,7 +88,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("slow_ms", float, 250.0, "hook duration that is logged as slow_operation"),
     Setting("store_lock_timeout", float, 10.0, "seconds to wait for the store lock"),
     Setting("log_max_bytes", int, 1_000_000, "size at which a log file is rotated"),
+    # The redis backend ([redis] section of a config file: url, password, timeouts).
+    Setting("redis_url", str, "redis://127.0.0.1:6379/0",
+            "redis backend server: redis://[user:password@]host:port/db, rediss:// (TLS) "
+            "or unix:///path/to/socket"),
+    Setting("redis_password", str, "", "redis backend password when the URL has none"),
+    Setting("redis_connect_timeout", float, 1.0, "seconds a hook waits to connect to redis"),
+    Setting("redis_timeout", float, 2.0, "seconds a hook waits for one redis answer"),
+    Setting("host_id", str, "", "this machine's name for session liveness (default: hostname)"),
+    Setting("project_id", str, "", "the project's shared name on redis (default: from the "
+            "origin remote)"),
 )
+# Settings a person must never see printed (status, --json, diagnose reports).
+SECRET_SETTINGS = frozenset({"redis_password"})
+# A config file's [redis] section names these without the prefix (url, password, ...).
+SECTION_PREFIXES = {"redis": "redis_"}
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
 
@@ -102,7 +116,8 @@ class Settings(_FrozenPlain):
     FIELDS = ("backend", "cache_ttl", "broadcast_batch_size", "batch_flush_interval", "debug",
               "lock_ttl", "session_ttl", "max_message_chars", "retention_messages",
               "deliver_chars", "midturn_interval", "midturn_wait", "slow_ms",
-              "store_lock_timeout", "log_max_bytes", "sources")
+              "store_lock_timeout", "log_max_bytes", "redis_url", "redis_password",
+              "redis_connect_timeout", "redis_timeout", "host_id", "project_id", "sources")
     _COMPARED = FIELDS[:-1]
 
     backend: str
@@ -120,6 +135,12 @@ class Settings(_FrozenPlain):
     slow_ms: float
     store_lock_timeout: float
     log_max_bytes: int
+    redis_url: str
+    redis_password: str
+    redis_connect_timeout: float
+    redis_timeout: float
+    host_id: str
+    project_id: str
     sources: dict[str, str]
 
     def __init__(self, backend: str = "optimized", cache_ttl: float = 30.0,
@@ -129,11 +150,16 @@ class Settings(_FrozenPlain):
                  deliver_chars: int = 6000, midturn_interval: float = 60.0,
                  midturn_wait: float = 120.0, slow_ms: float = 250.0,
                  store_lock_timeout: float = 10.0, log_max_bytes: int = 1_000_000,
+                 redis_url: str = "redis://127.0.0.1:6379/0", redis_password: str = "",
+                 redis_connect_timeout: float = 1.0, redis_timeout: float = 2.0,
+                 host_id: str = "", project_id: str = "",
                  sources: dict[str, str] | None = None) -> None:
         values = (backend, cache_ttl, broadcast_batch_size, batch_flush_interval, debug,
                   lock_ttl, session_ttl, max_message_chars, retention_messages,
                   deliver_chars, midturn_interval, midturn_wait, slow_ms,
-                  store_lock_timeout, log_max_bytes, {} if sources is None else sources)
+                  store_lock_timeout, log_max_bytes, redis_url, redis_password,
+                  redis_connect_timeout, redis_timeout, host_id, project_id,
+                  {} if sources is None else sources)
         for attr, value in zip(self.FIELDS, values, strict=True):
             object.__setattr__(self, attr, value)
 
@@ -193,8 +219,9 @@ def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
                 raise ValueError("not a number")
             if value < 0:
                 raise ValueError("must not be negative")
-        if setting.name == "backend" and value not in ("legacy", "optimized", "sqlite"):
-            raise ValueError("expected legacy, optimized or sqlite")
+        if setting.name == "backend" and value not in ("legacy", "optimized", "sqlite",
+                                                       "redis"):
+            raise ValueError("expected legacy, optimized, sqlite or redis")
         return value
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{origin}: bad value {raw!r} for {setting.name} ({exc})") from None
@@ -217,15 +244,25 @@ def read_config_file(path: Path) -> dict[str, Any]:
     except ValueError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     section = data.get("coord")
-    return dict(section) if isinstance(section, dict) else data
+    flat = dict(section) if isinstance(section, dict) else {
+        k: v for k, v in data.items() if k not in SECTION_PREFIXES}
+    for name, prefix in SECTION_PREFIXES.items():
+        table = data.get(name)
+        if isinstance(table, dict):  # [redis] url = ... -> redis_url
+            flat.update({prefix + k: v for k, v in table.items()})
+    return flat
 
 
 def _parse_flat_toml(text: str, path: Path) -> dict[str, Any]:
     # Python 3.10 has no tomllib; our config is flat scalars, which this covers.
     result: dict[str, Any] = {}
+    prefix = ""
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.split("#", 1)[0].strip()
-        if not stripped or stripped.startswith("["):
+        if not stripped:
+            continue
+        if stripped.startswith("["):
+            prefix = SECTION_PREFIXES.get(stripped.strip("[] \t"), "")
             continue
         key, sep, value = stripped.partition("=")
         if not sep:
@@ -233,7 +270,7 @@ def _parse_flat_toml(text: str, path: Path) -> dict[str, Any]:
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
             value = value[1:-1]
-        result[key.strip()] = value
+        result[prefix + key.strip()] = value
     return result
 
 

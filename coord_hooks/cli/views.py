@@ -22,7 +22,7 @@ from coord_hooks.coordination.locks import AcquireResult, LockView
 from coord_hooks.coordination.messages import QueueRow
 from coord_hooks.coordination.sessions import SessionView
 from coord_hooks.model import HUMAN_SENDER, Lock, Message, Session, ago
-from coord_hooks.settings import SETTINGS, Settings
+from coord_hooks.settings import SECRET_SETTINGS, SETTINGS, Settings
 
 if TYPE_CHECKING:
     from coord_hooks.context import Context
@@ -244,12 +244,24 @@ def settings_dict(settings: Settings) -> dict[str, dict[str, Any]]:
     for setting in SETTINGS:
         env = setting.env + (f" or {setting.legacy_env}" if setting.legacy_env else "")
         result[setting.name] = {
-            "value": getattr(settings, setting.name),
+            "value": shown_setting(setting.name, getattr(settings, setting.name)),
             "source": settings.sources.get(setting.name, "default"),
             "env": env,
             "help": setting.help,
         }
     return result
+
+
+def shown_setting(name: str, value: Any) -> Any:
+    """A setting's value as it may be printed: passwords, also inside a URL, masked."""
+    if name in SECRET_SETTINGS:
+        return "***" if value else ""
+    if name == "redis_url" and isinstance(value, str) and "@" in value:
+        scheme, sep, rest = value.partition("://")
+        creds, _, host = rest.rpartition("@")
+        user = creds.partition(":")[0] if ":" in creds else ""
+        return f"{scheme}{sep}{user}:***@{host}"
+    return value
 
 
 def ignored_settings(settings: Settings) -> list[str]:
