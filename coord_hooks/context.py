@@ -97,6 +97,11 @@ def open_context(backend: str | None = None, cwd: str | None = None,
     if lock_timeout is not None:
         wait = min(wait, lock_timeout)
     store = open_store(chosen, state_dir, lock_timeout=wait, create=create,
-                       settings=settings)
-    coordinator = Coordinator(store, settings, project_root, state_dir)
+                       settings=settings, project_root=project_root)
+    # A store with its own clock (redis: the server's) stamps records for every machine
+    # alike; the host id decides which sessions' pids this process may check.
+    clock = getattr(store, "clock", None)
+    coordinator = Coordinator(store, settings, project_root, state_dir,
+                              **({"clock": clock} if clock is not None else {}),
+                              hostname=settings.host_id.strip() or None)
     return Context(settings, project_root, state_dir, chosen, store, coordinator)

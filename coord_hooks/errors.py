@@ -63,6 +63,13 @@ class StoreBusyError(StoreError):
     """The store lock was not obtained within the configured timeout."""
 
 
+class StoreUnavailableError(StoreError):
+    """The store's server (redis) cannot be reached or used: refused, timed out, wrong
+    password, not a Redis server. Hooks fail open with one rate-limited log line."""
+
+    quiet_in_hooks = True
+
+
 class CorruptRecordError(StoreError):
     """A record file could not be parsed; it is quarantined by the backend."""
 

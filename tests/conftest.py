@@ -11,6 +11,9 @@ import pytest
 
 from coord_hooks.store import BACKENDS, Store, open_store
 
+# A real Redis/Valkey server for the redis backend (tests/redis_server.py).
+pytest_plugins = ("redis_server",)
+
 
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path_factory: pytest.TempPathFactory,
@@ -21,7 +24,9 @@ def _isolated_env(tmp_path_factory: pytest.TempPathFactory,
     monkeypatch.setenv("COORD_STATE_DIR", str(tmp_path_factory.mktemp("state") / "coord"))
     for name in ("COORD_BACKEND", "COORD_CONFIG", "CLAUDE_PROJECT_DIR", "CLAUDE_PID",
                  "CLAUDE_CODE_SESSION_ID", "CACHE_TTL", "BROADCAST_BATCH_SIZE",
-                 "BATCH_FLUSH_INTERVAL", "COORDINATION_DEBUG", "COORD_DEBUG"):
+                 "BATCH_FLUSH_INTERVAL", "COORDINATION_DEBUG", "COORD_DEBUG",
+                 "COORD_REDIS_URL", "COORD_REDIS_PASSWORD", "COORD_PROJECT_ID",
+                 "COORD_HOST_ID", "COORD_REDIS_TIMEOUT", "COORD_REDIS_CONNECT_TIMEOUT"):
         monkeypatch.delenv(name, raising=False)
     yield
 
@@ -38,6 +43,8 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def backend_name(request: pytest.FixtureRequest) -> str:
     """Every registered store backend in turn (new backends join automatically)."""
     name: str = request.param
+    if name == "redis":  # a real server, and a project namespace of this test's own
+        request.getfixturevalue("redis_project")
     return name
 
 

@@ -16,6 +16,7 @@ BACKENDS: dict[str, str] = {
     "legacy": "coord_hooks.store.jsonfiles:LegacyStore",
     "optimized": "coord_hooks.store.optimized:OptimizedStore",
     "sqlite": "coord_hooks.store.sqlite:SqliteStore",
+    "redis": "coord_hooks.store.redis:RedisStore",
 }
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
@@ -38,11 +39,14 @@ def __getattr__(name: str) -> object:
 
 
 def open_store(name: str, state_dir: Path, lock_timeout: float = 10.0,
-               create: bool = True, settings: Settings | None = None) -> Store:
+               create: bool = True, settings: Settings | None = None,
+               project_root: Path | None = None) -> Store:
     """Open the backend called ``name`` on ``state_dir``.
 
-    ``settings`` reach backends that tune themselves (cache TTL, batch sizes) through
-    their ``configure(settings)`` method, if they have one.
+    ``settings`` reach backends that tune themselves (cache TTL, batch sizes, the redis
+    server) through their ``configure(settings)`` method, if they have one;
+    ``project_root`` reaches those that name the project from it (``bind_project``: the
+    redis namespace comes from the repository's origin remote).
     """
     try:
         target = BACKENDS[name]
@@ -60,4 +64,7 @@ def open_store(name: str, state_dir: Path, lock_timeout: float = 10.0,
     configure = getattr(store, "configure", None)
     if settings is not None and configure is not None:
         configure(settings)
+    bind = getattr(store, "bind_project", None)
+    if project_root is not None and bind is not None:
+        bind(project_root)
     return store

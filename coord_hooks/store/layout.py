@@ -1,10 +1,12 @@
-"""Which on-disk layout a state directory holds: the JSON files or the SQLite database.
+"""Which layout a state directory holds: the JSON files, the SQLite database, or redis.
 
 The legacy and optimized backends share one JSON layout, so a user may switch between
 them at any time; ``sqlite`` keeps everything in ``coord.db``. A backend of the other
 layout must never open a state directory and silently see an empty store, so the layout
-is recorded in a small marker file, ``<state dir>/layout`` (``json`` or ``sqlite``),
-written by the SQLite backend when it creates its database and by ``coord migrate``.
+is recorded in a small marker file, ``<state dir>/layout`` (``json``, ``sqlite`` or
+``redis``), written by the SQLite backend when it creates its database, by the redis
+backend when it is first used on a state directory (its records live on the server; the
+directory keeps config and logs), and by ``coord migrate``.
 
 Without a marker the layout is inferred: ``coord.db`` means sqlite, JSON records mean
 json (state dirs made before the marker existed), and an empty directory has none yet.
@@ -24,7 +26,8 @@ MARKER = "layout"
 DB_NAME = "coord.db"
 JSON = "json"
 SQLITE = "sqlite"
-LAYOUTS = (JSON, SQLITE)
+REDIS = "redis"
+LAYOUTS = (JSON, SQLITE, REDIS)
 # Record folders and files of the JSON layout (see `coord_hooks.store.jsonfiles`).
 JSON_DIRS = ("sessions", "locks", "messages")
 # broadcasts.jsonl: the optimized backend's batch journal can hold the only messages.
@@ -32,8 +35,8 @@ JSON_FILES = ("seq.json", "broadcasts.jsonl")
 
 # Backends by the layout they read. A backend missing here (a future networked one)
 # keeps no data in the state directory and is never checked.
-BACKEND_LAYOUT = {"legacy": JSON, "optimized": JSON, "sqlite": SQLITE}
-DEFAULT_BACKEND = {JSON: "optimized", SQLITE: "sqlite"}
+BACKEND_LAYOUT = {"legacy": JSON, "optimized": JSON, "sqlite": SQLITE, "redis": REDIS}
+DEFAULT_BACKEND = {JSON: "optimized", SQLITE: "sqlite", REDIS: "redis"}
 
 
 def read_marker(state_dir: Path | str) -> str | None:
@@ -65,8 +68,8 @@ def write_marker(state_dir: Path, layout: str, why: str = "") -> None:
 
     note = f"{layout}\n# written {time.strftime('%Y-%m-%d %H:%M:%S')}"
     note += f" by {why}\n" if why else "\n"
-    note += "# json = sessions/ locks/ messages/ files; sqlite = coord.db. Change it only "
-    note += "with `coord migrate --to json|sqlite`.\n"
+    note += "# json = sessions/ locks/ messages/ files; sqlite = coord.db; redis = on the "
+    note += "server of redis_url. Change it only with `coord migrate --to json|sqlite|redis`.\n"
     atomic_write_bytes(state_dir / MARKER, note.encode())
 
 
@@ -106,6 +109,8 @@ def mismatch_message(state_dir: Path, backend: str, layout: str) -> str:
     want = BACKEND_LAYOUT.get(backend, "?")
     if layout == SQLITE:
         held = f"its records are in {DB_NAME}"
+    elif layout == REDIS:
+        held = "its records are on the redis server (redis_url)"
     else:
         held = "its records are JSON files (sessions/, locks/, messages/)"
     return (f"state directory {state_dir} uses the {layout} layout ({held}), but backend "

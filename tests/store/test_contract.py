@@ -161,6 +161,36 @@ def test_lock_put_list_delete(store: Store, reopen: Callable[[], Store]) -> None
     assert current(reopen()) == sorted([a2, glob, outside], key=lambda lk: (lk.key, lk.owner))
 
 
+def test_fencing_tokens_grow_and_survive_renewal(store: Store,
+                                                 reopen: Callable[[], Store]) -> None:
+    """A backend gives no fences (all 0), or gives every new grant a larger one."""
+    first, other = make_lock("src/a.py", "s1"), make_lock("src/b.py", "s2")
+    with store.transaction() as tx:
+        tx.put_lock(first)
+        tx.put_lock(other)
+    if first.fence == 0:  # a backend without fencing tokens
+        assert other.fence == 0
+        return
+    assert 0 < first.fence < other.fence
+    renewed = make_lock("src/a.py", "s1", renewed_at=99.0, reason="renewed")
+    with store.transaction() as tx:
+        tx.put_lock(renewed)  # the same owner renews: the grant keeps its token
+        tx.delete_lock("src/b.py", "s2")
+    assert renewed.fence == first.fence
+    again = make_lock("src/b.py", "s2")
+    with store.transaction() as tx:
+        tx.put_lock(again)  # a new grant on a freed key: larger than any before
+    assert again.fence > other.fence
+    restored = make_lock("src/c.py", "s3", fence=again.fence + 100)
+    with store.transaction() as tx:
+        tx.put_lock(restored)  # a migration copies a token as it is ...
+    with reopen().transaction() as tx:
+        assert tx.get_lock("src/c.py", "s3") == restored
+        later = make_lock("src/d.py", "s3")
+        tx.put_lock(later)
+    assert later.fence > restored.fence  # ... and later tokens stay above it
+
+
 def test_put_lock_replaces_same_key_and_owner(store: Store) -> None:
     with store.transaction() as tx:
         tx.put_lock(make_lock("k", "s1", renewed_at=20.0))
@@ -333,15 +363,16 @@ def test_concurrent_transactions_serialise(backend_name: str, store_factory: Sto
 # --- store-level operations -----------------------------------------------------------
 def test_flush_and_dry_run_maintenance_keep_records(store: Store,
                                                     reopen: Callable[[], Store]) -> None:
+    lock = make_lock("k", "s1")
     with store.transaction() as tx:
         tx.put_session(make_session("s1"))
-        tx.put_lock(make_lock("k", "s1"))
+        tx.put_lock(lock)
         tx.append_message(new_message("hello"))
     assert store.flush() >= 0
     assert isinstance(store.maintenance(dry_run=True), dict)
     with reopen().read() as view:
         assert view.sessions() == [make_session("s1")]
-        assert view.locks() == [make_lock("k", "s1")]
+        assert view.locks() == [lock]  # with the fence it was given, if any
         assert [m.body for m in view.messages_after(0)] == ["hello"]
     assert isinstance(store.maintenance(dry_run=False), dict)
     with reopen().read() as view:
