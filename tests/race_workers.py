@@ -21,16 +21,20 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from coord_hooks.coordination import Coordinator
-from coord_hooks.settings import Settings
+from coord_hooks.settings import load_settings
 from coord_hooks.store import open_store
 
 LOCK_TARGET = "contended.txt"
+# The glob race: every racer asks for one of these; each pair overlaps, so still exactly
+# one grant per round (paths and patterns decided in one atomic step, every backend).
+GLOB_TARGETS = ("contended.txt", "*.txt", "contended.*", "**/contended.txt")
 BARRIER_TIMEOUT = 120.0
 
 
 def make_coordinator(backend: str, state_dir: str, root: str,
                      **settings: Any) -> Coordinator:
-    config = Settings(**settings)
+    # The environment's settings (the redis server and namespace a test chose), changed.
+    config = load_settings(None).replace(**settings)
     store = open_store(backend, Path(state_dir), lock_timeout=60.0)
     configure = getattr(store, "configure", None)
     if configure is not None:
@@ -48,9 +52,11 @@ def _report_failure(queue: Any, barrier: Any, who: str) -> None:
 
 # --- (a) one lock, many racers ----------------------------------------------------------
 def lock_racer(backend: str, state_dir: str, root: str, index: int, rounds: int,
-               barrier: Any, queue: Any) -> None:
-    """Each round: everybody tries the same path at once; the winner releases after."""
+               barrier: Any, queue: Any, shape: str = "path") -> None:
+    """Each round: everybody tries the same path (or overlapping patterns) at once; the
+    winner releases after."""
     who = f"racer-{index:02d}"
+    target = GLOB_TARGETS[index % len(GLOB_TARGETS)] if shape == "globs" else LOCK_TARGET
     try:
         coord = make_coordinator(backend, state_dir, root)
         sid = f"{who}-{os.getpid()}-{random.getrandbits(32):08x}"
@@ -60,14 +66,14 @@ def lock_racer(backend: str, state_dir: str, root: str, index: int, rounds: int,
         barrier.wait(BARRIER_TIMEOUT)
         for round_no in range(rounds):
             barrier.wait(BARRIER_TIMEOUT)  # everyone starts the round together
-            result = coord.try_acquire(sid, LOCK_TARGET, cwd=root, reason=f"round {round_no}")
+            result = coord.try_acquire(sid, target, cwd=root, reason=f"round {round_no}")
             if result.granted:
                 wins.append(round_no)
             else:
                 seen[round_no] = sorted(c.lock.owner for c in result.conflicts)
             barrier.wait(BARRIER_TIMEOUT)  # everyone has tried
             if result.granted:
-                coord.release(sid, LOCK_TARGET, cwd=root)
+                coord.release(sid, target, cwd=root)
         queue.put(("ok", who, {"sid": sid, "wins": wins, "denied_by": seen}))
         coord.store.close()
     except Exception:

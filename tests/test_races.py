@@ -98,14 +98,18 @@ def project(tmp_path: Path) -> Path:
 
 
 # --- (a) exactly one grant per round --------------------------------------------------
+@pytest.mark.parametrize("shape", ["path", "globs"])
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_one_lock_many_processes(variant: str, project: Path, state_dir: Path) -> None:
+def test_one_lock_many_processes(variant: str, shape: str, project: Path, state_dir: Path,
+                                 request: pytest.FixtureRequest) -> None:
+    if variant == "redis":
+        request.getfixturevalue("redis_project")  # a real server, this test's namespace
     open_store(backend_for(variant, 0), state_dir).close()  # create the state dir once
     barrier = SPAWN.Barrier(PROCS)
     queue = SPAWN.Queue()
     processes = [SPAWN.Process(target=race_workers.lock_racer,
                                args=(backend_for(variant, i), str(state_dir), str(project), i,
-                                     ROUNDS, barrier, queue))
+                                     ROUNDS, barrier, queue, shape))
                  for i in range(PROCS)]
     started = time.monotonic()
     for process in processes:
@@ -133,14 +137,17 @@ def test_one_lock_many_processes(variant: str, project: Path, state_dir: Path) -
     assert attempts == PROCS * ROUNDS
     with open_store(backend_for(variant, 0), state_dir).read() as view:
         assert view.locks() == []  # every winner released
-    figure("one_lock_many_processes", backend=variant, processes=PROCS, rounds=ROUNDS,
-           attempts=attempts, grants=grants, double_grants=len(doubles),
+    figure("one_lock_many_processes", backend=variant, shape=shape, processes=PROCS,
+           rounds=ROUNDS, attempts=attempts, grants=grants, double_grants=len(doubles),
            seconds=round(elapsed, 1))
 
 
 # --- (b) broadcasts while others read -------------------------------------------------
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_broadcasts_reach_everyone_once(variant: str, project: Path, state_dir: Path) -> None:
+def test_broadcasts_reach_everyone_once(variant: str, project: Path, state_dir: Path,
+                                        request: pytest.FixtureRequest) -> None:
+    if variant == "redis":
+        request.getfixturevalue("redis_project")
     writers, per_writer = 4, 60
     modes = ["inbox", "inbox", "deliver", "peek", "late"]
     settings = {"retention_messages": 20}  # archiving runs while mail flies
@@ -223,8 +230,10 @@ def load_everything(store: Store) -> tuple[dict[int, Message], dict[int, Message
 
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))
-def test_sigkill_loses_no_acknowledged_write(backend: str, project: Path,
-                                             state_dir: Path) -> None:
+def test_sigkill_loses_no_acknowledged_write(backend: str, project: Path, state_dir: Path,
+                                             request: pytest.FixtureRequest) -> None:
+    if backend == "redis":
+        request.getfixturevalue("redis_project")
     seed = int(os.environ.get("COORD_CRASH_SEED", "0")) or random.randrange(1, 2**31)
     rng = random.Random(seed)
     open_store(backend, state_dir).close()

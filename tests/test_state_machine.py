@@ -20,7 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from coord_hooks.coordination import Coordinator
 from coord_hooks.errors import LockConflictError, NoSessionError, NotFoundError
 from coord_hooks.model import Message
-from coord_hooks.settings import Settings
+from coord_hooks.settings import Settings, load_settings
 from coord_hooks.store import BACKENDS, open_store
 
 SESSIONS = ("aaaa0001-model", "bbbb0002-model", "cccc0003-model", "dddd0004-model")
@@ -49,6 +49,8 @@ class CoordinationMachine(RuleBasedStateMachine):
         project = Path(os.path.realpath(self.tmp / "project"))
         (project / "d").mkdir(parents=True)
         self.store = open_store(self.BACKEND, self.tmp / "state")
+        if self.BACKEND == "redis":  # a project namespace per example, on the test's server
+            self.store.configure(load_settings(None).replace(project_id=f"sm-{self.tmp.name}"))
         self.coord = Coordinator(self.store, Settings(retention_messages=KEEP), project,
                                  self.tmp / "state", clock=lambda: 1_000_000.0,
                                  hostname="model")
@@ -212,11 +214,14 @@ class CoordinationMachine(RuleBasedStateMachine):
                          for sid in self.registered}
 
 
-MODEL_BACKENDS = [name for name in ("legacy", "optimized", "sqlite") if name in BACKENDS]
+MODEL_BACKENDS = [name for name in ("legacy", "optimized", "sqlite", "redis")
+                  if name in BACKENDS]
 
 
 @pytest.mark.parametrize("backend", MODEL_BACKENDS)
-def test_coordination_matches_model(backend: str) -> None:
+def test_coordination_matches_model(backend: str, request: pytest.FixtureRequest) -> None:
+    if backend == "redis":
+        request.getfixturevalue("redis_project")  # a real server
     machine = type(f"Machine_{backend}", (CoordinationMachine,), {"BACKEND": backend})
     run_state_machine_as_test(machine, settings=settings(
         max_examples=int(os.environ.get("COORD_SM_EXAMPLES", "40")), stateful_step_count=30,

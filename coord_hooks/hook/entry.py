@@ -304,16 +304,44 @@ def run_hook(args: list[str], environ: Mapping[str, str] | None = None, stdin: i
     except KeyboardInterrupt:
         outcome = "interrupted"
     except Exception as exc:
+        if run is not None and run.ctx is not None:
+            state_dir = run.ctx.state_dir
+        if getattr(exc, "quiet_in_hooks", False):
+            # The store's server is down or unreachable: every hook would say so. One
+            # line a minute, no traceback; the hook fails open (prints nothing).
+            outcome = "unavailable"
+            _log_rate_limited(state_dir, "store_unavailable", hook=event, error=str(exc))
+            return 0
         import traceback  # lazy: ~2 ms of imports that only failures need
 
         outcome = "error"
-        if run is not None and run.ctx is not None:
-            state_dir = run.ctx.state_dir
         _log(state_dir, "error", "hook_failed", hook=event, error=f"{type(exc).__name__}: {exc}",
              hint=_hint(exc), traceback=traceback.format_exc(limit=8)[-4000:])
     finally:
         _finish(run, state_dir, event, backend, outcome, timer, env)
     return 0
+
+
+UNAVAILABLE_LOG_EVERY = 60.0  # s between two store_unavailable lines of one state dir
+
+
+def _log_rate_limited(state_dir: Path | None, what: str, **fields: Any) -> None:
+    """`_log` at most once per `UNAVAILABLE_LOG_EVERY` seconds (a stamp file's mtime)."""
+    if state_dir is None:
+        return
+    stamp = state_dir / "logs" / f".{what}"
+    try:
+        if time.time() - os.stat(stamp).st_mtime < UNAVAILABLE_LOG_EVERY:
+            return
+    except OSError:
+        pass
+    try:
+        os.makedirs(stamp.parent, mode=0o700, exist_ok=True)
+        os.close(os.open(stamp, os.O_WRONLY | os.O_CREAT, 0o600))
+        os.utime(stamp)
+    except OSError:
+        return  # cannot rate-limit: say nothing rather than flood the log
+    _log(state_dir, "warning", what, **fields)
 
 
 def _hint(exc: BaseException) -> str:

@@ -78,8 +78,14 @@ ARCHIVE_CHUNK = 1000
 FORMAT = "1"
 
 # --- Lua ---------------------------------------------------------------------------------
+# The lease is never written to the AOF nor to replicas (redis.set_repl): with
+# ``appendfsync always`` every propagated write costs an fsync (~2 ms here), and a lease
+# needs no durability. After a restart or a failover it is simply gone, and the commit
+# of whoever held it is refused (the token check), which is safe.
+
 # KEYS: mutex, meta. ARGV: token, lease ms.
 ACQUIRE = resp.Script("""
+redis.set_repl(redis.REPL_NONE)
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   local m = redis.call('HMGET', KEYS[2], 'last_seq', 'fence', 'retired', 'migrating')
   return {1, m[1] or '0', m[2] or '0', m[3] or '', m[4] or ''}
@@ -89,12 +95,14 @@ return {0, redis.call('GET', KEYS[1]) or '', redis.call('PTTL', KEYS[1])}
 
 # KEYS: mutex. ARGV: token. Deletes the lease only if it is still ours (or a dead holder's).
 RELEASE = resp.Script("""
+redis.set_repl(redis.REPL_NONE)
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """)
 
 # KEYS: mutex. ARGV: token, lease ms.
 EXTEND = resp.Script("""
+redis.set_repl(redis.REPL_NONE)
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """)
@@ -165,8 +173,9 @@ while i <= n do
 end
 redis.call('HSET', KEYS[2], 'last_seq', string.format('%d', last))
 local generation = redis.call('HINCRBY', KEYS[2], 'generation', 1)
-if ARGV[2] == '1' then redis.call('DEL', KEYS[1]) end
 redis.call('PUBLISH', ARGV[3], generation .. ' ' .. string.format('%d', last))
+redis.set_repl(redis.REPL_NONE)  -- the lease, as above: not in the AOF
+if ARGV[2] == '1' then redis.call('DEL', KEYS[1]) end
 return fences
 """)
 

