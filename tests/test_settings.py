@@ -97,7 +97,7 @@ def test_booleans(raw: str, expected: bool) -> None:
     ({"COORD_RETENTION_MESSAGES": "-1"}, "retention_messages"),
     ({"COORD_MAX_MESSAGE_CHARS": "4.5"}, "max_message_chars"),
     ({"COORD_DEBUG": "maybe"}, "debug"),
-    ({"COORD_BACKEND": "redis"}, "backend"),
+    ({"COORD_BACKEND": "memcached"}, "backend"),
     ({"CACHE_TTL": "x"}, "$CACHE_TTL"),
 ])
 def test_bad_values_are_config_errors(env: dict[str, str], needle: str) -> None:

@@ -367,7 +367,12 @@ def _finish(run: Any, state_dir: Path | None, event: str, backend: str | None, o
 
         total = timer.total_ms()
         used = ctx.backend if ctx is not None else (backend or "")
-        logs.log_performance(state_dir, hook=event, ms=total, backend=used, outcome=outcome)
+        extra: dict[str, Any] = {}
+        trips = getattr(ctx.store, "round_trips", None) if ctx is not None else None
+        if trips is not None:  # a networked store: exchanges with its server
+            extra["round_trips"] = trips
+        logs.log_performance(state_dir, hook=event, ms=total, backend=used, outcome=outcome,
+                             **extra)
         slow_ms = ctx.settings.slow_ms if ctx is not None else 250.0
         debug = ctx.settings.debug if ctx is not None else _env_debug(env)
         if total > slow_ms:

@@ -92,7 +92,7 @@ def test_backend_show_and_use(plugin: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_backend_use_rejects_unknown_names(plugin: Path) -> None:
-    result = invoke("backend", "use", "redis")
+    result = invoke("backend", "use", "memcached")
     assert result.exit_code != 0
     assert os.readlink(plugin / "shims" / "hooks.sh") == "hooks-optimized.sh"
 

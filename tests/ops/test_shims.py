@@ -233,7 +233,7 @@ def test_use_backend_flips_the_link_atomically(tmp_path: Path) -> None:
     shims.use_backend(tmp_path, "optimized")
     assert os.readlink(link) == "hooks-optimized.sh"
     with pytest.raises(UsageError, match="unknown backend"):
-        shims.use_backend(tmp_path, "redis")
+        shims.use_backend(tmp_path, "memcached")
     (tmp_path / "hooks-legacy.sh").unlink()
     with pytest.raises(UsageError, match="does not exist"):
         shims.use_backend(tmp_path, "legacy")
