@@ -356,6 +356,8 @@ def _finish(run: Any, state_dir: Path | None, event: str, backend: str | None, o
     """Close the store and write the performance line (and slow/debug lines)."""
     try:
         ctx = run.ctx if run is not None else None
+        # A networked store counts its exchanges with the server (read before close).
+        trips = getattr(ctx.store, "round_trips", None) if ctx is not None else None
         if ctx is not None:
             try:
                 ctx.store.close()
@@ -368,8 +370,7 @@ def _finish(run: Any, state_dir: Path | None, event: str, backend: str | None, o
         total = timer.total_ms()
         used = ctx.backend if ctx is not None else (backend or "")
         extra: dict[str, Any] = {}
-        trips = getattr(ctx.store, "round_trips", None) if ctx is not None else None
-        if trips is not None:  # a networked store: exchanges with its server
+        if trips is not None:
             extra["round_trips"] = trips
         logs.log_performance(state_dir, hook=event, ms=total, backend=used, outcome=outcome,
                              **extra)
