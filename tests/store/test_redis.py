@@ -26,7 +26,6 @@ from redis_server import connect
 
 from coord_hooks import globs
 from coord_hooks.context import open_context
-from coord_hooks.coordination import Coordinator
 from coord_hooks.errors import StoreBusyError, StoreError, StoreUnavailableError
 from coord_hooks.model import Lock, NewMessage, Session
 from coord_hooks.settings import load_settings
@@ -386,9 +385,8 @@ WRAPPER = """#!{python}
 import os, sys
 args = sys.argv[1:]
 i = args.index("-c")
-args[i + 1] = ("import atexit, sys\\n"
-               "atexit.register(lambda: open({out!r}, 'w').write('\\\\n'.join(sorted(sys.modules))))\\n"
-               + args[i + 1])
+dump = "open({out!r}, 'w').write('\\\\n'.join(sorted(sys.modules)))"
+args[i + 1] = "import atexit, sys\\natexit.register(lambda: " + dump + ")\\n" + args[i + 1]
 os.execv({python!r}, [{python!r}, *args])
 """
 
