@@ -31,10 +31,14 @@ if TYPE_CHECKING:
 def _status_overview(ctx: Context) -> dict[str, Any]:
     coordinator = ctx.coordinator
     now = coordinator.clock()
+    details = ctx.store.info().details
     return {
         "backend": ctx.backend,
         "state_dir": str(ctx.state_dir),
         "project_root": str(ctx.project_root),
+        # A shared server (redis): where, which project (and why that name), this host.
+        "store": {k: details[k] for k in ("url", "project_id", "project_source", "project",
+                                           "host_id") if k in details},
         "sessions": [views.session_dict(v, now) for v in coordinator.sessions()],
         "locks": [views.lock_dict(v) for v in coordinator.locks()],
         "queue": [views.queue_dict(r) for r in coordinator.queue()],
@@ -92,6 +96,10 @@ def _show_overview(doc: dict[str, Any], as_json: bool) -> None:
         emit_json(doc)
         return
     say(f"backend {doc['backend']} · state {doc['state_dir']}")
+    store = doc.get("store") or {}
+    if store.get("url"):
+        say(f"redis at {store['url']} · {store.get('project', '')} · this machine is "
+            f"{store.get('host_id', '?')}")
     print_table("Sessions", views.SESSION_COLUMNS,
                 [views.session_row(d) for d in doc["sessions"]], "Sessions: none live")
     print_table("Locks", views.LOCK_COLUMNS, [views.lock_row(d) for d in doc["locks"]],

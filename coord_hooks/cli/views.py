@@ -118,6 +118,7 @@ def lock_record(lock: Lock, holder: Session | None, active: bool, now: float
         "holder_name": holder.name if holder else "",
         "reason": lock.reason,
         "agent_id": lock.agent_id,
+        "fence": lock.fence,  # fencing token (redis); 0 where the backend gives none
         "acquired_at": lock.acquired_at,
         "renewed_at": lock.renewed_at,
         "ttl_s": lock.ttl,

@@ -34,7 +34,8 @@ SESSION_KEYS = {"session_id", "handle", "name", "task", "state", "live", "end_re
                 "hostname", "cwd", "project_dir", "model", "source", "registered_at",
                 "last_seen", "ended_at", "idle_s", "locks", "unread"}
 LOCK_KEYS = {"key", "is_glob", "exclusive", "owner", "holder_handle", "holder_name", "reason",
-             "agent_id", "acquired_at", "renewed_at", "ttl_s", "age_s", "idle_s", "active"}
+             "agent_id", "acquired_at", "renewed_at", "ttl_s", "age_s", "idle_s", "active",
+             "fence"}
 MESSAGE_KEYS = {"seq", "created_at", "age_s", "sender", "sender_handle", "sender_name",
                 "recipient", "recipient_handle", "recipient_name", "broadcast", "urgent", "body"}
 QUEUE_KEYS = {"session_id", "handle", "name", "live", "unread", "urgent",
@@ -574,8 +575,9 @@ def test_status_json(team: Coordinator, state_dir: Path, project: Path) -> None:
     team.acquire(ALICE, "src/app.py")
     team.send(None, "bbbb2", "hello")
     doc = as_json(coord("status", "--json"))
-    assert list(doc) == ["backend", "state_dir", "project_root", "sessions", "locks", "queue",
-                         "pending_broadcasts"]
+    assert list(doc) == ["backend", "state_dir", "project_root", "store", "sessions", "locks",
+                         "queue", "pending_broadcasts"]
+    assert doc["store"] == {}  # only a shared server (redis) says where and which project
     assert doc["state_dir"] == str(state_dir) and doc["project_root"] == str(project)
     assert all(set(s) == SESSION_KEYS for s in doc["sessions"])
     assert all(set(lk) == LOCK_KEYS for lk in doc["locks"])

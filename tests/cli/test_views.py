@@ -29,7 +29,8 @@ SESSION_KEYS = {"session_id", "handle", "name", "task", "state", "live", "end_re
                 "hostname", "cwd", "project_dir", "model", "source", "registered_at",
                 "last_seen", "ended_at", "idle_s", "locks", "unread"}
 LOCK_KEYS = {"key", "is_glob", "exclusive", "owner", "holder_handle", "holder_name", "reason",
-             "agent_id", "acquired_at", "renewed_at", "ttl_s", "age_s", "idle_s", "active"}
+             "agent_id", "acquired_at", "renewed_at", "ttl_s", "age_s", "idle_s", "active",
+             "fence"}
 MESSAGE_KEYS = {"seq", "created_at", "age_s", "sender", "sender_handle", "sender_name",
                 "recipient", "recipient_handle", "recipient_name", "broadcast", "urgent", "body"}
 
