@@ -176,3 +176,34 @@ def test_not_a_number_is_refused(raw: str) -> None:
     # A NaN lock TTL would make every lease look lapsed: any session could take any lock.
     with pytest.raises(ConfigError, match="lock_ttl"):
         load_settings(None, environ={"COORD_LOCK_TTL": raw})
+
+
+def test_a_redis_section_sets_the_redis_settings(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('backend = "redis"\n[redis]\nurl = "rediss://team.example:6380/2"\n'
+                      'password = "s3"\ntimeout = 0.5\nconnect_timeout = 0.25\n')
+    monkeypatch.setenv("COORD_CONFIG", str(config))
+    settings = load_settings(None, {})
+    assert (settings.backend, settings.redis_url, settings.redis_password,
+            settings.redis_timeout, settings.redis_connect_timeout) == (
+        "redis", "rediss://team.example:6380/2", "s3", 0.5, 0.25)
+    assert settings.sources["redis_url"] == str(config)
+    env = load_settings(None, {"COORD_REDIS_URL": "unix:///run/r.sock",
+                               "COORD_HOST_ID": "box-1", "COORD_PROJECT_ID": "team/app"})
+    assert (env.redis_url, env.host_id, env.project_id) == ("unix:///run/r.sock", "box-1",
+                                                            "team/app")
+    from coord_hooks.views import settings_dict
+
+    shown = settings_dict(settings)
+    assert shown["redis_password"]["value"] == "***"
+    url = settings_dict(settings.replace(redis_url="redis://u:pw@h/0"))["redis_url"]["value"]
+    assert url == "redis://u:***@h/0"
+
+
+def test_the_python_310_parser_reads_the_redis_section_too(tmp_path: Path) -> None:
+    from coord_hooks.settings import _parse_flat_toml
+
+    text = 'lock_ttl = 60\n[redis]\nurl = "redis://h:1/0"  # team server\n[coord]\ndebug = 1\n'
+    assert _parse_flat_toml(text, tmp_path / "c.toml") == {
+        "lock_ttl": "60", "redis_url": "redis://h:1/0", "debug": "1"}

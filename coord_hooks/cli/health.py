@@ -147,7 +147,7 @@ def _watch(ctx: Context, sampler: mon.Sampler, interval: float, thresholds: mon.
                     sys.stdout.write(json.dumps(alert.to_dict()) + "\n")
                 sys.stdout.flush()
 
-            mon.run(sampler, interval, stop, on_json)
+            mon.run(sampler, interval, stop, on_json, changes=mon.change_waiter(ctx.store))
             return
         console = _console()
         if not console.is_terminal:
@@ -158,7 +158,7 @@ def _watch(ctx: Context, sampler: mon.Sampler, interval: float, thresholds: mon.
                     typer.echo(alert.describe(), err=True)
                 typer.echo(_one_line(sample))
 
-            mon.run(sampler, interval, stop, on_line)
+            mon.run(sampler, interval, stop, on_line, changes=mon.change_waiter(ctx.store))
             return
         from rich.live import Live
 
@@ -173,7 +173,7 @@ def _watch(ctx: Context, sampler: mon.Sampler, interval: float, thresholds: mon.
                                        style="bold red" if alert.state == "raised" else "green")
                 live.update(_render(sample, thresholds), refresh=True)
 
-            mon.run(sampler, interval, stop, on_live)
+            mon.run(sampler, interval, stop, on_live, changes=mon.change_waiter(ctx.store))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

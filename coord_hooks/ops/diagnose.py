@@ -24,6 +24,7 @@ from typing import Any
 
 from coord_hooks import __version__, logs
 from coord_hooks.context import Context
+from coord_hooks.errors import StoreUnavailableError
 from coord_hooks.ops.checks import CHECKS
 from coord_hooks.ops.findings import (
     SEVERITIES,
@@ -58,6 +59,8 @@ class Diagnosis:
         for name, check in CHECKS.items():
             try:
                 check(self)
+            except StoreUnavailableError:
+                continue  # said once, as an error, by check_server
             except Exception as exc:  # one broken check must not hide the others
                 self.add(f"check-failed:{name}", "warning", f"{name} could not run: {exc!r}",
                          "This is a bug in coord-hooks; the other checks still ran.")

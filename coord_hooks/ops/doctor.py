@@ -172,6 +172,25 @@ def check_state_dir(state_dir: Path) -> Check:
     return Check("state dir", OK, f"{state_dir} (private, writable)")
 
 
+def check_store_server(project_root: Path, state_dir: Path,
+                       environ: Mapping[str, str]) -> Check | None:
+    """For a backend on a server (redis): can this machine reach and use it?"""
+    from coord_hooks.context import choose_backend
+    from coord_hooks.settings import load_settings
+
+    try:
+        settings = load_settings(state_dir if state_dir.is_dir() else None, environ)
+        backend = choose_backend(settings, None, environ, state_dir)
+    except Exception as exc:  # a bad config file is reported by `coord config`
+        return Check("store server", WARN, f"cannot tell the backend: {exc}")
+    if backend != "redis":
+        return None
+    from coord_hooks.store.redis import server_check
+
+    status, detail = server_check(settings, project_root)
+    return Check("store server", status, detail)
+
+
 def synthetic_event(shim: Path, label: str, environ: Mapping[str, str],
                     timeout: float = 15.0) -> Check:
     """Send a SessionStart through ``shim`` into a throwaway state dir; check the reply."""
@@ -254,6 +273,9 @@ def run_checks(project_root: Path, state_dir: Path,
         shim_sets.append((folder, "installed"))
     checks.append(check_registration(project_root, env))
     checks.append(check_state_dir(state_dir))
+    server = check_store_server(project_root, state_dir, env)
+    if server is not None:
+        checks.append(server)
     if run_hooks:
         for folder, label in shim_sets:
             link = folder / shims.LINK_NAME

@@ -335,12 +335,45 @@ class JsonLinesLog:
         logs.append_line(self.path, json.dumps(record, default=str) + "\n", self.max_bytes)
 
 
+PUSH_GAP = 0.25  # s: with push, at most this often a sample more than the interval's
+
+
+def change_waiter(store: Any) -> Callable[[float], bool] | None:
+    """``wait(timeout) -> changed`` for a store that publishes its commits (redis), else None.
+
+    The monitor then samples as soon as anything is committed, not only every interval,
+    without polling the store.
+    """
+    subscribe = getattr(store, "subscribe", None)
+    if subscribe is None:
+        return None
+    try:
+        subscriber = subscribe()
+    except Exception:
+        return None  # the server is unreachable: the samples say so
+
+    def wait(timeout: float) -> bool:
+        try:
+            return subscriber.get_message(timeout) is not None
+        except Exception:
+            time.sleep(timeout)  # lost the server: fall back to the interval
+            return False
+
+    return wait
+
+
 def run(sampler: Sampler, interval: float, stop: StopFlag,
-        on_sample: Callable[[Sample], None], max_samples: int | None = None) -> int:
-    """Sample every ``interval`` seconds until ``stop`` is set; return how many samples."""
+        on_sample: Callable[[Sample], None], max_samples: int | None = None,
+        changes: Callable[[float], bool] | None = None) -> int:
+    """Sample every ``interval`` seconds until ``stop`` is set; return how many samples.
+
+    With ``changes`` (see `change_waiter`) a commit to the store wakes the loop early.
+    """
     taken = 0
     next_at = time.monotonic()
+    last = 0.0
     while not stop.is_set():
+        last = time.monotonic()
         sample = sampler.sample()
         for alert in sample.alerts:
             if alert.state == "raised":
@@ -359,5 +392,8 @@ def run(sampler: Sampler, interval: float, stop: StopFlag,
                 if left < -interval:
                     next_at = time.monotonic()
                 break
-            stop.wait(min(left, WAIT_SLICE))
+            if changes is None:
+                stop.wait(min(left, WAIT_SLICE))
+            elif changes(min(left, WAIT_SLICE)) and time.monotonic() - last >= PUSH_GAP:
+                break  # something was committed: show it now
     return taken

@@ -839,18 +839,9 @@ class RedisStore:
             replies = conn.pipeline([
                 ("HGETALL", keys.meta), ("HLEN", keys.sessions), ("HLEN", keys.locks),
                 ("ZCARD", keys.msgs), ("LLEN", keys.archive), ("PTTL", keys.mutex),
-                ("CONFIG", "GET", "appendonly"), ("CONFIG", "GET", "appendfsync"),
-                ("CONFIG", "GET", "maxmemory-policy"), ("INFO", "server")])
+                *SERVER_QUERIES])
         meta = _pairs(replies[0]) if not isinstance(replies[0], resp.RespError) else {}
-        server: dict[str, Any] = {}
-        for reply in replies[6:9]:
-            if not isinstance(reply, resp.RespError):
-                server.update(_pairs(reply))
-        version = ""
-        if isinstance(replies[9], str):
-            for line in replies[9].splitlines():
-                if line.startswith(("valkey_version:", "redis_version:")) and not version:
-                    version = line.split(":", 1)[1].strip()
+        server, version = _server_facts(replies[6:])
         identity = self.identity
         details: dict[str, Any] = {
             "url": self.display,
@@ -870,8 +861,7 @@ class RedisStore:
             "lease_held": isinstance(replies[5], int) and replies[5] > 0,
             "retired": meta.get("retired") or None,
             "server_settings": server,
-            "durable": (server.get("appendonly") == "yes"
-                        and server.get("appendfsync") == "always") if server else None,
+            "durable": _durable(server),
         }
         return StoreInfo(backend=self.name, location=f"{self.display} {keys.namespace}",
                          details=details)
@@ -899,6 +889,62 @@ class RedisStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# What `info` and `server_check` ask about the server (CONFIG may be renamed away).
+SERVER_QUERIES: tuple[tuple[str, ...], ...] = (
+    ("CONFIG", "GET", "appendonly"), ("CONFIG", "GET", "appendfsync"),
+    ("CONFIG", "GET", "maxmemory-policy"), ("INFO", "server"))
+
+
+def _server_facts(replies: list[Any]) -> tuple[dict[str, Any], str]:
+    """(the server settings it showed, its version) from the `SERVER_QUERIES` replies."""
+    server: dict[str, Any] = {}
+    for reply in replies[:3]:
+        if not isinstance(reply, resp.RespError):
+            server.update(_pairs(reply))
+    version = ""
+    if isinstance(replies[3], str):
+        for line in replies[3].splitlines():
+            if line.startswith(("valkey_version:", "redis_version:")) and not version:
+                name = "valkey" if line.startswith("valkey") else "redis"
+                version = f"{name} {line.split(':', 1)[1].strip()}"
+    return server, version
+
+
+def _durable(server: dict[str, Any]) -> bool | None:
+    """Does an acknowledged write survive a crash (AOF, fsync before the reply)?"""
+    if "appendonly" not in server or "appendfsync" not in server:
+        return None  # CONFIG is not allowed for this user: unknown
+    return server.get("appendonly") == "yes" and server.get("appendfsync") == "always"
+
+
+def server_check(settings: Settings, project_root: Path) -> tuple[str, str]:
+    """(``ok``/``warn``/``fail``, one line) about the configured server (`coord doctor`)."""
+    try:
+        address = resp.parse_url(settings.redis_url, settings.redis_password)
+    except ValueError as exc:
+        return "fail", f"redis_url: {exc}"
+    conn = resp.Connection(address, connect_timeout=settings.redis_connect_timeout,
+                           timeout=settings.redis_timeout)
+    try:
+        server, version = _server_facts(conn.pipeline(list(SERVER_QUERIES)))
+    except resp.RespUnavailable as exc:
+        return "fail", f"redis at {address.display} unreachable: {exc}"
+    finally:
+        conn.close()
+    identity = project_identity(project_root, settings.project_id)
+    line = f"redis at {address.display} ({version or 'version unknown'}), {identity.describe()}"
+    durable = _durable(server)
+    if durable is False:
+        return "warn", (f"{line}; not durable (appendonly {server.get('appendonly')}, "
+                        f"appendfsync {server.get('appendfsync')}): a crash may lose "
+                        "acknowledged locks and messages; set appendonly yes and "
+                        "appendfsync always")
+    if server.get("maxmemory-policy", "noeviction") != "noeviction":
+        return "warn", (f"{line}; maxmemory-policy {server['maxmemory-policy']} may evict "
+                        "coordination records; set noeviction")
+    return "ok", line + ("; AOF with appendfsync always" if durable else "")
 
 
 def _fence_list(reply: Any, writer: RedisWriter) -> list[Any]:

@@ -436,3 +436,26 @@ def test_hooks_stay_standard_library_and_count_round_trips(tmp_path: Path, pids:
     assert trips[("PreToolUse", "locked")] <= 6
     assert trips[("PreToolUse", "renewed")] <= 6
     assert trips[("UserPromptSubmit", "ok")] <= 4  # handshake, heartbeat, session, mail
+
+
+def test_the_monitor_wakes_on_a_commit_without_polling(state_dir: Path) -> None:
+    from coord_hooks import monitor
+
+    store = redis_store(state_dir)
+    wait = monitor.change_waiter(store)
+    assert wait is not None and wait(0.05) is False  # nothing committed: times out
+
+    def commit_soon() -> None:
+        time.sleep(0.3)
+        with redis_store(state_dir).transaction() as tx:
+            tx.append_message(NewMessage("s", "*", "ping", 1.0))
+
+    import threading
+
+    thread = threading.Thread(target=commit_soon)
+    started = time.monotonic()
+    thread.start()
+    assert wait(10.0) is True
+    assert time.monotonic() - started < 3.0  # woken by the publish, not the 10 s timeout
+    thread.join()
+    assert monitor.change_waiter(open_store("sqlite", state_dir.parent / "other")) is None

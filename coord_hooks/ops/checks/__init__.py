@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from coord_hooks.ops.checks import logs, setup, state
+from coord_hooks.ops.checks import logs, server, setup, state
 
 if TYPE_CHECKING:
     from coord_hooks.ops.diagnose import Diagnosis
 
 CHECKS: dict[str, Callable[[Diagnosis], None]] = {
     "check_config": state.check_config,
+    "check_server": server.check_server,
     "check_store": state.check_store,
     "check_sessions": state.check_sessions,
     "check_messages": state.check_messages,
