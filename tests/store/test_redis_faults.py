@@ -233,11 +233,9 @@ def test_killed_mid_race_loses_nothing_acknowledged(redis_factory: ServerFactory
     acked_locks = {(f[1], x[0][1]) for x in lines for f in x if f[0] == "L"}
     assert failures, "the kill should have failed some operations"
     assert max(failures) < 2500, failures  # connect + answer deadlines, lease wait
-    store = open_store("redis", project.state_dir)
-    configure = getattr(store, "configure")
     from coord_hooks.settings import load_settings
 
-    configure(load_settings(None, project.env))
+    store = open_store("redis", project.state_dir, settings=load_settings(None, project.env))
     with store.read() as view:
         live = {m.seq: m.body for m in view.messages_after(0)}
         held = {(lk.key, lk.owner) for lk in view.locks()}
