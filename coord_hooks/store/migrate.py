@@ -1,4 +1,6 @@
-"""``coord migrate --to sqlite|json``: move a live state directory between layouts.
+"""``coord migrate --to sqlite|json|redis``: move a live state directory between layouts.
+
+(To and from redis: `coord_hooks.store.redis_migrate`, called from here.)
 
 Nothing is lost: sessions (with their read cursors and registration points), locks,
 live messages, queued broadcasts and the sequence counter are copied; the archive
@@ -71,42 +73,65 @@ class MigrationReport:
     backup: Path | None = None
     seconds: float = 0.0
     dry_run: bool = False
+    joined: bool = False  # --to redis: this clone joined a namespace another one filled
 
     def to_dict(self) -> dict[str, Any]:
         return {"state_dir": str(self.state_dir), "from": self.source, "to": self.target,
                 "changed": self.changed, "dry_run": self.dry_run, **self.counts,
                 "archived": self.archived,
-                "backup": str(self.backup) if self.backup else None,
+                "backup": str(self.backup) if self.backup else None, "joined": self.joined,
                 "seconds": round(self.seconds, 3)}
 
 
 def migrate(state_dir: Path, to: str, lock_timeout: float = 10.0,
-            dry_run: bool = False) -> MigrationReport:
-    """Move ``state_dir`` to the ``to`` layout (``json`` or ``sqlite``)."""
+            dry_run: bool = False, settings: Any = None, project_root: Path | None = None,
+            join: bool = False) -> MigrationReport:
+    """Move ``state_dir`` to the ``to`` layout (``json``, ``sqlite`` or ``redis``).
+
+    ``settings``/``project_root`` name the redis server and namespace (default: from the
+    environment and config files, and the state dir's parent); ``join``: see
+    `coord_hooks.store.redis_migrate`.
+    """
     if to not in layout.LAYOUTS:
-        raise UsageError(f"unknown layout {to!r}: use json or sqlite")
+        raise UsageError(f"unknown layout {to!r}: use json, sqlite or redis")
     if not state_dir.is_dir():
         raise StoreError(f"no coordination state at {state_dir}: nothing to migrate")
     started = time.monotonic()
     try:
-        report = _migrate_locked(state_dir, to, lock_timeout, dry_run)
+        report = _migrate_locked(state_dir, to, lock_timeout, dry_run,
+                                 _Redis(settings, project_root, join))
     except OSError as exc:
         # Every step before the marker leaves the old layout live; the marker is atomic.
         raise StoreError(f"migration of {state_dir} failed: {exc}; the "
                          f"{layout.detect(state_dir) or 'previous'} layout is still in use"
                          ) from None
-    report.archived = _count_archive(state_dir)
+    if to != layout.REDIS:  # the redis archive was counted by _to_redis
+        report.archived = _count_archive(state_dir)
     report.seconds = time.monotonic() - started
     return report
 
 
+@dataclass
+class _Redis:
+    """How to reach the redis namespace (only migrations to or from redis use it)."""
+
+    settings: Any
+    project_root: Path | None
+    join: bool
+
+    def open(self, state_dir: Path, timeout: float) -> Any:
+        from coord_hooks.store.redis_migrate import open_redis
+
+        return open_redis(state_dir, timeout, self.settings, self.project_root)
+
+
 def _migrate_locked(state_dir: Path, to: str, lock_timeout: float,
-                    dry_run: bool) -> MigrationReport:
+                    dry_run: bool, redis: _Redis) -> MigrationReport:
     with _json_lock(state_dir, lock_timeout), creation_lock(state_dir, lock_timeout):
         source = layout.detect(state_dir)  # under both locks: no migration runs meanwhile
         report = MigrationReport(state_dir, source, to, changed=source != to, dry_run=dry_run)
         if source == to:
-            report.counts = _counts(state_dir, to, lock_timeout)
+            report.counts = _counts(state_dir, to, lock_timeout, redis)
             if not dry_run and layout.read_marker(state_dir) != to:
                 layout.write_marker(state_dir, to, "coord migrate")  # make it explicit
         elif source is None:  # nothing stored yet: only the choice is recorded
@@ -114,6 +139,10 @@ def _migrate_locked(state_dir: Path, to: str, lock_timeout: float,
                 if to == layout.SQLITE:
                     _sqlite(state_dir, lock_timeout).create_database()
                 layout.write_marker(state_dir, to, "coord migrate")
+        elif to == layout.REDIS:
+            _to_redis(state_dir, source, lock_timeout, report, redis)
+        elif source == layout.REDIS:
+            _from_redis(state_dir, to, lock_timeout, report, redis)
         elif to == layout.SQLITE:
             _json_to_sqlite(state_dir, lock_timeout, report)
         else:
@@ -121,7 +150,14 @@ def _migrate_locked(state_dir: Path, to: str, lock_timeout: float,
     return report
 
 
-def _counts(state_dir: Path, which: str, timeout: float) -> dict[str, int]:
+def _counts(state_dir: Path, which: str, timeout: float, redis: _Redis) -> dict[str, int]:
+    if which == layout.REDIS:
+        store = redis.open(state_dir, timeout)
+        try:
+            with store.read() as redis_view:
+                return _view_snapshot(redis_view).counts()
+        finally:
+            store.close()
     if which == layout.SQLITE:
         with _sqlite(state_dir, timeout) as store, store.read() as view:
             return _view_snapshot(view).counts()
@@ -308,3 +344,92 @@ def _write_json_layout(state_dir: Path, snap: Snapshot) -> None:
         os.replace(staging / name, state_dir / name)  # room made by _clear_json_entries
     os.rmdir(staging)
     fsync_dir(state_dir)
+
+
+# --- to and from redis ----------------------------------------------------------------------
+def _to_redis(state_dir: Path, source: str, timeout: float, report: MigrationReport,
+              redis: _Redis) -> None:
+    from coord_hooks import archive
+    from coord_hooks.store import redis_migrate
+
+    store = redis.open(state_dir, timeout)
+    archived = list(archive.read_archive(state_dir))
+    try:
+        if source == layout.JSON:
+            # Under the JSON flock (held by the caller) nothing changes meanwhile.
+            with JsonFileStore(state_dir, lock_timeout=timeout).read() as view:
+                snap = _view_snapshot(view)
+            report.counts = snap.counts()
+            copied = redis_migrate.copy_into_redis(store, snap, archived, report, redis.join,
+                                                   source)
+            report.joined = not copied
+            if report.dry_run:
+                return
+            layout.write_marker(state_dir, layout.REDIS, "coord migrate --to redis")
+            backup = _backup_path(state_dir, layout.JSON)
+            _move_json_out(state_dir, backup)
+            report.backup = backup
+        else:
+            local = _sqlite(state_dir, timeout)
+            try:
+                with local.transaction() as tx:  # BEGIN IMMEDIATE: SQLite writers wait
+                    snap = _view_snapshot(tx)
+                    report.counts = snap.counts()
+                    copied = redis_migrate.copy_into_redis(store, snap, archived, report,
+                                                           redis.join, source)
+                    report.joined = not copied
+                    if report.dry_run:
+                        return
+                    layout.write_marker(state_dir, layout.REDIS, "coord migrate --to redis")
+                    tx.retire(layout.REDIS)  # waiting SQLite writers refuse once this commits
+                report.backup = local.path  # kept in place, retired
+            finally:
+                local.close()
+        with store.read() as view:
+            report.archived = int(view.conn.command("LLEN", store.keys.archive))
+    finally:
+        store.close()
+
+
+def _from_redis(state_dir: Path, to: str, timeout: float, report: MigrationReport,
+                redis: _Redis) -> None:
+    from coord_hooks.store import redis_migrate
+
+    store = redis.open(state_dir, timeout)
+    try:
+        with store.transaction() as remote:  # the lease: every clone's redis writers wait
+            snap = _view_snapshot(remote)
+            report.counts = snap.counts()
+            archived = list(store.archived_messages())
+            if report.dry_run:
+                return
+            redis_migrate.merged_archive(state_dir, archived)
+            if to == layout.JSON:
+                _clear_json_entries(state_dir)
+                _write_json_layout(state_dir, snap)
+                _bump_generation(state_dir)
+            else:
+                _retire_old_database(state_dir, _backup_path(state_dir, layout.DB_NAME))
+
+                def fill(tx: SqliteWriter) -> None:
+                    for session in snap.sessions:
+                        tx.put_session(session)
+                    for lock in snap.locks:
+                        tx.put_lock(lock)
+                    tx.restore_messages(snap.messages)
+                    tx.bump_last_seq(snap.last_seq)
+
+                local = _sqlite(state_dir, timeout)
+                try:
+                    local.create_database(fill)
+                    with local.read() as check:
+                        copied = _view_snapshot(check)
+                finally:
+                    local.close()
+                if copied.counts() != snap.counts():  # pragma: no cover - a bug
+                    raise StoreError(f"migration check failed: copied {copied.counts()}, "
+                                     f"expected {snap.counts()}; redis is still in use")
+            layout.write_marker(state_dir, to, f"coord migrate --to {to}")  # commit point
+            redis_migrate.retire(remote, store, to)  # other clones refuse from now on
+    finally:
+        store.close()

@@ -115,7 +115,7 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('COORDLOST the store lease expired before this commit; ' ..
                            'nothing was written')
 end
-local width = {S = 3, L = 8, D = 6, M = 3, A = 2, Q = 2, H = 3, h = 2}
+local width = {S = 3, L = 8, D = 6, M = 3, A = 2, R = 2, Q = 2, H = 3, h = 2}
 local i, n = 4, #ARGV
 while i <= n do
   local w = width[ARGV[i]]
@@ -161,6 +161,8 @@ while i <= n do
       redis.call('RPUSH', KEYS[9], unpack(doomed, j, math.min(j + 999, #doomed)))
     end
     redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', ARGV[i + 1])
+  elseif op == 'R' then
+    redis.call('RPUSH', KEYS[9], ARGV[i + 1])
   elseif op == 'Q' then
     local seq = tonumber(ARGV[i + 1])
     if seq > last then last = seq end
@@ -377,7 +379,8 @@ class RedisWriter(RedisReader):
     The ops, as the COMMIT script reads them (``ARGV`` after token, release, channel):
     ``S id json`` session; ``L field key owner prefix is_glob fence json`` lock (fence 0:
     give one, or keep the renewed lock's); ``D field key owner prefix is_glob`` delete a
-    lock; ``M seq json`` message; ``A upto`` archive; ``Q seq`` raise last_seq;
+    lock; ``M seq json`` message; ``A upto`` archive; ``R json`` append an archived
+    message as it is (migration); ``Q seq`` raise last_seq;
     ``H name value``/``h name`` set/delete a meta field.
     """
 
@@ -405,8 +408,8 @@ class RedisWriter(RedisReader):
         self._keep_lease()
         return self.conn.call_script(script, keys, args)
 
-    def _keep_lease(self) -> None:
-        if time.monotonic() - self._leased_at > self.store.lease_ms / 3000:
+    def _keep_lease(self, force: bool = False) -> None:
+        if force or time.monotonic() - self._leased_at > self.store.lease_ms / 3000:
             if not self.conn.call_script(EXTEND, (self.keys.mutex,),
                                          [self.token, self.store.lease_ms]):
                 raise StoreError(f"redis at {self.store.display}: the store lease expired "
@@ -510,9 +513,26 @@ class RedisWriter(RedisReader):
             self.ops += ["A", int(upto_seq)]
         return on_server + fresh
 
+    def append_archived(self, messages: list[Message]) -> None:
+        """Add messages to the archive as they are (a migration copies an archive)."""
+        for message in messages:
+            self.ops += ["R", _dumps(message.to_dict())]
+
     # --- meta ----------------------------------------------------------------------------
     def set_meta(self, name: str, value: str | None) -> None:
         self.ops += ["H", name, value] if value is not None else ["h", name]
+
+    def checkpoint(self) -> None:
+        """Commit what is buffered and keep the lease (a migration copies in chunks)."""
+        if self.ops:
+            self.store._commit(self.conn, self, release=False)
+            # The server holds all of it now: reads need no overlay any more.
+            self._base_last = self.last_seq()
+            self.ops, self._fenced, self._appended = [], [], []
+            self._sessions, self._locks = {}, {}
+            self._archived_upto = self._server_archived = 0
+            self._server_count = None
+        self._keep_lease(force=True)
 
 
 # --- the store ---------------------------------------------------------------------------
@@ -763,10 +783,12 @@ class RedisStore:
         except (resp.RespUnavailable, resp.RespError):
             pass  # the lease lapses by itself
 
-    def _commit(self, conn: resp.Connection, writer: RedisWriter) -> None:
+    def _commit(self, conn: resp.Connection, writer: RedisWriter,
+                release: bool = True) -> None:
         try:
             fences = conn.call_script(COMMIT, self.keys.commit_keys,
-                                      [writer.token, "1", self.keys.events, *writer.ops])
+                                      [writer.token, "1" if release else "0",
+                                       self.keys.events, *writer.ops])
         except resp.RespUnavailable as exc:
             raise StoreUnavailableError(
                 f"redis at {self.display} unreachable during a commit ({exc}); it may or "
