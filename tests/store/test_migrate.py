@@ -262,7 +262,7 @@ def test_cli_migrate(state_dir: Path, project: Path, monkeypatch: pytest.MonkeyP
     assert run_cli(["migrate", "--to", "sqlite", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["changed"] is False
     assert run_cli(["migrate", "--to", "postgres"]) == 2
-    assert "use json or sqlite" in capsys.readouterr().err
+    assert "use json, sqlite or redis" in capsys.readouterr().err
     assert run_cli(["migrate", "--to", "json", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert (doc["from"], doc["to"], doc["messages"]) == ("sqlite", "json", 1)
