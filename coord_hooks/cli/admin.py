@@ -170,8 +170,8 @@ def backend_state() -> dict[str, Any]:
 def backend_show(cli: typer.Context, as_json: JsonOpt = False) -> None:
     """Show which backend the hooks use: shims/hooks.sh target, $COORD_BACKEND, result.
 
-    Switch with `coord backend use legacy|optimized`; $COORD_BACKEND overrides both for
-    one process.
+    Switch with `coord backend use legacy|optimized|sqlite|redis`; $COORD_BACKEND
+    overrides both for one process.
     """
     if cli.invoked_subcommand is not None:
         return
@@ -194,12 +194,13 @@ def backend_show(cli: typer.Context, as_json: JsonOpt = False) -> None:
 @backend_app.command("use")
 def backend_use(
     name: Annotated[str, typer.Argument(metavar="BACKEND",
-                                        help="legacy or optimized (or another registered one).")],
+                                        help="legacy, optimized, sqlite or redis.")],
 ) -> None:
     """Point shims/hooks.sh at hooks-BACKEND.sh (atomically; takes effect on the next hook).
 
-    A project whose state is in the other layout (JSON files vs coord.db) keeps using
-    it until `coord migrate --to json|sqlite` moves it.
+    A project whose state is in another layout (JSON files, coord.db, redis) keeps
+    using it until `coord migrate --to json|sqlite|redis` moves it. For redis, set the
+    server first (COORD_REDIS_URL or a [redis] section in the config file).
     """
     from coord_hooks.paths import resolve_state_dir
     from coord_hooks.store.layout import BACKEND_LAYOUT, backend_for

@@ -204,6 +204,9 @@ def synthetic_event(shim: Path, label: str, environ: Mapping[str, str],
         env = {k: v for k, v in environ.items()
                if k not in ("COORD_STATE_DIR", "CLAUDE_PROJECT_DIR", "CLAUDE_PID")}
         env.update(COORD_STATE_DIR=str(scratch / "state"), CLAUDE_PROJECT_DIR=str(scratch))
+        # On a shared redis server: one scratch namespace for every doctor run, never the
+        # project's own, and not a new one per run.
+        env["COORD_PROJECT_ID"] = "coord-doctor-scratch"
         payload = {"session_id": session_id, "transcript_path": str(scratch / "t.jsonl"),
                    "cwd": str(scratch), "hook_event_name": "SessionStart",
                    "source": "startup"}
