@@ -193,7 +193,7 @@ def test_a_redis_section_sets_the_redis_settings(tmp_path: Path,
                                "COORD_HOST_ID": "box-1", "COORD_PROJECT_ID": "team/app"})
     assert (env.redis_url, env.host_id, env.project_id) == ("unix:///run/r.sock", "box-1",
                                                             "team/app")
-    from coord_hooks.views import settings_dict
+    from coord_hooks.cli.views import settings_dict
 
     shown = settings_dict(settings)
     assert shown["redis_password"]["value"] == "***"

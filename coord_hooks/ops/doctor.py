@@ -185,7 +185,7 @@ def check_store_server(project_root: Path, state_dir: Path,
         return Check("store server", WARN, f"cannot tell the backend: {exc}")
     if backend != "redis":
         return None
-    from coord_hooks.store.redis import server_check
+    from coord_hooks.store.redis_info import server_check
 
     status, detail = server_check(settings, project_root)
     return Check("store server", status, detail)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from coord_hooks.plain import Plain
+from coord_hooks.model import Plain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

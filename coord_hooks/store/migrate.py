@@ -349,8 +349,7 @@ def _write_json_layout(state_dir: Path, snap: Snapshot) -> None:
 # --- to and from redis ----------------------------------------------------------------------
 def _to_redis(state_dir: Path, source: str, timeout: float, report: MigrationReport,
               redis: _Redis) -> None:
-    from coord_hooks import archive
-    from coord_hooks.store import redis_migrate
+    from coord_hooks.store import archive, redis_migrate
 
     store = redis.open(state_dir, timeout)
     archived = list(archive.read_archive(state_dir))

@@ -66,6 +66,7 @@ from coord_hooks.model import Lock, Message, NewMessage, Session, StoreInfo
 from coord_hooks.paths import STATE_DIR_NAME, ensure_state_dir
 from coord_hooks.store import layout, resp
 from coord_hooks.store.identity import ProjectIdentity, project_identity
+from coord_hooks.store.redis_lua import ACQUIRE, COMMIT, EXTEND, OWNED, RELEASE, TOUCHING
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -78,161 +79,6 @@ ARCHIVE_CHUNK = 1000
 FORMAT = "1"
 
 # --- Lua ---------------------------------------------------------------------------------
-# The lease is never written to the AOF nor to replicas (redis.set_repl): with
-# ``appendfsync always`` every propagated write costs an fsync (~2 ms here), and a lease
-# needs no durability. After a restart or a failover it is simply gone, and the commit
-# of whoever held it is refused (the token check), which is safe.
-
-# KEYS: mutex, meta. ARGV: token, lease ms.
-ACQUIRE = resp.Script("""
-redis.set_repl(redis.REPL_NONE)
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  local m = redis.call('HMGET', KEYS[2], 'last_seq', 'fence', 'retired', 'migrating')
-  return {1, m[1] or '0', m[2] or '0', m[3] or '', m[4] or ''}
-end
-return {0, redis.call('GET', KEYS[1]) or '', redis.call('PTTL', KEYS[1])}
-""")
-
-# KEYS: mutex. ARGV: token. Deletes the lease only if it is still ours (or a dead holder's).
-RELEASE = resp.Script("""
-redis.set_repl(redis.REPL_NONE)
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-""")
-
-# KEYS: mutex. ARGV: token, lease ms.
-EXTEND = resp.Script("""
-redis.set_repl(redis.REPL_NONE)
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-""")
-
-# KEYS: mutex, meta, sessions, locks, lockidx, globidx, ownidx, msgs, archive.
-# ARGV: token, release (0/1), channel, then the ops (see RedisWriter). The ops are
-# checked before anything is written: a script is not rolled back on error.
-COMMIT = resp.Script(r"""
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return redis.error_reply('COORDLOST the store lease expired before this commit; ' ..
-                           'nothing was written')
-end
-local width = {S = 3, L = 8, D = 6, M = 3, A = 2, R = 2, Q = 2, H = 3, h = 2}
-local i, n = 4, #ARGV
-while i <= n do
-  local w = width[ARGV[i]]
-  if not w or i + w - 1 > n then
-    return redis.error_reply('COORDBADOP bad operation ' .. tostring(ARGV[i]) .. ' at ' .. i)
-  end
-  i = i + w
-end
-local fences = {}
-local last = tonumber(redis.call('HGET', KEYS[2], 'last_seq') or '0')
-i = 4
-while i <= n do
-  local op = ARGV[i]
-  if op == 'S' then
-    redis.call('HSET', KEYS[3], ARGV[i + 1], ARGV[i + 2])
-  elseif op == 'L' then
-    local field, fence = ARGV[i + 1], tonumber(ARGV[i + 6])
-    if fence == 0 then
-      local old = redis.call('HGET', KEYS[4], field)
-      if old then fence = tonumber(string.match(old, '^(%d+)|')) end
-      if not fence or fence == 0 then fence = redis.call('HINCRBY', KEYS[2], 'fence', 1) end
-    elseif fence > tonumber(redis.call('HGET', KEYS[2], 'fence') or '0') then
-      redis.call('HSET', KEYS[2], 'fence', string.format('%d', fence))
-    end
-    redis.call('HSET', KEYS[4], field, string.format('%d', fence) .. '|' .. ARGV[i + 7])
-    redis.call('ZADD', KEYS[5], 0, field)
-    redis.call('ZADD', KEYS[7], 0, ARGV[i + 3] .. '\0' .. ARGV[i + 2])
-    if ARGV[i + 5] == '1' then redis.call('ZADD', KEYS[6], 0, ARGV[i + 4] .. '\0' .. field) end
-    fences[#fences + 1] = fence
-  elseif op == 'D' then
-    local field = ARGV[i + 1]
-    redis.call('HDEL', KEYS[4], field)
-    redis.call('ZREM', KEYS[5], field)
-    redis.call('ZREM', KEYS[7], ARGV[i + 3] .. '\0' .. ARGV[i + 2])
-    if ARGV[i + 5] == '1' then redis.call('ZREM', KEYS[6], ARGV[i + 4] .. '\0' .. field) end
-  elseif op == 'M' then
-    local seq = tonumber(ARGV[i + 1])
-    redis.call('ZADD', KEYS[8], ARGV[i + 1], ARGV[i + 2])
-    if seq > last then last = seq end
-  elseif op == 'A' then
-    local doomed = redis.call('ZRANGEBYSCORE', KEYS[8], '-inf', ARGV[i + 1])
-    for j = 1, #doomed, 1000 do
-      redis.call('RPUSH', KEYS[9], unpack(doomed, j, math.min(j + 999, #doomed)))
-    end
-    redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', ARGV[i + 1])
-  elseif op == 'R' then
-    redis.call('RPUSH', KEYS[9], ARGV[i + 1])
-  elseif op == 'Q' then
-    local seq = tonumber(ARGV[i + 1])
-    if seq > last then last = seq end
-  elseif op == 'H' then
-    redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2])
-  elseif op == 'h' then
-    redis.call('HDEL', KEYS[2], ARGV[i + 1])
-  end
-  i = i + width[op]
-end
-redis.call('HSET', KEYS[2], 'last_seq', string.format('%d', last))
-local generation = redis.call('HINCRBY', KEYS[2], 'generation', 1)
-redis.call('PUBLISH', ARGV[3], generation .. ' ' .. string.format('%d', last))
-redis.set_repl(redis.REPL_NONE)  -- the lease, as above: not in the AOF
-if ARGV[2] == '1' then redis.call('DEL', KEYS[1]) end
-return fences
-""")
-
-# KEYS: locks, lockidx, globidx. ARGV: the path, then the exact keys (the path, its
-# folders, '.', ''). The locks that may overlap a path: on it, on a folder above it, on
-# anything below it, and the patterns whose literal folder is one of those.
-TOUCHING = resp.Script(r"""
-local fields, seen = {}, {}
-local function add(field)
-  if not seen[field] then seen[field] = true; fields[#fields + 1] = field end
-end
-local function after_nul(member)
-  local z = string.find(member, '\0', 1, true)
-  return string.sub(member, z + 1)
-end
-for j = 2, #ARGV do
-  local e = ARGV[j]
-  for _, f in ipairs(redis.call('ZRANGEBYLEX', KEYS[2], '[' .. e .. '\0', '(' .. e .. '\1')) do
-    add(f)
-  end
-  for _, m in ipairs(redis.call('ZRANGEBYLEX', KEYS[3], '[' .. e .. '\0', '(' .. e .. '\1')) do
-    add(string.sub(m, #e + 2))
-  end
-end
-local key = ARGV[1]
-for _, f in ipairs(redis.call('ZRANGEBYLEX', KEYS[2], '[' .. key .. '/', '(' .. key .. '0')) do
-  add(f)
-end
-for _, m in ipairs(redis.call('ZRANGEBYLEX', KEYS[3], '[' .. key .. '/', '(' .. key .. '0')) do
-  add(after_nul(m))
-end
-local out = {}
-for j = 1, #fields, 500 do
-  local got = redis.call('HMGET', KEYS[1], unpack(fields, j, math.min(j + 499, #fields)))
-  for _, v in ipairs(got) do if v then out[#out + 1] = v end end
-end
-return out
-""")
-
-# KEYS: locks, ownidx. ARGV: owner.
-OWNED = resp.Script(r"""
-local members = redis.call('ZRANGEBYLEX', KEYS[2], '[' .. ARGV[1] .. '\0', '(' .. ARGV[1] .. '\1')
-local out = {}
-for j = 1, #members, 500 do
-  local fields = {}
-  for k = j, math.min(j + 499, #members) do
-    fields[#fields + 1] = string.sub(members[k], #ARGV[1] + 2) .. '\0' .. ARGV[1]
-  end
-  local got = redis.call('HMGET', KEYS[1], unpack(fields))
-  for _, v in ipairs(got) do if v then out[#out + 1] = v end end
-end
-return out
-""")
-
-
 def lock_field(key: str, owner: str) -> str:
     return f"{key}\0{owner}"
 
@@ -536,6 +382,68 @@ class RedisWriter(RedisReader):
 
 
 # --- the store ---------------------------------------------------------------------------
+class Lease:
+    """The store lease of one `RedisStore`: a token in ``P:mutex``, taken with ``SET NX PX``.
+
+    The token names the holder (host id, pid, process start time, random part), so a
+    waiter on the same host frees the lease of a process that is gone at once instead
+    of waiting out ``PX``; a holder on another host is only ever waited for.
+    """
+
+    def __init__(self, store: RedisStore) -> None:
+        self.store = store
+        self.pid_start: str | None = None
+
+    def token(self) -> str:
+        if self.pid_start is None:
+            from coord_hooks import procs
+
+            self.pid_start = procs.process_start(os.getpid()) or ""
+        host = self.store.host_id.replace("|", "_")
+        return f"{host}|{os.getpid()}|{self.pid_start}|{os.urandom(6).hex()}"
+
+    def acquire(self, conn: resp.Connection) -> tuple[str, list[Any]]:
+        """Take the store lease; wait up to ``lock_timeout`` while another holds it."""
+        token = self.token()
+        deadline = time.monotonic() + self.store.lock_timeout
+        delay = 0.0003
+        keys = (self.store.keys.mutex, self.store.keys.meta)
+        while True:
+            reply = conn.call_script(ACQUIRE, keys, [token, self.store.lease_ms])
+            if reply[0] == 1:
+                return token, list(reply)
+            holder = str(reply[1] or "")
+            if holder and self.holder_gone(holder):
+                conn.call_script(RELEASE, (self.store.keys.mutex,), [holder])
+                continue
+            if time.monotonic() >= deadline:
+                who = holder.split("|")
+                held = f" (held by {who[0]} pid {who[1]})" if len(who) > 2 else ""
+                store = self.store
+                raise StoreBusyError(f"redis store of {store.identity.project_id} at "
+                                     f"{store.display} busy for {store.lock_timeout:g}s{held}")
+            # Jitter: waiters that collided once should not collide again in step.
+            time.sleep(delay * (0.5 + (time.perf_counter_ns() % 1009) / 1009))
+            delay = min(delay * 1.6, 0.01)
+
+    def holder_gone(self, holder: str) -> bool:
+        """Is the lease held by a process of this host that no longer runs?"""
+        parts = holder.split("|")
+        if len(parts) != 4 or parts[0] != self.store.host_id.replace("|", "_"):
+            return False
+        if not parts[1].isdigit():
+            return False
+        from coord_hooks import procs
+
+        return not procs.is_same_process(int(parts[1]), parts[2] or None)
+
+    def release_quietly(self, conn: resp.Connection, token: str) -> None:
+        try:
+            conn.call_script(RELEASE, (self.store.keys.mutex,), [token])
+        except (resp.RespUnavailable, resp.RespError):
+            pass  # the lease lapses by itself
+
+
 class RedisStore:
     """Sessions, locks and messages of one project on a Redis/Valkey server."""
 
@@ -563,7 +471,7 @@ class RedisStore:
         self._conn_pid = 0
         self._mutex = _thread.RLock()
         self._active: RedisReader | None = None
-        self._pid_start: str | None = None
+        self._lease = Lease(self)
 
     # --- configuration -------------------------------------------------------------------
     def configure(self, settings: Settings) -> None:
@@ -718,14 +626,14 @@ class RedisStore:
             outer = self._active
             with self._translated():
                 conn = self.connection()
-                token, meta = self._acquire(conn)
+                token, meta = self._lease.acquire(conn)
                 writer = RedisWriter(self, conn, token, int(meta[1] or 0))
                 self._active = writer
                 try:
                     self._refuse_if_retired(meta)
                     yield writer
                 except BaseException:
-                    self._release_quietly(conn, token)
+                    self._lease.release_quietly(conn, token)
                     raise
                 else:
                     if writer.ops:
@@ -734,54 +642,6 @@ class RedisStore:
                         conn.call_script(RELEASE, (self.keys.mutex,), [token])
                 finally:
                     self._active = outer
-
-    def _token(self) -> str:
-        if self._pid_start is None:
-            from coord_hooks import procs
-
-            self._pid_start = procs.process_start(os.getpid()) or ""
-        host = self.host_id.replace("|", "_")
-        return f"{host}|{os.getpid()}|{self._pid_start}|{os.urandom(6).hex()}"
-
-    def _acquire(self, conn: resp.Connection) -> tuple[str, list[Any]]:
-        """Take the store lease; wait up to ``lock_timeout`` while another holds it."""
-        token = self._token()
-        deadline = time.monotonic() + self.lock_timeout
-        delay = 0.0003
-        keys = (self.keys.mutex, self.keys.meta)
-        while True:
-            reply = conn.call_script(ACQUIRE, keys, [token, self.lease_ms])
-            if reply[0] == 1:
-                return token, list(reply)
-            holder = str(reply[1] or "")
-            if holder and self._holder_gone(holder):
-                conn.call_script(RELEASE, (self.keys.mutex,), [holder])
-                continue
-            if time.monotonic() >= deadline:
-                who = holder.split("|")
-                held = f" (held by {who[0]} pid {who[1]})" if len(who) > 2 else ""
-                raise StoreBusyError(f"redis store of {self.identity.project_id} at "
-                                     f"{self.display} busy for {self.lock_timeout:g}s{held}")
-            # Jitter: waiters that collided once should not collide again in step.
-            time.sleep(delay * (0.5 + (time.perf_counter_ns() % 1009) / 1009))
-            delay = min(delay * 1.6, 0.01)
-
-    def _holder_gone(self, holder: str) -> bool:
-        """Is the lease held by a process of this host that no longer runs?"""
-        parts = holder.split("|")
-        if len(parts) != 4 or parts[0] != self.host_id.replace("|", "_"):
-            return False
-        if not parts[1].isdigit():
-            return False
-        from coord_hooks import procs
-
-        return not procs.is_same_process(int(parts[1]), parts[2] or None)
-
-    def _release_quietly(self, conn: resp.Connection, token: str) -> None:
-        try:
-            conn.call_script(RELEASE, (self.keys.mutex,), [token])
-        except (resp.RespUnavailable, resp.RespError):
-            pass  # the lease lapses by itself
 
     def _commit(self, conn: resp.Connection, writer: RedisWriter,
                 release: bool = True) -> None:
@@ -837,56 +697,14 @@ class RedisStore:
         return 0  # nothing is batched: every commit is visible at once
 
     def maintenance(self, dry_run: bool = False) -> dict[str, Any]:
-        """Drop lock index entries whose lock is gone (only hand edits leave them)."""
-        with self._mutex, self._translated():
-            conn = self.connection()
-            fields = set(conn.command("HKEYS", self.keys.locks) or [])
-            indexed = set(conn.command("ZRANGE", self.keys.lockidx, 0, -1) or [])
-            stale = sorted(indexed - fields)
-            report: dict[str, Any] = {"locks": len(fields), "stale_index_entries": len(stale)}
-            if dry_run or not stale:
-                return report
-        with self.transaction() as tx:
-            for field in stale:
-                key, _, owner = field.partition("\0")
-                if tx.get_lock(key, owner) is None:
-                    tx.delete_lock(key, owner)
-        report["removed_index_entries"] = len(stale)
-        return report
+        from coord_hooks.store.redis_info import maintenance
+
+        return maintenance(self, dry_run)
 
     def info(self) -> StoreInfo:
-        with self._mutex, self._translated():
-            conn = self.connection()
-            keys = self.keys
-            replies = conn.pipeline([
-                ("HGETALL", keys.meta), ("HLEN", keys.sessions), ("HLEN", keys.locks),
-                ("ZCARD", keys.msgs), ("LLEN", keys.archive), ("PTTL", keys.mutex),
-                *SERVER_QUERIES])
-        meta = _pairs(replies[0]) if not isinstance(replies[0], resp.RespError) else {}
-        server, version = _server_facts(replies[6:])
-        identity = self.identity
-        details: dict[str, Any] = {
-            "url": self.display,
-            "project_id": identity.project_id,
-            "project_source": identity.source,
-            "project": identity.describe(),
-            "namespace": keys.namespace,
-            "host_id": self.host_id,
-            "server_version": version or conn.server_version,
-            "protocol": conn.protocol,
-            "clock_offset_s": round(conn.time_offset, 3),
-            "sessions": replies[1], "locks": replies[2], "live_messages": replies[3],
-            "archived_messages": replies[4],
-            "last_seq": int(meta.get("last_seq", 0) or 0),
-            "last_fence": int(meta.get("fence", 0) or 0),
-            "generation": int(meta.get("generation", 0) or 0),
-            "lease_held": isinstance(replies[5], int) and replies[5] > 0,
-            "retired": meta.get("retired") or None,
-            "server_settings": server,
-            "durable": _durable(server),
-        }
-        return StoreInfo(backend=self.name, location=f"{self.display} {keys.namespace}",
-                         details=details)
+        from coord_hooks.store.redis_info import store_info
+
+        return store_info(self)
 
     def subscribe(self) -> resp.Subscriber:
         """A new connection subscribed to this project's commit channel (watchers)."""
@@ -911,62 +729,6 @@ class RedisStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-# What `info` and `server_check` ask about the server (CONFIG may be renamed away).
-SERVER_QUERIES: tuple[tuple[str, ...], ...] = (
-    ("CONFIG", "GET", "appendonly"), ("CONFIG", "GET", "appendfsync"),
-    ("CONFIG", "GET", "maxmemory-policy"), ("INFO", "server"))
-
-
-def _server_facts(replies: list[Any]) -> tuple[dict[str, Any], str]:
-    """(the server settings it showed, its version) from the `SERVER_QUERIES` replies."""
-    server: dict[str, Any] = {}
-    for reply in replies[:3]:
-        if not isinstance(reply, resp.RespError):
-            server.update(_pairs(reply))
-    version = ""
-    if isinstance(replies[3], str):
-        for line in replies[3].splitlines():
-            if line.startswith(("valkey_version:", "redis_version:")) and not version:
-                name = "valkey" if line.startswith("valkey") else "redis"
-                version = f"{name} {line.split(':', 1)[1].strip()}"
-    return server, version
-
-
-def _durable(server: dict[str, Any]) -> bool | None:
-    """Does an acknowledged write survive a crash (AOF, fsync before the reply)?"""
-    if "appendonly" not in server or "appendfsync" not in server:
-        return None  # CONFIG is not allowed for this user: unknown
-    return server.get("appendonly") == "yes" and server.get("appendfsync") == "always"
-
-
-def server_check(settings: Settings, project_root: Path) -> tuple[str, str]:
-    """(``ok``/``warn``/``fail``, one line) about the configured server (`coord doctor`)."""
-    try:
-        address = resp.parse_url(settings.redis_url, settings.redis_password)
-    except ValueError as exc:
-        return "fail", f"redis_url: {exc}"
-    conn = resp.Connection(address, connect_timeout=settings.redis_connect_timeout,
-                           timeout=settings.redis_timeout)
-    try:
-        server, version = _server_facts(conn.pipeline(list(SERVER_QUERIES)))
-    except resp.RespUnavailable as exc:
-        return "fail", f"redis at {address.display} unreachable: {exc}"
-    finally:
-        conn.close()
-    identity = project_identity(project_root, settings.project_id)
-    line = f"redis at {address.display} ({version or 'version unknown'}), {identity.describe()}"
-    durable = _durable(server)
-    if durable is False:
-        return "warn", (f"{line}; not durable (appendonly {server.get('appendonly')}, "
-                        f"appendfsync {server.get('appendfsync')}): a crash may lose "
-                        "acknowledged locks and messages; set appendonly yes and "
-                        "appendfsync always")
-    if server.get("maxmemory-policy", "noeviction") != "noeviction":
-        return "warn", (f"{line}; maxmemory-policy {server['maxmemory-policy']} may evict "
-                        "coordination records; set noeviction")
-    return "ok", line + ("; AOF with appendfsync always" if durable else "")
 
 
 def _fence_list(reply: Any, writer: RedisWriter) -> list[Any]:

@@ -1,6 +1,6 @@
 """``coord migrate --to redis`` and back (``--to json|sqlite`` from redis).
 
-Same discipline as `coord_hooks.migrate` (which calls these): the old layout's writers
+Same discipline as `coord_hooks.store.migrate` (which calls these): the old layout's writers
 wait while the copy runs, the copy is checked, and the layout marker of this clone's
 state directory is the commit point; nothing is deleted.
 
@@ -37,8 +37,8 @@ from coord_hooks.store.redis import RedisStore, RedisWriter
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from coord_hooks.migrate import MigrationReport, Snapshot
     from coord_hooks.settings import Settings
+    from coord_hooks.store.migrate import MigrationReport, Snapshot
 
 CHUNK_OPS = 60_000  # ARGV entries per commit while copying (a few MB per script call)
 MIGRATION_LEASE_MS = 60_000  # extended at every chunk; a crashed copy frees it on expiry
@@ -54,7 +54,7 @@ def open_redis(state_dir: Path, timeout: float, settings: Settings | None,
 
 
 def namespace_counts(tx: RedisWriter, store: RedisStore) -> dict[str, int]:
-    from coord_hooks.migrate import _view_snapshot
+    from coord_hooks.store.migrate import _view_snapshot
 
     counts = _view_snapshot(tx).counts()
     counts["archived"] = int(tx.conn.command("LLEN", store.keys.archive))
@@ -144,7 +144,7 @@ def retire(tx: RedisWriter, store: RedisStore, to: str) -> None:
 
 def merged_archive(state_dir: Path, archived: list[Message]) -> int:
     """Append the redis archive's messages the local archive file lacks; how many."""
-    from coord_hooks import archive
+    from coord_hooks.store import archive
 
     have = {m.seq for m in archive.read_archive(state_dir)}
     missing = [m for m in archived if m.seq not in have]

@@ -237,236 +237,20 @@ class Script:
 
 
 # --- the connection ----------------------------------------------------------------------
-class Connection:
-    """One connection to one server, used by one thread at a time."""
+class Wire:
+    """A socket with a read buffer and a deadline, and the RESP2/RESP3 reply parser.
 
-    def __init__(self, address: Address, connect_timeout: float = 1.0, timeout: float = 2.0,
-                 client_name: str = "coord-hooks") -> None:
-        self.address = address
-        self.connect_timeout = connect_timeout
-        self.timeout = timeout
-        self.client_name = client_name
-        self.sock: Any = None
-        self.failed: RespUnavailable | None = None
-        self.protocol = address.protocol
-        self.time_offset = 0.0  # server clock minus local clock, from the handshake
-        self.server_version = ""
-        self.round_trips = 0  # exchanges with the server (for benchmarks and tests)
-        self.pushes: list[Push] = []
-        self._buf = bytearray()
-        self._pos = 0
-        self._deadline = 0.0
+    Replies are parsed incrementally from the buffer, so a reply split across any
+    number of reads is fine; every read waits at most until ``_deadline``.
+    """
 
-    # --- life cycle ----------------------------------------------------------------------
-    @property
-    def connected(self) -> bool:
-        return self.sock is not None
-
-    def connect(self) -> None:
-        """Open the socket and run the handshake; raises `RespUnavailable` subclasses."""
-        if self.sock is not None:
-            return
-        if self.failed is not None:
-            raise self.failed
-        try:
-            self.sock = self._open_socket()
-            self._handshake()
-        except RespUnavailable as exc:
-            self._fail(exc)
-            raise
-        except OSError as exc:
-            raise self._fail(_unavailable(exc, "connect")) from None
-
-    def reset(self) -> None:
-        """Forget a failure so that the next call connects again (long-lived watchers)."""
-        self.close()
-        self.failed = None
-
-    def close(self) -> None:
-        sock, self.sock = self.sock, None
-        self._buf = bytearray()
-        self._pos = 0
-        if sock is not None:
-            try:
-                sock.close()
-            except OSError:
-                pass
-
-    def _fail(self, exc: RespUnavailable) -> RespUnavailable:
-        self.close()
-        self.failed = exc
-        return exc
-
-    def _open_socket(self) -> Any:
-        address = self.address
-        if address.tls:
-            return self._open_tls()
-        if address.path:
-            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-            try:
-                sock.settimeout(self.connect_timeout)
-                sock.connect(address.path)
-            except BaseException:
-                sock.close()
-                raise
-            return sock
-        last: OSError | None = None
-        try:
-            infos = _socket.getaddrinfo(address.host, address.port, 0, _socket.SOCK_STREAM)
-        except OSError as exc:
-            raise RespUnavailable(f"cannot resolve {address.host!r}: {_why(exc)}") from None
-        deadline = time.monotonic() + self.connect_timeout
-        for family, kind, proto, _, where in infos:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            sock = _socket.socket(family, kind, proto)
-            try:
-                sock.settimeout(left)
-                sock.connect(where)
-                sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-                return sock
-            except OSError as exc:
-                sock.close()
-                last = exc
-        if last is None:
-            last = TimeoutError("timed out")
-        raise last
-
-    def _open_tls(self) -> Any:
-        import socket  # TLS only: ssl wraps socket.socket objects
-        import ssl
-
-        address = self.address
-        opts = address.tls_options
-        context = ssl.create_default_context(cafile=opts.get("ssl_ca_certs") or None)
-        reqs = opts.get("ssl_cert_reqs", "required").lower()
-        if reqs in ("none", "cert_none"):
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        elif reqs in ("optional", "cert_optional"):
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_OPTIONAL
-        if opts.get("ssl_check_hostname", "").lower() in ("0", "false", "no"):
-            context.check_hostname = False
-        if opts.get("ssl_certfile"):
-            context.load_cert_chain(opts["ssl_certfile"], opts.get("ssl_keyfile") or None)
-        raw = socket.create_connection((address.host, address.port),
-                                       timeout=self.connect_timeout)
-        try:
-            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return context.wrap_socket(raw, server_hostname=address.host)
-        except BaseException:
-            raw.close()
-            raise
-
-    def _handshake(self) -> None:
-        address = self.address
-        name = self.client_name.replace(" ", "_")[:100] or "coord-hooks"
-        tail: list[tuple[Any, ...]] = []
-        if address.db:
-            tail.append(("SELECT", address.db))
-        tail.append(("TIME",))
-        if self.protocol == 3:
-            hello: list[Any] = ["HELLO", 3]
-            if address.password:
-                hello += ["AUTH", address.username or "default", address.password]
-            hello += ["SETNAME", name]
-            sent = time.time()
-            replies = self._exchange([tuple(hello), *tail], connect=True)
-            if isinstance(replies[0], RespError):
-                error = replies[0]
-                if error.code in ("WRONGPASS", "NOAUTH", "NOPERM") or "auth" in str(error).lower():
-                    raise self._auth_error(error)
-                self.protocol = 2  # a server without HELLO (Redis < 6): RESP2 then
-            else:
-                info = replies[0]
-                if isinstance(info, dict):
-                    self.server_version = str(info.get("version", ""))
-                self._check_tail(replies[1:], sent)
-                return
-        first: list[tuple[Any, ...]] = []
-        if address.password:
-            first.append(("AUTH", address.username, address.password) if address.username
-                         else ("AUTH", address.password))
-        first.append(("CLIENT", "SETNAME", name))
-        sent = time.time()
-        replies = self._exchange([*first, *tail], connect=True)
-        if address.password and isinstance(replies[0], RespError):
-            raise self._auth_error(replies[0])
-        self._check_tail(replies[len(first):], sent)
-
-    def _check_tail(self, replies: list[Any], sent: float) -> None:
-        received = time.time()
-        for reply in replies:
-            if isinstance(reply, RespError):
-                if reply.code in ("NOAUTH", "WRONGPASS", "NOPERM"):
-                    raise self._auth_error(reply)
-                raise RespUnavailable(f"the handshake was refused: {reply}")
-        clock = replies[-1]
-        try:
-            server = int(clock[0]) + int(clock[1]) / 1e6
-        except (TypeError, ValueError, IndexError):
-            raise RespProtocolError("no usable answer to TIME") from None
-        self.time_offset = server - (sent + received) / 2
-
-    def _auth_error(self, error: RespError) -> RespAuthError:
-        if error.code == "NOAUTH" or "without" in str(error).lower():
-            return RespAuthError(f"the server wants a password ({error}); set "
-                                 "COORD_REDIS_PASSWORD or put it in the URL")
-        return RespAuthError(f"the server refused the credentials ({error})")
-
-    # --- commands ------------------------------------------------------------------------
-    def pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
-        """Send every command in one write; their replies, errors as `RespError` values."""
-        self.connect()
-        return self._exchange(commands)
-
-    def command(self, *args: Any) -> Any:
-        """One command; an error reply is raised as `RespError`."""
-        reply = self.pipeline([args])[0]
-        if isinstance(reply, RespError):
-            raise reply
-        return reply
-
-    def call_script(self, script: Script, keys: list[str] | tuple[str, ...],
-                    args: list[Any] | tuple[Any, ...]) -> Any:
-        """``EVALSHA``; on ``NOSCRIPT`` (new server, restart, SCRIPT FLUSH) load and rerun.
-
-        ``NOSCRIPT`` means the script did not run at all, so running it again is safe.
-        """
-        call = ("EVALSHA", script.sha, len(keys), *keys, *args)
-        reply = self.pipeline([call])[0]
-        if isinstance(reply, RespError) and reply.code == "NOSCRIPT":
-            loaded, reply = self.pipeline([("SCRIPT", "LOAD", script.source), call])
-            if isinstance(loaded, RespError):
-                raise loaded
-        if isinstance(reply, RespError):
-            raise reply
-        return reply
-
-    def server_time(self) -> float:
-        """Now, on the server's clock (local clock plus the handshake's offset)."""
-        self.connect()
-        return time.time() + self.time_offset
-
-    def _exchange(self, commands: list[tuple[Any, ...]], connect: bool = False) -> list[Any]:
-        if self.sock is None:
-            raise self.failed or RespUnavailable("not connected")
-        payload = b"".join(encode_command(c) for c in commands)
-        limit = self.connect_timeout + self.timeout if connect else self.timeout
-        self._deadline = time.monotonic() + limit
-        self.round_trips += 1
-        try:
-            self._send(payload)
-            replies = []
-            for _ in commands:
-                replies.append(self._read_reply())
-        except RespUnavailable as exc:
-            raise self._fail(exc) from None
-        except OSError as exc:
-            raise self._fail(_unavailable(exc, "read")) from None
-        return replies
+    address: Address
+    timeout: float
+    sock: Any
+    pushes: list[Push]
+    _buf: bytearray
+    _pos: int
+    _deadline: float
 
     # --- socket I/O ----------------------------------------------------------------------
     def _left(self) -> float:
@@ -590,6 +374,237 @@ class Connection:
         shown = line[:40].decode("ascii", "replace")
         return RespProtocolError(f"the peer does not speak the Redis protocol (it said "
                                  f"{shown!r}); is another service on that port?")
+
+
+class Connection(Wire):
+    """One connection to one server, used by one thread at a time."""
+
+    def __init__(self, address: Address, connect_timeout: float = 1.0, timeout: float = 2.0,
+                 client_name: str = "coord-hooks") -> None:
+        self.address = address
+        self.connect_timeout = connect_timeout
+        self.timeout = timeout
+        self.client_name = client_name
+        self.sock: Any = None
+        self.failed: RespUnavailable | None = None
+        self.protocol = address.protocol
+        self.time_offset = 0.0  # server clock minus local clock, from the handshake
+        self.server_version = ""
+        self.round_trips = 0  # exchanges with the server (for benchmarks and tests)
+        self.pushes: list[Push] = []
+        self._buf = bytearray()
+        self._pos = 0
+        self._deadline = 0.0
+
+    # --- life cycle ----------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self.sock is not None
+
+    def connect(self) -> None:
+        """Open the socket and run the handshake; raises `RespUnavailable` subclasses."""
+        if self.sock is not None:
+            return
+        if self.failed is not None:
+            raise self.failed
+        try:
+            self.sock = open_socket(self.address, self.connect_timeout)
+            self._handshake()
+        except RespUnavailable as exc:
+            self._fail(exc)
+            raise
+        except OSError as exc:
+            raise self._fail(_unavailable(exc, "connect")) from None
+
+    def reset(self) -> None:
+        """Forget a failure so that the next call connects again (long-lived watchers)."""
+        self.close()
+        self.failed = None
+
+    def close(self) -> None:
+        sock, self.sock = self.sock, None
+        self._buf = bytearray()
+        self._pos = 0
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def _fail(self, exc: RespUnavailable) -> RespUnavailable:
+        self.close()
+        self.failed = exc
+        return exc
+
+    def _handshake(self) -> None:
+        address = self.address
+        name = self.client_name.replace(" ", "_")[:100] or "coord-hooks"
+        tail: list[tuple[Any, ...]] = []
+        if address.db:
+            tail.append(("SELECT", address.db))
+        tail.append(("TIME",))
+        if self.protocol == 3:
+            hello: list[Any] = ["HELLO", 3]
+            if address.password:
+                hello += ["AUTH", address.username or "default", address.password]
+            hello += ["SETNAME", name]
+            sent = time.time()
+            replies = self._exchange([tuple(hello), *tail], connect=True)
+            if isinstance(replies[0], RespError):
+                error = replies[0]
+                if error.code in ("WRONGPASS", "NOAUTH", "NOPERM") or "auth" in str(error).lower():
+                    raise self._auth_error(error)
+                self.protocol = 2  # a server without HELLO (Redis < 6): RESP2 then
+            else:
+                info = replies[0]
+                if isinstance(info, dict):
+                    self.server_version = str(info.get("version", ""))
+                self._check_tail(replies[1:], sent)
+                return
+        first: list[tuple[Any, ...]] = []
+        if address.password:
+            first.append(("AUTH", address.username, address.password) if address.username
+                         else ("AUTH", address.password))
+        first.append(("CLIENT", "SETNAME", name))
+        sent = time.time()
+        replies = self._exchange([*first, *tail], connect=True)
+        if address.password and isinstance(replies[0], RespError):
+            raise self._auth_error(replies[0])
+        self._check_tail(replies[len(first):], sent)
+
+    def _check_tail(self, replies: list[Any], sent: float) -> None:
+        received = time.time()
+        for reply in replies:
+            if isinstance(reply, RespError):
+                if reply.code in ("NOAUTH", "WRONGPASS", "NOPERM"):
+                    raise self._auth_error(reply)
+                raise RespUnavailable(f"the handshake was refused: {reply}")
+        clock = replies[-1]
+        try:
+            server = int(clock[0]) + int(clock[1]) / 1e6
+        except (TypeError, ValueError, IndexError):
+            raise RespProtocolError("no usable answer to TIME") from None
+        self.time_offset = server - (sent + received) / 2
+
+    def _auth_error(self, error: RespError) -> RespAuthError:
+        if error.code == "NOAUTH" or "without" in str(error).lower():
+            return RespAuthError(f"the server wants a password ({error}); set "
+                                 "COORD_REDIS_PASSWORD or put it in the URL")
+        return RespAuthError(f"the server refused the credentials ({error})")
+
+    # --- commands ------------------------------------------------------------------------
+    def pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Send every command in one write; their replies, errors as `RespError` values."""
+        self.connect()
+        return self._exchange(commands)
+
+    def command(self, *args: Any) -> Any:
+        """One command; an error reply is raised as `RespError`."""
+        reply = self.pipeline([args])[0]
+        if isinstance(reply, RespError):
+            raise reply
+        return reply
+
+    def call_script(self, script: Script, keys: list[str] | tuple[str, ...],
+                    args: list[Any] | tuple[Any, ...]) -> Any:
+        """``EVALSHA``; on ``NOSCRIPT`` (new server, restart, SCRIPT FLUSH) load and rerun.
+
+        ``NOSCRIPT`` means the script did not run at all, so running it again is safe.
+        """
+        call = ("EVALSHA", script.sha, len(keys), *keys, *args)
+        reply = self.pipeline([call])[0]
+        if isinstance(reply, RespError) and reply.code == "NOSCRIPT":
+            loaded, reply = self.pipeline([("SCRIPT", "LOAD", script.source), call])
+            if isinstance(loaded, RespError):
+                raise loaded
+        if isinstance(reply, RespError):
+            raise reply
+        return reply
+
+    def server_time(self) -> float:
+        """Now, on the server's clock (local clock plus the handshake's offset)."""
+        self.connect()
+        return time.time() + self.time_offset
+
+    def _exchange(self, commands: list[tuple[Any, ...]], connect: bool = False) -> list[Any]:
+        if self.sock is None:
+            raise self.failed or RespUnavailable("not connected")
+        payload = b"".join(encode_command(c) for c in commands)
+        limit = self.connect_timeout + self.timeout if connect else self.timeout
+        self._deadline = time.monotonic() + limit
+        self.round_trips += 1
+        try:
+            self._send(payload)
+            replies = []
+            for _ in commands:
+                replies.append(self._read_reply())
+        except RespUnavailable as exc:
+            raise self._fail(exc) from None
+        except OSError as exc:
+            raise self._fail(_unavailable(exc, "read")) from None
+        return replies
+
+# --- opening a socket ---------------------------------------------------------------
+def open_socket(address: Address, connect_timeout: float) -> Any:
+    if address.tls:
+        return open_tls(address, connect_timeout)
+    if address.path:
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        try:
+            sock.settimeout(connect_timeout)
+            sock.connect(address.path)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    last: OSError | None = None
+    try:
+        infos = _socket.getaddrinfo(address.host, address.port, 0, _socket.SOCK_STREAM)
+    except OSError as exc:
+        raise RespUnavailable(f"cannot resolve {address.host!r}: {_why(exc)}") from None
+    deadline = time.monotonic() + connect_timeout
+    for family, kind, proto, _, where in infos:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        sock = _socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(left)
+            sock.connect(where)
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            return sock
+        except OSError as exc:
+            sock.close()
+            last = exc
+    if last is None:
+        last = TimeoutError("timed out")
+    raise last
+
+def open_tls(address: Address, connect_timeout: float) -> Any:
+    import socket  # TLS only: ssl wraps socket.socket objects
+    import ssl
+
+    opts = address.tls_options
+    context = ssl.create_default_context(cafile=opts.get("ssl_ca_certs") or None)
+    reqs = opts.get("ssl_cert_reqs", "required").lower()
+    if reqs in ("none", "cert_none"):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif reqs in ("optional", "cert_optional"):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_OPTIONAL
+    if opts.get("ssl_check_hostname", "").lower() in ("0", "false", "no"):
+        context.check_hostname = False
+    if opts.get("ssl_certfile"):
+        context.load_cert_chain(opts["ssl_certfile"], opts.get("ssl_keyfile") or None)
+    raw = socket.create_connection((address.host, address.port),
+                                   timeout=connect_timeout)
+    try:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return context.wrap_socket(raw, server_hostname=address.host)
+    except BaseException:
+        raw.close()
+        raise
 
 
 class Subscriber:

@@ -24,8 +24,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from redis_server import connect
 
-from coord_hooks import globs
 from coord_hooks.context import open_context
+from coord_hooks.coordination import globs
 from coord_hooks.errors import StoreBusyError, StoreError, StoreUnavailableError
 from coord_hooks.model import Lock, NewMessage, Session
 from coord_hooks.settings import load_settings
@@ -439,7 +439,7 @@ def test_hooks_stay_standard_library_and_count_round_trips(tmp_path: Path, pids:
 
 
 def test_the_monitor_wakes_on_a_commit_without_polling(state_dir: Path) -> None:
-    from coord_hooks import monitor
+    from coord_hooks.ops import monitor
 
     store = redis_store(state_dir)
     wait = monitor.change_waiter(store)

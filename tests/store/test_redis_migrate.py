@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from coord_hooks.cli import run_cli
+from coord_hooks.cli.app import run_cli
 from coord_hooks.coordination import Coordinator
 from coord_hooks.errors import StoreError
-from coord_hooks.migrate import migrate
 from coord_hooks.model import NewMessage, Session
 from coord_hooks.settings import Settings, load_settings
 from coord_hooks.store import layout, open_store
 from coord_hooks.store.jsonfiles import JsonFileStore
+from coord_hooks.store.migrate import migrate
 from coord_hooks.store.redis import RedisStore
 from coord_hooks.store.sqlite import SqliteStore
 
