@@ -192,6 +192,21 @@ class Lock(Record):
         return lock_id_for(self.key, self.owner)
 
 
+def glob_prefix(pattern: str) -> str:
+    """The literal folder part of a pattern: its segments before the first wildcard one.
+
+    A pattern can only cover paths in, above or below that folder (``docs/**`` never
+    covers ``src/a.py``); ``''`` (``*.py``, ``**/x``) can cover anything. The stores index
+    pattern locks by it, so a lock check reads only the patterns that may cover its path.
+    """
+    literal = []
+    for part in pattern.split("/"):
+        if any(ch in part for ch in "*?["):
+            break
+        literal.append(part)
+    return "/".join(literal)
+
+
 def lock_id_for(key: str, owner: str) -> str:
     """Stable id of the lock one owner holds on one key (one record per pair)."""
     digest = sha1(f"{key}\0{owner}".encode()).hexdigest()

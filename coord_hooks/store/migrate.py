@@ -212,7 +212,16 @@ def _json_to_sqlite(state_dir: Path, timeout: float, report: MigrationReport) ->
     if layout.read_marker(state_dir) != layout.JSON:
         layout.write_marker(state_dir, layout.JSON, "coord migrate (starting)")
     _retire_old_database(state_dir, _backup_path(state_dir, layout.DB_NAME))
+    _build_sqlite(state_dir, timeout, snap, "the JSON files were left in place")
+    layout.write_marker(state_dir, layout.SQLITE, "coord migrate --to sqlite")
+    backup = _backup_path(state_dir, layout.JSON)
+    _move_json_out(state_dir, backup)
+    report.backup = backup
 
+
+def _build_sqlite(state_dir: Path, timeout: float, snap: Snapshot, kept: str) -> None:
+    """Build coord.db holding ``snap`` (atomically) and check it; ``kept``: what is still
+    in use if the check fails."""
     def fill(tx: SqliteWriter) -> None:
         for session in snap.sessions:
             tx.put_session(session)
@@ -230,11 +239,7 @@ def _json_to_sqlite(state_dir: Path, timeout: float, report: MigrationReport) ->
         store.close()
     if copied.counts() != snap.counts():  # pragma: no cover - a bug, never a user error
         raise StoreError(f"migration check failed: copied {copied.counts()}, "
-                         f"expected {snap.counts()}; the JSON files were left in place")
-    layout.write_marker(state_dir, layout.SQLITE, "coord migrate --to sqlite")
-    backup = _backup_path(state_dir, layout.JSON)
-    _move_json_out(state_dir, backup)
-    report.backup = backup
+                         f"expected {snap.counts()}; {kept}")
 
 
 def _retire_old_database(state_dir: Path, target: Path) -> None:
@@ -409,25 +414,7 @@ def _from_redis(state_dir: Path, to: str, timeout: float, report: MigrationRepor
                 _bump_generation(state_dir)
             else:
                 _retire_old_database(state_dir, _backup_path(state_dir, layout.DB_NAME))
-
-                def fill(tx: SqliteWriter) -> None:
-                    for session in snap.sessions:
-                        tx.put_session(session)
-                    for lock in snap.locks:
-                        tx.put_lock(lock)
-                    tx.restore_messages(snap.messages)
-                    tx.bump_last_seq(snap.last_seq)
-
-                local = _sqlite(state_dir, timeout)
-                try:
-                    local.create_database(fill)
-                    with local.read() as check:
-                        copied = _view_snapshot(check)
-                finally:
-                    local.close()
-                if copied.counts() != snap.counts():  # pragma: no cover - a bug
-                    raise StoreError(f"migration check failed: copied {copied.counts()}, "
-                                     f"expected {snap.counts()}; redis is still in use")
+                _build_sqlite(state_dir, timeout, snap, "redis is still in use")
             layout.write_marker(state_dir, to, f"coord migrate --to {to}")  # commit point
             redis_migrate.retire(remote, store, to)  # other clones refuse from now on
     finally:

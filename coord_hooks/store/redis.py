@@ -62,7 +62,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from coord_hooks.errors import StoreBusyError, StoreError, StoreUnavailableError
-from coord_hooks.model import Lock, Message, NewMessage, Session, StoreInfo
+from coord_hooks.model import Lock, Message, NewMessage, Session, StoreInfo, glob_prefix
 from coord_hooks.paths import STATE_DIR_NAME, ensure_state_dir
 from coord_hooks.store import layout, resp
 from coord_hooks.store.identity import ProjectIdentity, project_identity
@@ -81,16 +81,6 @@ FORMAT = "1"
 # --- Lua ---------------------------------------------------------------------------------
 def lock_field(key: str, owner: str) -> str:
     return f"{key}\0{owner}"
-
-
-def glob_prefix(pattern: str) -> str:
-    """The literal folder of a pattern (segments before the first wildcard one)."""
-    literal = []
-    for part in pattern.split("/"):
-        if any(ch in part for ch in "*?["):
-            break
-        literal.append(part)
-    return "/".join(literal)
 
 
 def _dumps(data: dict[str, Any]) -> str:

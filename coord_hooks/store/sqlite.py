@@ -36,7 +36,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from coord_hooks.errors import CorruptRecordError, StoreBusyError, StoreError
-from coord_hooks.model import Lock, Message, NewMessage, Session, StoreInfo
+from coord_hooks.model import Lock, Message, NewMessage, Session, StoreInfo, glob_prefix
 from coord_hooks.paths import ensure_state_dir
 from coord_hooks.store import layout
 
@@ -147,20 +147,6 @@ def m001_initial(db: sqlite3.Connection) -> None:
 def m002_glob_locks(db: sqlite3.Connection) -> None:
     # Patterns can cover any path, so every lock check reads them all: keep them apart.
     db.execute("CREATE INDEX locks_glob ON locks (key) WHERE is_glob = 1")
-
-
-def glob_prefix(pattern: str) -> str:
-    """The literal folder part of a pattern: its segments before the first wildcard one.
-
-    A pattern can only cover paths in, above or below that folder (``docs/**`` never
-    covers ``src/a.py``); ``''`` (``*.py``, ``**/x``) can cover anything.
-    """
-    literal = []
-    for part in pattern.split("/"):
-        if any(ch in part for ch in "*?["):
-            break
-        literal.append(part)
-    return "/".join(literal)
 
 
 @migration

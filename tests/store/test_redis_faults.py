@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 from redis_server import connect
+from test_races import figure
 
 from coord_hooks.store import open_store
 from coord_hooks.store.redis_local import LocalServer, free_port
@@ -34,15 +35,6 @@ REPO = Path(__file__).resolve().parents[2]
 SHIM = REPO / "shims" / "hooks-redis.sh"
 PRE_TOOL_USE_TIMEOUT = 10.0  # hooks.json
 ServerFactory = Callable[..., LocalServer]
-
-
-def figure(name: str, **values: Any) -> None:
-    line = json.dumps({"test": name, **values})
-    print(f"\nFIGURES {line}")
-    out = os.environ.get("COORD_FIGURES")
-    if out:
-        with open(out, "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
 
 
 class Project:
