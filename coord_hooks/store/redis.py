@@ -75,10 +75,10 @@ if TYPE_CHECKING:
     from coord_hooks.settings import Settings
 
 LEASE_MS = 5000  # the store lease; extended while a long transaction (a migration) runs
-ARCHIVE_CHUNK = 1000
-FORMAT = "1"
+ARCHIVE_CHUNK = 1000  # archived messages read per LRANGE
 
-# --- Lua ---------------------------------------------------------------------------------
+
+# --- records as stored ---------------------------------------------------------------------
 def lock_field(key: str, owner: str) -> str:
     return f"{key}\0{owner}"
 
