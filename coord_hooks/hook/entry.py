@@ -44,6 +44,9 @@ EVENTS: dict[str, str] = {
 STDIN_DEADLINE = 2.5  # seconds without EOF before giving up (from the start)
 STDIN_EXTEND = 1.0  # each chunk received pushes the deadline at least this far out
 STDIN_MAX_DEADLINE = 7.0  # hard cap: PreToolUse has a 10 s timeout in hooks.json
+# Per event where the default does not fit: SessionEnd hooks share a 1.5 s budget (plugin
+# timeouts cannot raise it), and the store lock wait after the read is 0.8 s at most.
+STDIN_DEADLINES: dict[str, tuple[float, float]] = {"SessionEnd": (0.3, 0.5)}
 STDIN_GRACE = 0.05  # wait for EOF after a complete object before using it anyway
 STDIN_KEEP = 8 * 1024 * 1024  # bytes kept; the rest is drained and dropped
 _CHUNK = 1 << 16
@@ -277,7 +280,9 @@ def run_hook(args: list[str], environ: Mapping[str, str] | None = None, stdin: i
             state_dir = _state_dir_for(None, env)
             _log(state_dir, "warning", "hook_bad_invocation", error=str(exc), args=args)
             return 0
-        raw, how = read_stdin(stdin)
+        deadline, max_deadline = STDIN_DEADLINES.get(event, (STDIN_DEADLINE,
+                                                             STDIN_MAX_DEADLINE))
+        raw, how = read_stdin(stdin, deadline=deadline, max_deadline=max_deadline)
         timer.mark("stdin")
         payload = parse_payload(raw)
         if payload is None and how.endswith("+truncated"):

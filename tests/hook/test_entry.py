@@ -326,3 +326,18 @@ def test_fuzzed_stdin_through_the_shim(data: bytes, event: str, project: Project
     assert result.rc == 0 and "Traceback" not in result.stderr and result.stderr == ""
     result.output  # noqa: B018 - asserts: nothing, or exactly one JSON object
 
+
+
+def test_session_end_with_stdin_left_open_ends_inside_its_budget(project: Project) -> None:
+    """SessionEnd hooks share a 1.5 s budget (claude-code-hooks.md, Timeouts); stdin left
+    open (#79508, SessionEnd on /clear) must not take it all (issue 9: it took 2.55 s)."""
+    sess = project.session()
+    assert project.run("session-start", pl.session_start(sess.session_id, project.cwd),
+                       sess).rc == 0
+    for data in (b"", b'{"session_id": "abc", "hook_event_name": "Sessi'):
+        rc, out, err, elapsed = _run_with_open_stdin(project, "session-end", data, project.env)
+        assert (rc, out, err) == (0, b"", b"")
+        assert elapsed < 1.5, f"SessionEnd took {elapsed:.2f} s with stdin left open"
+    [*_, record] = [r for r in project.app_log() if r["event"] == "hook_bad_input"]
+    assert record["hook"] == "SessionEnd" and record["stdin"] == "timeout"
+
