@@ -4,6 +4,9 @@
   the folder, so a reader sees the old or the new file, never a torn one.
 * `read_json_record`: parse a record; a corrupt file is moved to ``quarantine/`` (never
   deleted) and reported as missing so the rest of the store keeps working.
+* `open_state_file`, `read_state_file`: ``os.open`` with ``O_NOFOLLOW``; a symlink a
+  repository planted where a state file belongs is moved to ``quarantine/``, never
+  followed (a link in place of a file replaced atomically is replaced, not followed).
 * `FlockLock`: an exclusive ``fcntl.flock`` on a sidecar file with a timeout. portalocker
   also uses ``flock`` on POSIX, so the legacy backend (portalocker) and the optimized one
   (this class) exclude each other on the same state directory.
@@ -18,7 +21,7 @@ import time
 from pathlib import Path
 
 from coord_hooks.errors import StoreBusyError, StoreError
-from coord_hooks.paths import FILE_MODE, ensure_subdir
+from coord_hooks.paths import FILE_MODE, NOFOLLOW, ensure_subdir, is_link_error
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
@@ -57,6 +60,36 @@ def atomic_write_bytes(path: Path, data: bytes, durable: bool = True,
         raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
     if durable and sync_dir:
         fsync_dir(path.parent)
+
+
+def open_state_file(path: Path, flags: int, state_dir: Path | None = None) -> int:
+    """``os.open(path, flags | O_NOFOLLOW)``; a planted symlink is quarantined, then retried.
+
+    Without ``state_dir`` a link is refused (the ``OSError`` propagates).
+    """
+    try:
+        return os.open(path, flags | NOFOLLOW, FILE_MODE)
+    except OSError as exc:
+        if state_dir is None or not is_link_error(exc) or not os.path.islink(path):
+            raise
+    quarantine(path, state_dir, "a symbolic link where a state file belongs (never followed)")
+    return os.open(path, flags | NOFOLLOW, FILE_MODE)
+
+
+def read_state_file(path: Path, state_dir: Path | None = None) -> bytes:
+    """A whole state file, read without following a symlink (see `open_state_file`)."""
+    fd = open_state_file(path, os.O_RDONLY, state_dir)
+    try:
+        size = os.fstat(fd).st_size
+        chunks = []
+        while True:
+            chunk = os.read(fd, max(size + 1, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def fsync_dir(folder: Path) -> None:
@@ -108,7 +141,7 @@ def quarantine(path: Path, state_dir: Path, why: str) -> Path | None:
 def read_json_record(path: Path, state_dir: Path) -> dict[str, Any] | None:
     """Read one JSON object; quarantine it if it is not one. None when absent."""
     try:
-        raw = path.read_bytes()
+        raw = read_state_file(path, state_dir)
     except FileNotFoundError:
         return None
     except IsADirectoryError:
@@ -144,7 +177,7 @@ class FlockLock:
             self._depth += 1
             return
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+            fd = open_state_file(self.path, os.O_RDWR | os.O_CREAT, self.path.parent)
         except OSError as exc:
             raise StoreError(f"cannot open lock file {self.path}: {exc.strerror}") from None
         if fcntl is None:  # pragma: no cover - Windows has no flock; single-writer fallback

@@ -18,8 +18,10 @@ import time
 from pathlib import Path
 
 from coord_hooks import logs
-from coord_hooks.fsio import atomic_write_bytes
+from coord_hooks.errors import StoreError
+from coord_hooks.fsio import atomic_write_bytes, open_state_file
 from coord_hooks.model import Plain
+from coord_hooks.paths import NOFOLLOW, ensure_subdir
 
 TYPE_CHECKING = False  # not `from typing import ...`: that loads typing on the hook path
 if TYPE_CHECKING:
@@ -119,7 +121,7 @@ def load_samples(state_dir: Path) -> list[SizeSample]:
     path = health_dir(state_dir) / HISTORY_NAME
     samples = []
     try:
-        with open(path, "rb") as handle:
+        with open(os.open(path, os.O_RDONLY | NOFOLLOW), "rb") as handle:
             for raw in handle:
                 data = logs.parse_line(raw)
                 if data is None:
@@ -154,27 +156,28 @@ def record_sample(state_dir: Path, sample: SizeSample, min_interval: float = 0.0
     folder = health_dir(state_dir)
     path = folder / HISTORY_NAME
     try:
-        folder.mkdir(mode=0o700, exist_ok=True)
+        ensure_subdir(folder)
         if min_interval > 0:
             last = _last_sample_ts(path)
             if last is not None and sample.ts - last < min_interval:
                 return False
         line = json.dumps(sample.to_dict(), sort_keys=True) + "\n"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = open_state_file(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, state_dir)
         try:
             os.write(fd, line.encode())
+            size = os.fstat(fd).st_size
         finally:
             os.close(fd)
-        if path.stat().st_size > COMPACT_AT * 120:  # cheap size test before counting lines
+        if size > COMPACT_AT * 120:  # cheap size test before counting lines
             _compact(state_dir, sample.ts)
-    except OSError:
+    except (OSError, StoreError):
         return False
     return True
 
 
 def _last_sample_ts(path: Path) -> float | None:
     try:
-        with open(path, "rb") as handle:
+        with open(os.open(path, os.O_RDONLY | NOFOLLOW), "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             handle.seek(max(0, size - 512))
             lines = handle.read().splitlines()

@@ -19,6 +19,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from coord_hooks.errors import StoreError
+from coord_hooks.paths import NOFOLLOW, ensure_subdir, is_link_error
+
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
     from typing import Any
@@ -36,6 +39,7 @@ APP_LOG = "app.log"
 PERFORMANCE_LOG = "performance.log"
 
 _max_bytes = DEFAULT_MAX_BYTES
+_quarantining = False  # a log link is being moved aside (see `_open_log`)
 
 
 def configure(max_bytes: int) -> None:
@@ -62,20 +66,44 @@ def append_line(path: Path, line: str, max_bytes: int | None = None) -> None:
     """Append one line to a capped log; rotate first if it is full. Never raises."""
     cap = _max_bytes if max_bytes is None else max_bytes
     try:
-        path.parent.mkdir(mode=0o700, exist_ok=True)
+        ensure_subdir(path.parent)  # never a symlink, never created in a missing state dir
         if cap > 0:
             try:
-                if path.stat().st_size >= cap:
+                if os.lstat(path).st_size >= cap:
                     _rotate_once(path, cap)
             except FileNotFoundError:
                 pass
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = _open_log(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         try:
             os.write(fd, line.encode("utf-8", "replace"))
         finally:
             os.close(fd)
-    except OSError:
+    except (OSError, StoreError):
         pass
+
+
+def _open_log(path: Path, flags: int) -> int:
+    """Open a log file (or its rotation lock) without following a symlink.
+
+    A link planted in ``logs/`` is moved to ``quarantine/`` (the state dir is the log
+    folder's parent) and the open retried once.
+    """
+    global _quarantining
+    try:
+        return os.open(path, flags | NOFOLLOW, 0o600)
+    except OSError as exc:
+        # quarantine() logs what it moved: a second link met while it does is skipped.
+        if _quarantining or not is_link_error(exc) or not os.path.islink(path):
+            raise
+    from coord_hooks.fsio import quarantine  # rare: a link planted where a log belongs
+
+    _quarantining = True
+    try:
+        quarantine(path, path.parent.parent,
+                   "a symbolic link where a log belongs (never followed)")
+    finally:
+        _quarantining = False
+    return os.open(path, flags | NOFOLLOW, 0o600)
 
 
 def _rotate_once(path: Path, cap: int) -> None:
@@ -88,11 +116,11 @@ def _rotate_once(path: Path, cap: int) -> None:
         rotate(path)
         return
     lock_path = path.with_name(f".{path.name}.rotate")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open_log(lock_path, os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            if path.stat().st_size >= cap:  # still full once we hold the lock?
+            if os.lstat(path).st_size >= cap:  # still full once we hold the lock?
                 rotate(path)
         except FileNotFoundError:
             pass
@@ -148,10 +176,10 @@ def ensure_logs(state_dir: Path) -> None:
     """Create ``logs/`` and empty logs (0600) if they are absent, so readers find them."""
     folder = log_dir(state_dir)
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        ensure_subdir(folder)
         for name in (APP_LOG, PERFORMANCE_LOG):
-            os.close(os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
-    except OSError:
+            os.close(_open_log(folder / name, os.O_WRONLY | os.O_CREAT | os.O_APPEND))
+    except (OSError, StoreError):
         pass
 
 
@@ -162,7 +190,7 @@ def read_records(path: Path, tail_bytes: int | None = None) -> Iterator[dict[str
     """
     for generation in generations(path):
         try:
-            with open(generation, "rb") as handle:
+            with open(os.open(generation, os.O_RDONLY | NOFOLLOW), "rb") as handle:
                 if tail_bytes is not None:
                     size = os.fstat(handle.fileno()).st_size
                     if size > tail_bytes:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from coord_hooks.errors import ConfigError
 from coord_hooks.model import Plain
+from coord_hooks.paths import NOFOLLOW, is_link_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -227,13 +228,25 @@ def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
         raise ConfigError(f"{origin}: bad value {raw!r} for {setting.name} ({exc})") from None
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
-    """Read a flat ``key = value`` TOML file; a missing file is empty."""
+def read_config_file(path: Path, follow_links: bool = True) -> dict[str, Any]:
+    """Read a flat ``key = value`` TOML file; a missing file is empty.
+
+    The state dir's file is read with ``follow_links=False``: a repository may commit a
+    link there, and nothing in the state dir is read or written through one.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | (0 if follow_links else NOFOLLOW))
+        with open(fd, encoding="utf-8") as handle:
+            text = handle.read()
     except FileNotFoundError:
         return {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from None
     except OSError as exc:
+        if not follow_links and is_link_error(exc):
+            raise ConfigError(f"config file {path} is a symbolic link, which coord-hooks "
+                              "never follows in its state directory: put a copy of the "
+                              "file there instead") from None
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     try:
         import tomllib  # type: ignore[import-not-found,unused-ignore]  # Python >= 3.11
@@ -284,7 +297,7 @@ def load_settings(
     layers.append((str(user_file), read_config_file(user_file)))
     if state_dir is not None:
         project_file = state_dir / "config.toml"
-        layers.append((str(project_file), read_config_file(project_file)))
+        layers.append((str(project_file), read_config_file(project_file, follow_links=False)))
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for setting in SETTINGS:

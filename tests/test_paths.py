@@ -124,6 +124,8 @@ def read_only_dir() -> Iterator[Path]:
     state = top / "state"
     state.mkdir()
     os.chmod(state, 0o555)
+    if os.geteuid() == 0:  # `as_unprivileged` runs as nobody: the dir must be nobody's
+        os.chown(state, 65534, 65534)
     yield state
     os.chmod(state, 0o700)
     for path in sorted(top.rglob("*"), reverse=True):
@@ -184,3 +186,50 @@ def test_every_backend_refuses_a_read_only_state_dir(backend_name: str, read_onl
     outcome = as_unprivileged(lambda: open_store(backend_name, read_only_dir).close())
     assert outcome.startswith("StoreError"), outcome
     assert str(read_only_dir) in outcome
+
+
+# --- a state dir a repository or another user made (issue 9, item 2) -------------------
+def test_an_existing_open_state_dir_is_tightened_to_0700(tmp_path: Path) -> None:
+    state = tmp_path / STATE_DIR_NAME
+    state.mkdir()
+    os.chmod(state, 0o755)
+    (state / "logs").mkdir()
+    os.chmod(state / "logs", 0o775)
+    from coord_hooks import logs
+
+    ensure_state_dir(state)
+    logs.log_event(state, "warning", "probe")
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert stat.S_IMODE((state / "logs").stat().st_mode) == 0o700
+
+
+def test_a_symlinked_state_dir_is_refused(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = tmp_path / STATE_DIR_NAME
+    link.symlink_to(elsewhere)
+    with pytest.raises(StoreError, match="is a symbolic link; coord-hooks never follows"):
+        ensure_state_dir(link)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_another_users_state_dir_is_refused_in_one_line(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("giving a folder to another user needs root")
+    state = tmp_path / STATE_DIR_NAME
+    state.mkdir(mode=0o700)
+    os.chown(state, 65534, 65534)  # nobody's, as if another user had made it
+    with pytest.raises(StoreError) as caught:
+        ensure_state_dir(state)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "belongs to uid 65534" in message and "not to you (uid 0)" in message
+    assert "COORD_STATE_DIR" in message
+    assert list(state.iterdir()) == []  # nothing written into it, not even .gitignore
+
+
+def test_a_missing_project_dir_gets_no_state_dir(tmp_path: Path) -> None:
+    gone = tmp_path / "deleted-worktree"
+    with pytest.raises(StoreError, match="does not exist"):
+        ensure_state_dir(gone / STATE_DIR_NAME)
+    assert not gone.exists()

@@ -14,6 +14,9 @@ import os
 import time
 
 from coord_hooks import health, logs
+from coord_hooks.errors import StoreError
+from coord_hooks.fsio import open_state_file
+from coord_hooks.paths import ensure_subdir
 
 try:
     import fcntl
@@ -45,16 +48,16 @@ def maybe_housekeep(c: Coordinator, every: float = HOUSEKEEP_EVERY,
     now = time.time() if now is None else now
     stamp = health.health_dir(c.state_dir) / STAMP_NAME
     try:
-        if now - os.stat(stamp).st_mtime < every:
+        if now - os.lstat(stamp).st_mtime < every:
             return None
     except FileNotFoundError:
         pass
     except OSError:
         return None
     try:
-        health.health_dir(c.state_dir).mkdir(mode=0o700, exist_ok=True)
-        fd = os.open(stamp, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:
+        ensure_subdir(health.health_dir(c.state_dir))
+        fd = open_state_file(stamp, os.O_RDWR | os.O_CREAT, c.state_dir)
+    except (OSError, StoreError):
         return None
     try:
         if fcntl is not None:

@@ -17,8 +17,10 @@ import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from coord_hooks.errors import StoreError
+from coord_hooks.fsio import open_state_file, read_state_file
 from coord_hooks.model import Message
-from coord_hooks.paths import FILE_MODE, ensure_subdir
+from coord_hooks.paths import ensure_subdir
 
 ARCHIVE_NAME = "messages.jsonl.gz"
 
@@ -35,23 +37,30 @@ def append_to_archive(state_dir: Path, messages: Iterable[Message]) -> int:
         return 0
     ensure_subdir(state_dir / "archive")
     payload = gzip.compress("".join(lines).encode("utf-8"))
-    fd = os.open(archive_path(state_dir), os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+    path = archive_path(state_dir)
     try:
-        view = memoryview(payload)
-        while view:  # os.write may write less than asked
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fd = open_state_file(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, state_dir)
+        try:
+            view = memoryview(payload)
+            while view:  # os.write may write less than asked
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise StoreError(f"cannot append to {path}: {exc.strerror or exc}") from None
     return len(lines)
 
 
 def read_archive(state_dir: Path) -> Iterator[Message]:
     """Archived messages ascending by seq, duplicates dropped; damaged bytes skipped."""
+    path = archive_path(state_dir)
     try:
-        raw = archive_path(state_dir).read_bytes()
+        raw = read_state_file(path, state_dir)
     except FileNotFoundError:
         return iter(())
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from None
     seen: dict[int, Message] = {}
     for content in _members(raw):
         for line in content.decode("utf-8", "replace").split("\n"):

@@ -36,6 +36,7 @@ journal, and archiving always flushes it first, so archived seqs stay below live
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -44,9 +45,16 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from coord_hooks.errors import StoreError
-from coord_hooks.fsio import atomic_write_bytes, dump_json, fsync_dir, read_json_record
+from coord_hooks.fsio import (
+    atomic_write_bytes,
+    dump_json,
+    fsync_dir,
+    open_state_file,
+    read_json_record,
+    read_state_file,
+)
 from coord_hooks.model import FORMAT_VERSION, Lock, Message, NewMessage, Session, StoreInfo
-from coord_hooks.paths import FILE_MODE, ensure_state_dir, ensure_subdir
+from coord_hooks.paths import ensure_state_dir, ensure_subdir, is_link_error
 from coord_hooks.store import layout
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
@@ -84,11 +92,11 @@ def message_file_name(seq: int) -> str:
 def read_journal(state_dir: Path) -> list[Message]:
     """Queued broadcasts, ascending by ``seq``, each once; unreadable lines skipped."""
     try:
-        raw = (state_dir / JOURNAL_NAME).read_bytes()
+        raw = read_state_file(state_dir / JOURNAL_NAME, state_dir)
     except FileNotFoundError:
         return []
     except OSError as exc:
-        raise StoreError(f"cannot read {state_dir / JOURNAL_NAME}: {exc.strerror}") from None
+        raise unreadable(state_dir / JOURNAL_NAME, exc) from None
     found: dict[int, Message] = {}
     for line in raw.splitlines():
         if not line.strip():
@@ -110,9 +118,9 @@ def append_journal(state_dir: Path, messages: list[Message]) -> None:
     created = False
     try:
         try:
-            fd = os.open(path, os.O_RDWR | os.O_APPEND)
+            fd = open_state_file(path, os.O_RDWR | os.O_APPEND, state_dir)
         except FileNotFoundError:
-            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE)
+            fd = open_state_file(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, state_dir)
             created = True
         try:
             size = os.fstat(fd).st_size
@@ -128,6 +136,37 @@ def append_journal(state_dir: Path, messages: list[Message]) -> None:
         raise StoreError(f"cannot append to {path}: {exc.strerror or exc}") from None
     if created:
         fsync_dir(state_dir)
+
+
+def read_generation(state_dir: Path) -> int:
+    """The ``generation`` counter: 0 when absent, damaged, or a planted symlink (the next
+    bump replaces it); a directory or a file we may not read is a one-line error."""
+    path = state_dir / "generation"
+    try:
+        raw = read_state_file(path)
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        if is_link_error(exc):
+            return 0
+        raise unreadable(path, exc) from None
+    try:
+        return int(raw or b"0")
+    except ValueError:
+        return 0
+
+
+def unreadable(path: Path, exc: OSError) -> StoreError:
+    """The error for a state file we cannot read, naming its owner when it is not us."""
+    try:
+        owner = os.lstat(path).st_uid
+    except OSError:
+        owner = None
+    if exc.errno == errno.EACCES and owner is not None and owner != os.geteuid():
+        from coord_hooks.paths import foreign_owner_message
+
+        return StoreError(foreign_owner_message(path, owner, "file"))
+    return StoreError(f"cannot read {path}: {exc.strerror or exc}")
 
 
 class JsonFileView:
@@ -370,10 +409,7 @@ class JsonFileStore:
 
     # --- generation counter ---------------------------------------------------------
     def generation(self) -> int:
-        try:
-            return int((self.state_dir / "generation").read_bytes() or b"0")
-        except (FileNotFoundError, ValueError):
-            return 0
+        return read_generation(self.state_dir)
 
     def bump_generation(self) -> int:
         value = self.generation() + 1
@@ -390,12 +426,11 @@ class LegacyStore(JsonFileStore):
     def __init__(self, state_dir: Path, lock_timeout: float = 10.0, durable: bool = True,
                  create: bool = True) -> None:
         super().__init__(state_dir, lock_timeout=lock_timeout, durable=durable, create=create)
-        from coord_hooks.errors import StoreError
-        from coord_hooks.paths import FILE_MODE
-
         # portalocker would create the sidecar with the umask's mode (0644): files are 0600.
+        # It also follows a symlink, so a planted one is quarantined here, first.
         try:
-            os.close(os.open(self.state_dir / ".lock", os.O_WRONLY | os.O_CREAT, FILE_MODE))
+            os.close(open_state_file(self.state_dir / ".lock", os.O_WRONLY | os.O_CREAT,
+                                     self.state_dir))
         except OSError as exc:
             raise StoreError(f"cannot create {self.state_dir / '.lock'}: {exc.strerror}") from None
 

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from coord_hooks.errors import StoreError
+from coord_hooks.paths import NOFOLLOW, is_link_error
 
 MARKER = "layout"
 DB_NAME = "coord.db"
@@ -44,10 +45,12 @@ def read_marker(state_dir: Path | str) -> str | None:
     # os.open/os.read rather than open(): this runs in every hook, ~5 µs instead of ~40.
     path = os.path.join(state_dir, MARKER)
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | NOFOLLOW)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
+        if is_link_error(exc):
+            return None  # a planted link is no marker (writing one replaces the link)
         raise StoreError(f"cannot read {path}: {exc.strerror}") from None
     try:
         head = os.read(fd, 64)

@@ -37,6 +37,7 @@ from coord_hooks.store.jsonfiles import (
     JOURNAL_NAME,
     JsonFileStore,
     message_file_name,
+    read_generation,
     session_file_name,
 )
 from coord_hooks.store.sqlite import SqliteStore, SqliteWriter
@@ -276,12 +277,7 @@ def _move_json_out(state_dir: Path, backup: Path) -> None:
 
 def _bump_generation(state_dir: Path) -> None:
     # Caches of the JSON backends are validated by this counter: never let it go back.
-    path = state_dir / "generation"
-    try:
-        value = int(path.read_bytes() or b"0")
-    except (FileNotFoundError, ValueError):
-        value = 0
-    atomic_write_bytes(path, str(value + 1).encode())
+    atomic_write_bytes(state_dir / "generation", str(read_generation(state_dir) + 1).encode())
 
 
 # --- sqlite -> json -----------------------------------------------------------------------

@@ -50,7 +50,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from coord_hooks.errors import StoreBusyError, StoreError
-from coord_hooks.fsio import FlockLock, atomic_write_bytes
+from coord_hooks.fsio import FlockLock, atomic_write_bytes, open_state_file, read_state_file
 from coord_hooks.model import BROADCAST, Lock, Message, NewMessage, Session, StoreInfo
 from coord_hooks.paths import ensure_subdir
 from coord_hooks.store import layout
@@ -108,8 +108,7 @@ def _truthy(value: str | None) -> bool:
 def load_index_file(path: Path) -> dict[str, Any] | None:
     """A manifest or part as written by `_dump_index_file`; None if absent or damaged."""
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
+        raw = read_state_file(path)  # a planted symlink is refused: it reads as absent
     except OSError:
         return None
     if not raw.startswith(MAGIC):
@@ -677,7 +676,7 @@ class OptimizedStore(JsonFileStore):
         """Fold a large ``stats.log`` into the manifest totals (under the store lock)."""
         path = self.index_dir / STATS_LOG
         try:
-            if os.stat(path).st_size < STATS_COMPACT_BYTES:
+            if os.lstat(path).st_size < STATS_COMPACT_BYTES:
                 return {}
             moved = path.with_name(f"{STATS_LOG}.{os.getpid()}")
             os.replace(path, moved)
@@ -733,13 +732,13 @@ class OptimizedStore(JsonFileStore):
             line = " ".join(str(counts[key]) for key in COUNTERS) + "\n"
             try:
                 ensure_subdir(self.index_dir)
-                fd = os.open(self.index_dir / STATS_LOG,
-                             os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                fd = open_state_file(self.index_dir / STATS_LOG,
+                                     os.O_WRONLY | os.O_CREAT | os.O_APPEND, self.state_dir)
                 try:
                     os.write(fd, line.encode())
                 finally:
                     os.close(fd)
-            except OSError:
+            except (OSError, StoreError):
                 pass  # counters are diagnostics; never fail a hook for them
 
 
@@ -755,7 +754,7 @@ def read_stats_log(path: Path) -> dict[str, int]:
     """Sum the ``hits misses evictions rebuilds`` lines of a stats log."""
     totals = dict.fromkeys(COUNTERS, 0)
     try:
-        raw = path.read_bytes()
+        raw = read_state_file(path)
     except OSError:
         return totals
     for line in raw.splitlines():

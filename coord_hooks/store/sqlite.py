@@ -29,6 +29,7 @@ from __future__ import annotations
 import _thread  # what `threading` wraps; importing threading costs every hook ~1 ms
 import os
 import sqlite3
+import stat
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 DB_NAME = layout.DB_NAME
+DB_FILES = ("", "-wal", "-shm", "-journal")  # suffixes of the files SQLite opens
 CREATE_LOCK = "coord.db.lock"  # sidecar flock: creating or quarantining the database only
 CACHE_KIB = 8192  # page cache per connection (a long-lived `coord monitor` keeps it warm)
 WAL_LIMIT = 8 * 1024 * 1024  # the WAL is truncated back to this size after checkpoints
@@ -382,13 +384,9 @@ class SqliteWriter(SqliteReader):
             return 0
         from coord_hooks.store import archive  # gzip: only retention pays for it
 
-        try:
-            # Durable in the archive before the rows go; a rollback after this point
-            # leaves duplicates, which the archive reader drops by seq.
-            archive.append_to_archive(self.state_dir, doomed)
-        except OSError as exc:
-            raise StoreError(f"cannot append to {archive.archive_path(self.state_dir)}: "
-                             f"{exc.strerror or exc}") from None
+        # Durable in the archive before the rows go; a rollback after this point
+        # leaves duplicates, which the archive reader drops by seq.
+        archive.append_to_archive(self.state_dir, doomed)
         self.db.execute("DELETE FROM messages WHERE seq <= ?", (upto_seq,))
         return len(doomed)
 
@@ -396,6 +394,26 @@ class SqliteWriter(SqliteReader):
         """Mark this database as migrated away: later transactions refuse to run."""
         self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('retired', ?)",
                         (layout_name,))
+
+
+def refuse_links(db_path: Path, state_dir: Path) -> None:
+    """Move symlinks planted as ``coord.db`` or its side files to ``quarantine/``.
+
+    SQLite follows them (and puts the WAL beside the link's target), so a repository
+    that commits ``coord.db-wal -> ~/.bashrc`` would have us write there.
+    """
+    for suffix in DB_FILES:
+        path = f"{db_path}{suffix}"
+        try:
+            if not stat.S_ISLNK(os.lstat(path).st_mode):
+                continue
+        except OSError:
+            continue
+        from coord_hooks.fsio import quarantine  # rare: only a planted link gets here
+
+        if quarantine(Path(path), state_dir, "a symbolic link where the database belongs") is None:
+            raise StoreError(f"{path} is a symbolic link, which coord-hooks never follows: "
+                             "remove it")
 
 
 def _in_transaction(db: sqlite3.Connection) -> bool:
@@ -643,6 +661,7 @@ class SqliteStore:
 
     def _open(self) -> sqlite3.Connection:
         """Connect, creating, migrating or (if corrupt) replacing the database."""
+        refuse_links(self.path, self.state_dir)
         for attempt in (1, 2):
             if not os.path.exists(self.path):
                 from coord_hooks.store import sqlite_file  # only the first open

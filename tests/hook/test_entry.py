@@ -341,3 +341,20 @@ def test_session_end_with_stdin_left_open_ends_inside_its_budget(project: Projec
     [*_, record] = [r for r in project.app_log() if r["event"] == "hook_bad_input"]
     assert record["hook"] == "SessionEnd" and record["stdin"] == "timeout"
 
+
+def test_a_payload_cwd_that_does_not_exist_gets_no_state_dir(tmp_path: Path,
+                                                             project: Project) -> None:
+    """Without $CLAUDE_PROJECT_DIR the state dir comes from the payload's cwd: a cwd that
+    is gone (a deleted worktree) must not get a ``.claude-coordination`` made under it."""
+    gone = tmp_path / "deleted-worktree" / "sub"
+    env = {k: v for k, v in project.env.items()
+           if k not in ("CLAUDE_PROJECT_DIR", "COORD_STATE_DIR")}
+    sess = project.session()
+    for event, payload in (("session-start", pl.session_start(sess.session_id, str(gone))),
+                           ("pre-tool-use", pl.write(sess.session_id, str(gone),
+                                                     f"{gone}/a.py"))):
+        done = subprocess.run([str(SHIM), event], input=json.dumps(payload).encode(),
+                              env=env, cwd=tmp_path, capture_output=True, timeout=30,
+                              check=False)
+        assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    assert not (tmp_path / "deleted-worktree").exists()

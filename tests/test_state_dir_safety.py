@@ -1,0 +1,244 @@
+"""A hostile repository can commit symlinks into ``.claude-coordination/``: no write may
+follow one out of the state directory (issue 9, item 2).
+
+`test_no_write_follows_a_planted_symlink` walks every path the product writes in a state
+dir, plants a symlink there before the first write (to a sentinel file, or to a missing
+name, or for folders to an outside folder), runs a whole workload — the hooks of two
+sessions, sends and broadcasts, retention, log rotation, cleanup, status — and checks
+that nothing outside the state dir changed (content, mtime, names). Backends join from
+`BACKENDS`; paths of a layout a backend does not use are skipped for it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from coord_hooks.model import lock_id_for
+from coord_hooks.store import BACKENDS
+from coord_hooks.store.layout import BACKEND_LAYOUT
+
+HERE = Path(__file__).resolve().parent
+if str(HERE / "hook") not in sys.path:
+    sys.path.insert(0, str(HERE / "hook"))
+import payloads  # noqa: E402  (tests/hook/payloads.py: real-shaped hook payloads)
+
+REPO = HERE.parent
+ALICE = "aaaaaaaa-1111-4000-8000-000000000001"
+BOB = "bbbbbbbb-2222-4000-8000-000000000002"
+
+# Every path a backend writes (or opens for writing) in a state dir, by layout: "*" for
+# paths every backend with a state dir uses (logs, health, quarantine, archive, config).
+STATE_PATHS: dict[str, tuple[str, ...]] = {
+    "*": ("", ".gitignore", "layout", "config.toml", "logs", "logs/app.log",
+          "logs/performance.log", "logs/app.log.1", "logs/.app.log.rotate",
+          "logs/.performance.log.rotate", "health", "health/housekeep.stamp",
+          "health/size-history.jsonl", "quarantine", "archive",
+          "archive/messages.jsonl.gz"),
+    "json": (".lock", "generation", "seq.json", "broadcasts.jsonl", "sessions", "locks",
+             "messages", f"sessions/{ALICE}.json", f"sessions/{BOB}.json",
+             f"locks/{lock_id_for('src/app.py', ALICE)}.json", "messages/000000000001.json",
+             "index", "index/manifest", "index/sessions", "index/locks", "index/stats.log"),
+    "sqlite": ("coord.db", "coord.db-wal", "coord.db-shm", "coord.db-journal",
+               "coord.db.lock"),
+}
+# Links that leave no usable store (the state dir, a record folder, the project config).
+REFUSED = {"", "sessions", "locks", "messages", "config.toml"}
+FOLDERS = {"", "logs", "health", "quarantine", "archive", "sessions", "locks", "messages", "index"}
+
+
+def _cases() -> Iterator[Any]:
+    for backend in sorted(BACKENDS):
+        layout = BACKEND_LAYOUT.get(backend)  # None: a backend with no files of its own
+        for group, paths in STATE_PATHS.items():
+            if group not in ("*", layout):
+                continue
+            for rel in paths:
+                kinds = ("folder",) if rel in FOLDERS else ("sentinel", "dangling")
+                for kind in kinds:
+                    name = rel or "state-dir"
+                    yield pytest.param(backend, rel, kind, id=f"{backend}-{name}-{kind}")
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[bytes, int, int]]:
+    """Everything under ``folder``: content, mtime and mode of each entry."""
+    found: dict[str, tuple[bytes, int, int]] = {}
+    for path in sorted(folder.rglob("*")):
+        st = path.lstat()
+        data = path.read_bytes() if stat.S_ISREG(st.st_mode) else b""
+        found[str(path.relative_to(folder))] = (data, st.st_mtime_ns, st.st_mode)
+    return found
+
+
+class Workload:
+    """Two sessions working in one project, driven in-process through the real entry points:
+    `hook.entry.run_hook` (what the shim execs) and `__main__.main` (the ``coord`` command).
+    """
+
+    def __init__(self, root: Path, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.root = root
+        self.backend = backend
+        self.codes: list[tuple[str, int]] = []
+        monkeypatch.delenv("COORD_STATE_DIR", raising=False)
+        monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(root))
+        monkeypatch.setenv("COORD_BACKEND", backend)
+        monkeypatch.setenv("COORD_RETENTION_MESSAGES", "1")  # archive at once
+        monkeypatch.setenv("COORD_LOG_MAX_BYTES", "300")  # rotate the logs too
+        monkeypatch.setenv("BROADCAST_BATCH_SIZE", "50")  # broadcasts wait in the journal
+        monkeypatch.chdir(root)
+        self.monkeypatch = monkeypatch
+
+    def hook(self, event: str, payload: dict[str, Any] | bytes) -> None:
+        import json
+
+        from coord_hooks.hook.entry import run_hook
+
+        r, w = os.pipe()
+        os.write(w, payload if isinstance(payload, bytes) else json.dumps(payload).encode())
+        os.close(w)
+        try:
+            code = run_hook([event, "--backend", self.backend], stdin=r)
+        finally:
+            os.close(r)
+        self.codes.append((f"hook {event}", code))
+
+    def coord(self, *args: str, acting: str | None = None) -> None:
+        from coord_hooks.__main__ import main
+
+        if acting is None:
+            self.monkeypatch.delenv("CLAUDE_CODE_SESSION_ID", raising=False)
+        else:
+            self.monkeypatch.setenv("CLAUDE_CODE_SESSION_ID", acting)
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else 1
+        self.codes.append((f"coord {' '.join(args)}", code))
+
+    def run(self) -> None:
+        cwd = str(self.root)
+        app = str(self.root / "src" / "app.py")
+        for sid in (ALICE, BOB):
+            self.hook("session-start", payloads.session_start(sid, cwd))
+        self.hook("pre-tool-use", payloads.write(ALICE, cwd, app))
+        self.hook("pre-tool-use", payloads.write(BOB, cwd, app))
+        self.coord("broadcast", "x $(touch PWNED) `id`", acting=BOB)
+        self.coord("send", ALICE[:8], "hello", acting=BOB)
+        self.coord("broadcast", "second", acting=ALICE)
+        self.hook("user-prompt-submit", payloads.user_prompt_submit(ALICE, cwd))
+        self.hook("user-prompt-submit", payloads.user_prompt_submit(BOB, cwd))
+        self.hook("stop", payloads.stop(ALICE, cwd))
+        self.hook("post-tool-use", b"{not json")  # a warning in logs/app.log
+        self.coord("cleanup")
+        self.coord("status")
+        for sid in (ALICE, BOB):
+            self.hook("session-end", payloads.session_end(sid, cwd))
+
+
+@pytest.mark.parametrize(("backend", "rel", "kind"), list(_cases()))
+def test_no_write_follows_a_planted_symlink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str],
+                                            backend: str, rel: str, kind: str) -> None:
+    root = tmp_path / "repo"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "app.py").write_text("hi\n")
+    (root / ".git").mkdir()
+    state = root / ".claude-coordination"
+    if rel:
+        state.mkdir(mode=0o700)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    sentinel = outside / "bashrc"
+    sentinel.write_text("# the user's own file\n")
+    os.utime(sentinel, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
+    link = state / rel if rel else state
+    link.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if kind == "folder":
+        os.symlink(outside, link)
+    elif kind == "sentinel":
+        os.symlink(sentinel, link)
+    else:
+        os.symlink(outside / "created-through-the-link", link)
+    before = _snapshot(outside)
+
+    work = Workload(root, backend, monkeypatch)
+    try:
+        work.run()
+    except Exception as exc:  # a backend that needs a server it cannot reach here
+        if backend not in BACKEND_LAYOUT:
+            pytest.skip(f"{backend}: {exc}")
+        raise
+
+    assert _snapshot(outside) == before, f"a write followed {rel} out of the state dir"
+    assert not (root / "PWNED").exists()
+    hooks = [(what, code) for what, code in work.codes if what.startswith("hook")]
+    assert all(code == 0 for _, code in hooks), hooks  # hooks always fail open
+    crashed = [(what, code) for what, code in work.codes if code == 70]
+    assert not crashed, f"internal errors instead of one-line errors: {crashed}"
+    failed = [(what, code) for what, code in work.codes if code != 0]
+    denied = capsys.readouterr().out.count('"permissionDecision":"deny"')
+    if rel in REFUSED:  # no store: every command says why, every hook fails open
+        assert len(failed) == len([c for c in work.codes if c[0].startswith("coord")])
+        assert denied == 0
+    elif rel in FOLDERS:  # what lives there is refused; locks keep working
+        assert denied == 1
+    else:  # a link in place of a file is moved aside or replaced: work goes on
+        assert not failed
+        assert denied == 1
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_a_broadcast_never_appends_to_a_linked_journal_through_the_real_cli(
+        tmp_path: Path, backend: str, hook_env: dict[str, str]) -> None:
+    """The issue's reproduction, end to end: real shim, real ``coord`` process."""
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    state = root / ".claude-coordination"
+    state.mkdir(mode=0o700)
+    (state / "logs").mkdir(mode=0o700)
+    (state / "index").mkdir(mode=0o700)
+    bashrc = tmp_path / "home" / ".bashrc"
+    bashrc.parent.mkdir()
+    bashrc.write_text("export PS1='$ '\n")
+    before = bashrc.read_bytes(), bashrc.stat().st_mtime_ns
+    for rel in ("broadcasts.jsonl", "logs/app.log", "logs/performance.log", "index/stats.log"):
+        os.symlink(bashrc, state / rel)
+    env = dict(hook_env, CLAUDE_PROJECT_DIR=str(root), COORD_BACKEND=backend,
+               CLAUDE_CODE_SESSION_ID=ALICE)
+    env.pop("COORD_STATE_DIR", None)
+    shim = REPO / "shims" / "hooks.sh"
+    import json
+
+    for payload, event in ((payloads.session_start(ALICE, str(root)), "session-start"),
+                           (payloads.user_prompt_submit(ALICE, str(root), "go"),
+                            "user-prompt-submit")):
+        done = subprocess.run([str(shim), event], input=json.dumps(payload).encode(), env=env,
+                              cwd=root, capture_output=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        assert b"Traceback" not in done.stderr
+    done = subprocess.run([sys.executable, "-m", "coord_hooks", "broadcast", "x $(id)"],
+                          env=env, cwd=root, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert "broadcast #1" in done.stdout
+    assert (bashrc.read_bytes(), bashrc.stat().st_mtime_ns) == before
+
+
+@pytest.fixture
+def hook_env(tmp_path: Path) -> dict[str, str]:
+    """The environment a hook subprocess gets (the shim finds this interpreter cached)."""
+    cache = tmp_path / "xdg-cache"
+    (cache / "coord-hooks").mkdir(parents=True)
+    (cache / "coord-hooks" / "python").write_text(sys.executable + "\n")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("COORD_", "CLAUDE")) and k != "COORDINATION_DEBUG"}
+    env["XDG_CACHE_HOME"] = str(cache)
+    return env
