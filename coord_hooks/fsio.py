@@ -115,16 +115,7 @@ def quarantine(path: Path, state_dir: Path, why: str) -> Path | None:
     """Move a bad file to ``quarantine/`` under a unique name and log a warning."""
     from coord_hooks import logs
 
-    target_dir = ensure_subdir(state_dir / "quarantine")
-    rel = path.relative_to(state_dir) if path.is_relative_to(state_dir) else Path(path.name)
-    stem = f"{str(rel).replace(os.sep, '__')}.{int(time.time())}.{os.getpid()}"
-    target = target_dir / stem
-    # os.replace overwrites: the same file going bad twice in one second must not lose the
-    # first copy (the pid in the name keeps other processes' names apart).
-    n = 0
-    while os.path.lexists(target):
-        n += 1
-        target = target_dir / f"{stem}.{n}"
+    target = _quarantine_name(path, state_dir)
     try:
         os.replace(path, target)
     except FileNotFoundError:
@@ -135,6 +126,39 @@ def quarantine(path: Path, state_dir: Path, why: str) -> Path | None:
         return None
     logs.log_event(state_dir, "warning", "quarantined", path=str(path), moved_to=str(target),
                    reason=why)
+    return target
+
+
+def _quarantine_name(path: Path, state_dir: Path) -> Path:
+    """A name in ``quarantine/`` for ``path`` that nothing uses yet."""
+    target_dir = ensure_subdir(state_dir / "quarantine")
+    rel = path.relative_to(state_dir) if path.is_relative_to(state_dir) else Path(path.name)
+    stem = f"{str(rel).replace(os.sep, '__')}.{int(time.time())}.{os.getpid()}"
+    target = target_dir / stem
+    # os.replace overwrites: the same file going bad twice in one second must not lose the
+    # first copy (the pid in the name keeps other processes' names apart).
+    n = 0
+    while os.path.lexists(target):
+        n += 1
+        target = target_dir / f"{stem}.{n}"
+    return target
+
+
+def quarantine_data(path: Path, state_dir: Path, data: bytes) -> Path:
+    """Keep ``data`` cut out of ``path`` (damaged lines) in ``quarantine/``, durably."""
+    target = _quarantine_name(path, state_dir)
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, FILE_MODE)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise StoreError(f"cannot write {target}: {exc.strerror or exc}") from None
+    fsync_dir(target.parent)
     return target
 
 

@@ -90,24 +90,39 @@ def message_file_name(seq: int) -> str:
 
 
 def read_journal(state_dir: Path) -> list[Message]:
-    """Queued broadcasts, ascending by ``seq``, each once; unreadable lines skipped."""
+    """Queued broadcasts, ascending by ``seq``, each once; damaged lines skipped."""
+    return parse_journal(_journal_bytes(state_dir))[0]
+
+
+def _journal_bytes(state_dir: Path) -> bytes:
     try:
-        raw = read_state_file(state_dir / JOURNAL_NAME, state_dir)
+        return read_state_file(state_dir / JOURNAL_NAME, state_dir)
     except FileNotFoundError:
-        return []
+        return b""
     except OSError as exc:
         raise unreadable(state_dir / JOURNAL_NAME, exc) from None
+
+
+def parse_journal(raw: bytes) -> tuple[list[Message], list[tuple[int, bytes]]]:
+    """(queued broadcasts ascending by ``seq``, each once; damaged lines with their number).
+
+    A torn last line (its append never returned) and a line damaged later look alike:
+    readers skip both, and the flush keeps them in ``quarantine/`` (`flush_journal`).
+    """
     found: dict[int, Message] = {}
-    for line in raw.splitlines():
+    damaged: list[tuple[int, bytes]] = []
+    for number, line in enumerate(raw.splitlines(keepends=True), 1):
         if not line.strip():
             continue
         try:
             message = Message.from_dict(json.loads(line))
+            if not isinstance(message.seq, int) or isinstance(message.seq, bool):
+                raise TypeError("seq is not an integer")
         except (ValueError, TypeError, AttributeError):
-            continue  # a torn last line: its append never returned, nothing was promised
-        if isinstance(message.seq, int) and not isinstance(message.seq, bool):
-            found.setdefault(message.seq, message)
-    return [found[seq] for seq in sorted(found)]
+            damaged.append((number, line))
+            continue
+        found.setdefault(message.seq, message)
+    return [found[seq] for seq in sorted(found)], damaged
 
 
 def append_journal(state_dir: Path, messages: list[Message]) -> None:
@@ -299,8 +314,10 @@ class JsonFileTransaction(JsonFileView):
         path = self.dir / JOURNAL_NAME
         if not os.path.lexists(path):
             return 0
-        queued = self.journal()
+        queued, damaged = parse_journal(_journal_bytes(self.dir))
         self.begin_write()
+        if damaged:  # kept before the journal goes: nothing a user sent is deleted
+            self._quarantine_lines(path, damaged)
         folder = self.dir / "messages"
         for message in queued:
             target = folder / message_file_name(message.seq)
@@ -317,6 +334,15 @@ class JsonFileTransaction(JsonFileView):
         except FileNotFoundError:
             pass
         return len(queued)
+
+    def _quarantine_lines(self, path: Path, damaged: list[tuple[int, bytes]]) -> None:
+        from coord_hooks import logs
+        from coord_hooks.fsio import quarantine_data
+
+        moved = quarantine_data(path, self.dir, b"".join(line for _, line in damaged))
+        logs.log_event(self.dir, "warning", "journal_lines_quarantined", path=str(path),
+                       lines=[number for number, _ in damaged], moved_to=str(moved),
+                       reason="not a queued broadcast (damaged, or torn by a crash)")
 
     def archive_messages(self, upto_seq: int) -> int:
         self.flush_journal()  # archived seqs must stay below every live one

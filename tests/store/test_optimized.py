@@ -600,3 +600,38 @@ def test_a_snapshot_that_cannot_be_written_never_fails_the_transaction(state_dir
     assert "snapshot_write_failed" in (state_dir / "logs" / "app.log").read_text()
     with optimized(state_dir).transaction() as tx:
         assert [lk.key for lk in tx.locks()] == ["src/a.py"]
+
+
+def _coord(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COORD_", "CLAUDE"))}
+    env.update(COORD_STATE_DIR=str(state_dir), COORD_BACKEND="optimized")
+    return subprocess.run([sys.executable, "-m", "coord_hooks", *args], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_a_damaged_journal_line_is_quarantined_and_the_rest_is_filed(state_dir: Path) -> None:
+    """Issue 9, item 9: one damaged line lost its broadcast when the flush deleted the
+    journal. The line goes to quarantine/ (byte for byte), the others are filed, and
+    the log and the command say so."""
+    for body in ("first", "second", "third"):
+        assert _coord(state_dir, "broadcast", body).returncode == 0
+    journal = state_dir / JOURNAL_NAME
+    lines = journal.read_bytes().splitlines(keepends=True)
+    assert len(lines) == 3
+    damaged = lines[1].replace(b'"body"', b'"bo\xffdy', 1)  # bit rot: no longer JSON
+    journal.write_bytes(lines[0] + damaged + lines[2])
+
+    done = _coord(state_dir, "cleanup")
+    assert done.returncode == 0, done.stderr
+    assert "quarantine" in done.stderr and "Traceback" not in done.stderr
+    listed = json.loads(_coord(state_dir, "messages", "--json").stdout)
+    assert [m["body"] for m in listed["messages"]] == ["first", "third"]
+    assert not journal.exists()
+    [kept] = [p for p in (state_dir / "quarantine").iterdir()
+              if p.name.startswith(JOURNAL_NAME)]
+    assert kept.read_bytes() == damaged
+    records = [json.loads(line) for line in
+               (state_dir / "logs" / "app.log").read_text().splitlines()]
+    [warning] = [r for r in records if r["event"] == "journal_lines_quarantined"]
+    assert warning["level"] == "warning" and warning["lines"] == [2]
+    assert warning["moved_to"] == str(kept)
