@@ -126,9 +126,11 @@ class CliState:
         return Acting(acting.session_id, acting.origin, session)
 
     def finish(self) -> None:
-        """Warn about files quarantined during this command; close the store."""
+        """Print the coordinator's warnings and files quarantined; close the store."""
         if self._context is None:
             return
+        for warning in self._context.coordinator.warnings:
+            typer.echo(f"{PROG}: warning: {warning}", err=True)
         folder = self._context.state_dir / "quarantine"
         for name in sorted(_listdir(folder) - self._quarantine_before):
             typer.echo(f"{PROG}: warning: a corrupt store file was moved to {folder / name} "

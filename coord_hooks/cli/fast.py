@@ -10,9 +10,10 @@ Click and the CLI's extensions costs more than the whole send (about 100 ms of a
 
 Anything else (global options, ``--json``, ``--session``, ``-`` for stdin, ``--help``,
 ``--``) returns None and the caller falls back to Typer. An error raised before the
-message is stored also falls back, so the error text comes from the CLI itself (reaping
-and the heartbeat, done before, are idempotent). tests/test_fastcli.py compares both
-paths.
+message may be stored also falls back, so the error text comes from the CLI itself
+(reaping and the heartbeat, done before, are idempotent); an error from the send itself
+is reported here, with the CLI's own one-line reports, and never sent again.
+tests/cli/test_fast.py compares both paths.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def _run(command: str, positional: list[str], urgent: bool, state_dir: Path,
     from coord_hooks.errors import CoordError
 
     ctx: Context | None = None
-    stored = False
+    sending = False
     try:
         ctx = open_context()
         coordinator = ctx.coordinator
@@ -89,20 +90,23 @@ def _run(command: str, positional: list[str], urgent: bool, state_dir: Path,
         sender = os.environ.get(ENV_SESSION, "").strip() or None
         if sender is not None:
             coordinator.touch(sender, pid=procs.find_claude_pid(), source="cli")
+        # From here on the message may be stored: an error is reported, never retried
+        # through Typer (that stored a message twice when retention failed after it).
+        sending = True
         if command == "broadcast":
             message = coordinator.broadcast(sender, positional[0], urgent=urgent)
-            stored = True
             count = sum(1 for v in coordinator.sessions() if v.session.session_id != sender)
             line = f"broadcast #{message.seq} to {count} live session{'' if count == 1 else 's'}"
         else:
             message = coordinator.send(sender, positional[0], positional[1], urgent=urgent)
-            stored = True
             line = f"sent #{message.seq} to {coordinator.resolve(message.recipient).label()}"
         sys.stdout.write(line + (" (urgent)" if urgent else "") + "\n")
         sys.stdout.flush()
+        for warning in coordinator.warnings:
+            sys.stderr.write(f"{PROG}: warning: {warning}\n")
         return 0
     except Exception as exc:
-        if not stored:
+        if not sending:
             raise _Fallback from None
         from coord_hooks.cli import common  # only on this rare path: the CLI's own reporting
 

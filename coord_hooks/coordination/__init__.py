@@ -76,6 +76,9 @@ class Coordinator:
         self.state_dir = state_dir
         self.clock = clock
         self.hostname = hostname if hostname is not None else procs.hostname()
+        # Failures after a change was committed (it stands): the CLI prints each as a
+        # warning; the operation itself succeeded and is never retried.
+        self.warnings: list[str] = []
 
     # --- sessions and liveness (coordination.sessions) ----------------------------------
     def is_live(self, session: Session, now: float | None = None) -> bool:

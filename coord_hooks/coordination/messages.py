@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from coord_hooks.coordination.sessions import is_live, resolve
-from coord_hooks.errors import InvalidMessageError, NoSessionError
+from coord_hooks.errors import InvalidMessageError, NoSessionError, StoreError
 from coord_hooks.model import BROADCAST, HUMAN_SENDER, Message, NewMessage, Plain, Session
 
 TYPE_CHECKING = False
@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # the hook path never imports typing, nor store.base (Protoco
     from collections.abc import Callable
 
     from coord_hooks.coordination import Coordinator
-    from coord_hooks.store.base import StoreReader
+    from coord_hooks.store.base import StoreReader, StoreWriter
 
 # Compiled on first use (re caches it): only senders need it, not every hook.
 _CONTROL = r"[\x00-\x08\x0b-\x1f\x7f-\x9f]"
@@ -110,10 +110,30 @@ def _append(c: Coordinator, sender_id: str | None, recipient: str, text: str,
                                                sender_name=sender_name, urgent=urgent))
         keep = c.settings.retention_messages
         if tx.message_count() > keep + max(10, keep // 10):
-            from coord_hooks.coordination.retention import retain_in  # rarely due
-
-            retain_in(c, tx, now)
+            _retain_after(c, tx, now, message)
     return message
+
+
+def _retain_after(c: Coordinator, tx: StoreWriter, now: float, message: Message) -> None:
+    """Retention after a send: housekeeping, so its failure never fails the send.
+
+    The archive is appended before any live message is removed, so a failed archive
+    leaves the store as it was and the message is committed with the transaction; the
+    caller reports a warning instead of an error (and never sends again).
+    """
+    from coord_hooks.coordination.retention import retain_in  # rarely due
+
+    try:
+        retain_in(c, tx, now)
+    except (StoreError, OSError) as exc:
+        reason = str(exc) if isinstance(exc, StoreError) else f"{exc.strerror or exc}"
+        c.warnings.append(f"message #{message.seq} was stored, but archiving older "
+                          f"messages failed: {reason}")
+        if c.state_dir is not None:
+            from coord_hooks import logs
+
+            logs.log_event(c.state_dir, "warning", "retention_failed", seq=message.seq,
+                           error=reason)
 
 
 # --- reading ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ outputs, exit codes and resulting records must be the same.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from coord_hooks.cli.fast import parse
+from coord_hooks.store import BACKENDS
 
 REPO = Path(__file__).resolve().parents[2]
 ALICE = "aaaa1111-0000-4000-8000-0000000000fa"
@@ -99,3 +101,39 @@ def test_only_plain_forms_take_the_fast_path() -> None:
                  ["broadcast", "--help"], ["broadcast", "--", "-x"], ["--backend", "legacy",
                                                                      "broadcast", "hi"]):
         assert parse(args) is None, args
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_a_send_whose_retention_fails_is_stored_once_with_a_warning(
+        tmp_path: Path, backend: str) -> None:
+    """Issue 9, item 10: retention failed after the fast path had stored the message;
+    it fell back to Typer, which stored it again and reported an internal error (70)."""
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COORD_", "CLAUDE"))}
+    env.update(COORD_STATE_DIR=str(state), COORD_BACKEND=backend,
+               COORD_RETENTION_MESSAGES="1", COORD_CONFIG=str(tmp_path / "none.toml"))
+
+    def coord(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "coord_hooks", *args], env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    (state / "archive" / "messages.jsonl.gz").mkdir(parents=True)  # archiving must fail
+    for n in range(1, 12):  # 11 live messages: retention is due above 1 + 10
+        assert coord("broadcast", f"m{n}").returncode == 0
+    done = coord("broadcast", "the twelfth")
+    assert (done.returncode, done.stdout) == (0, "broadcast #12 to 0 live sessions\n")
+    [warning] = done.stderr.splitlines()
+    assert warning.startswith("coord: warning: message #12 was stored, but archiving "
+                              "older messages failed: cannot append to ")
+    assert warning.endswith("messages.jsonl.gz: Is a directory")
+    typer_path = coord("broadcast", "--json", "the thirteenth")  # not a plain form
+    assert typer_path.returncode == 0 and json.loads(typer_path.stdout)
+    assert typer_path.stderr.startswith("coord: warning: message #13 was stored, but ")
+    listed = json.loads(coord("messages", "--json").stdout)["messages"]
+    assert [m["body"] for m in listed] == [
+        *(f"m{n}" for n in range(1, 12)), "the twelfth", "the thirteenth"]
+
+    cleanup = coord("cleanup")  # the archive path a directory: one line, not exit 70
+    assert cleanup.returncode == 4
+    assert cleanup.stderr.startswith("coord: error: cannot append to ")
+    assert cleanup.stderr.count("\n") == 1
