@@ -40,6 +40,7 @@ import errno
 import json
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -184,6 +185,18 @@ def unreadable(path: Path, exc: OSError) -> StoreError:
     return StoreError(f"cannot read {path}: {exc.strerror or exc}")
 
 
+def archived_last_seq(state_dir: Path) -> int:
+    """The highest archived seq (0 without an archive); reads the whole archive."""
+    try:  # archive.archive_path(), without importing gzip: a new store, on the hook path
+        if not stat.S_ISREG(os.lstat(state_dir / "archive" / "messages.jsonl.gz").st_mode):
+            return 0  # a folder (say) is no archive; appending to it fails loudly
+    except OSError:
+        return 0
+    from coord_hooks.store import archive
+
+    return max((m.seq for m in archive.read_archive(state_dir)), default=0)
+
+
 class JsonFileView:
     """Reads straight from disk on every call (no cache)."""
 
@@ -253,12 +266,17 @@ class JsonFileView:
             return None
 
     def last_seq(self) -> int:
-        counted = self.counter() or 0
+        counted = self.counter()
         seqs = self.message_seqs()
         queued = self.journal()
         # The counter is written first, so it is normally >= every file; max() also covers
         # a counter file that was quarantined, and broadcasts still in the journal.
-        return max(counted, seqs[-1] if seqs else 0, queued[-1].seq if queued else 0)
+        last = max(counted or 0, seqs[-1] if seqs else 0, queued[-1].seq if queued else 0)
+        if counted is None:
+            # No counter (damaged, or never written): archived messages count too, or a
+            # send after everything was archived would reuse seq 1 (issue 9, item 13).
+            last = max(last, archived_last_seq(self.dir))
+        return last
 
     def message_count(self) -> int:
         return len(set(self.message_seqs()) | {m.seq for m in self.journal()})
