@@ -242,3 +242,129 @@ def hook_env(tmp_path: Path) -> dict[str, str]:
            if not k.startswith(("COORD_", "CLAUDE")) and k != "COORDINATION_DEBUG"}
     env["XDG_CACHE_HOME"] = str(cache)
     return env
+
+
+
+NOBODY = 65534
+
+
+def as_nobody(env: dict[str, str], cwd: Path, action: Any) -> tuple[int, str, str]:
+    """Run ``action()`` as uid ``nobody`` in a forked child: (exit code, stdout, stderr).
+
+    Forked, not exec'd: this interpreter lives where ``nobody`` may not read (everything
+    it needs must already be imported).
+    """
+    import tempfile
+    import traceback
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - child
+            code = 99
+            try:
+                os.dup2(out.fileno(), 1)
+                os.dup2(err.fileno(), 2)
+                sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 (not pytest's capture)
+                sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+                os.environ.clear()
+                os.environ.update(env)
+                os.chdir(cwd)
+                os.setgroups([])
+                os.setresgid(NOBODY, NOBODY, NOBODY)
+                os.setresuid(NOBODY, NOBODY, NOBODY)
+                result = action()
+                code = result if isinstance(result, int) else 0
+            except SystemExit as done:
+                code = done.code if isinstance(done.code, int) else 1
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        out.seek(0)
+        err.seek(0)
+        return os.waitstatus_to_exitcode(status), out.read().decode(), err.read().decode()
+
+
+def test_a_state_dir_shared_by_two_users_is_refused_never_broken(
+        hook_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 9 (minor): a session running as another uid failed open silently, and a
+    state dir shared by two users broke every hook of one on the other's 0600 files.
+    Now the other user's hooks leave the dir alone, and each side gets one clear line."""
+    if os.geteuid() != 0:
+        pytest.skip("running as a second user needs root")
+    import json
+    import shutil
+    import tempfile
+
+    from coord_hooks.__main__ import main
+    from coord_hooks.cli.app import run_cli
+    from coord_hooks.hook.entry import run_hook
+
+    def hook(event: str, payload: dict[str, Any]) -> int:
+        r, w = os.pipe()
+        os.write(w, json.dumps(payload).encode())
+        os.close(w)
+        return run_hook([event], stdin=r)
+
+    top = Path(tempfile.mkdtemp(prefix="coord-shared-"))  # /tmp: traversable by nobody
+    try:
+        os.chmod(top, 0o755)
+        repo, home = top / "repo", top / "home"
+        for folder in (repo / ".git", home):
+            folder.mkdir(parents=True)
+        for folder in (repo, repo / ".git", home):
+            os.chown(folder, NOBODY, NOBODY)
+        state = repo / ".claude-coordination"
+        env = dict(hook_env, CLAUDE_PROJECT_DIR=str(repo), HOME=str(home),
+                   XDG_CONFIG_HOME=str(home / ".config"))
+        # Warm up here, as root, on paths like the child's: it can import nothing.
+        monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(tmp_path))
+        monkeypatch.delenv("COORD_STATE_DIR")
+        with pytest.raises(SystemExit):
+            main(["broadcast", "warm"])
+        (tmp_path / ".claude-coordination" / "generation").unlink()
+        (tmp_path / ".claude-coordination" / "generation").mkdir()
+        assert run_cli(["status"]) == 4
+        assert hook("user-prompt-submit", payloads.user_prompt_submit(ALICE, str(tmp_path))) == 0
+
+        code, out, err = as_nobody(env, repo, lambda: main(["broadcast", "hi"]))
+        assert (code, err) == (0, ""), err
+        owners = {p: p.lstat().st_uid for p in [state, *state.rglob("*")]}
+        assert set(owners.values()) == {NOBODY}
+
+        # root, a second user, in nobody's project: a hook leaves everything alone ...
+        done = subprocess.run([str(REPO / "shims" / "hooks.sh"), "session-start"],
+                              input=json.dumps(payloads.session_start(ALICE, str(repo))),
+                              env=env, cwd=repo, capture_output=True, text=True, timeout=60,
+                              check=False)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+        assert {p: p.lstat().st_uid for p in [state, *state.rglob("*")]} == owners
+        # ... and a command says why in one line.
+        done = subprocess.run([sys.executable, "-m", "coord_hooks", "status"], env=env,
+                              cwd=repo, capture_output=True, text=True, timeout=60,
+                              check=False)
+        assert done.returncode == 4 and done.stderr.count("\n") == 1, done.stderr
+        assert f"belongs to uid {NOBODY} (nobody), not to you (uid 0)" in done.stderr
+
+        # What an older version left behind: root's 0600 generation in nobody's dir.
+        (state / "generation").unlink()
+        (state / "generation").write_text("7")
+        os.chmod(state / "generation", 0o600)
+        assert (state / "generation").lstat().st_uid == 0
+        code, out, err = as_nobody(env, repo, lambda: run_cli(["status"]))
+        assert code == 4 and err.count("\n") == 1, err
+        assert "generation belongs to uid 0 (root), not to you (uid 65534)" in err
+        code, out, err = as_nobody(env, repo, lambda: hook(
+            "user-prompt-submit", payloads.user_prompt_submit(ALICE, str(repo))))
+        assert (code, out, err) == (0, "", "")
+        failures = [json.loads(line) for line in
+                    (state / "logs" / "app.log").read_text().splitlines()
+                    if '"hook_failed"' in line]
+        assert len(failures) == 1 and "belongs to uid 0 (root)" in failures[0]["error"]
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+

@@ -24,7 +24,7 @@ from typing import Any
 
 from coord_hooks import __version__, logs
 from coord_hooks.context import Context
-from coord_hooks.errors import StoreUnavailableError
+from coord_hooks.errors import CoordError, StoreUnavailableError
 from coord_hooks.ops.checks import CHECKS
 from coord_hooks.ops.findings import (
     SEVERITIES,
@@ -61,6 +61,9 @@ class Diagnosis:
                 check(self)
             except StoreUnavailableError:
                 continue  # said once, as an error, by check_server
+            except CoordError as exc:  # the state itself (another user's file, say)
+                self.add(f"check-failed:{name}", "warning", f"{name} could not run: {exc}",
+                         "The other checks still ran.")
             except Exception as exc:  # one broken check must not hide the others
                 self.add(f"check-failed:{name}", "warning", f"{name} could not run: {exc!r}",
                          "This is a bug in coord-hooks; the other checks still ran.")
@@ -144,10 +147,16 @@ def render_markdown(report: Report) -> str:
 
 def write_report(report: Report, path: Path) -> Path:
     """Write the Markdown report (0600) and remember where."""
+    from coord_hooks.errors import StoreError, UsageError
     from coord_hooks.fsio import atomic_write_bytes
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, render_markdown(report).encode("utf-8"), durable=False)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, render_markdown(report).encode("utf-8"), durable=False)
+    except (OSError, StoreError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc).rpartition(": ")[2]
+        raise UsageError(f"cannot write the report to {path}: {reason} "
+                         "(choose another path with --output)") from None
     report.path = str(path)
     return path
 

@@ -153,6 +153,12 @@ def check_registration(project_root: Path, environ: Mapping[str, str]) -> Check:
 
 
 def check_state_dir(state_dir: Path) -> Check:
+    from coord_hooks.ops.checks.sharing import ownership_problems
+
+    problems = ownership_problems(state_dir)  # another user's, or a planted link
+    if problems:
+        return Check("state dir", FAIL, "; ".join(f"{p.title}: {p.detail} Fix: {p.fix}"
+                                                  for p in problems))
     if not state_dir.exists():
         return Check("state dir", WARN, f"{state_dir} does not exist yet (the first hook "
                                         "creates it)")
@@ -165,8 +171,6 @@ def check_state_dir(state_dir: Path) -> Check:
     if info.st_mode & 0o077:
         notes.append(f"mode {oct(info.st_mode & 0o777)} lets other users read it "
                      f"(chmod 700 {state_dir})")
-    if hasattr(os, "getuid") and info.st_uid != os.getuid():
-        notes.append(f"owned by uid {info.st_uid}, not you")
     if notes:
         return Check("state dir", WARN, f"{state_dir}: " + "; ".join(notes))
     return Check("state dir", OK, f"{state_dir} (private, writable)")

@@ -855,6 +855,29 @@ def test_state_dir_that_cannot_be_created(project: Path, tmp_path: Path,
                              "Not a directory\n")
 
 
+@pytest.mark.parametrize("backend", ["legacy", "optimized"])
+def test_a_generation_that_is_a_directory_is_one_line(team: Coordinator, state_dir: Path,
+                                                       backend: str) -> None:
+    """Issue 9 (minor): this was "internal error" with exit 70."""
+    (state_dir / "generation").unlink()
+    (state_dir / "generation").mkdir()
+    for args in (["status"], ["lock", "src/a.py", "--session", "alice"],
+                 ["broadcast", "hi"]):
+        result = coord("--backend", backend, *args)
+        assert result.exit_code == 4, result.output
+        assert result.stderr == (f"coord: error: cannot read {state_dir / 'generation'}: "
+                                 "Is a directory\n")
+
+
+def test_diagnose_output_that_cannot_be_written_is_one_line(team: Coordinator) -> None:
+    """Issue 9 (minor): ``coord diagnose --output /proc/nope/x`` was exit 70."""
+    result = coord("diagnose", "--output", "/proc/nope/x")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("coord: error: cannot write the report to /proc/nope/x: ")
+    assert result.stderr.count("\n") == 1
+
+
 def test_internal_error_is_one_line_and_logged(team: Coordinator, state_dir: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(self: Coordinator) -> None:

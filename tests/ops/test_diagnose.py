@@ -276,6 +276,35 @@ def test_world_writable_state_is_an_error(clean: Context, plugin: Path,
     assert report.exit_code == 1
 
 
+def test_links_a_repository_planted_are_errors_with_the_rm(clean: Context, plugin: Path,
+                                                            tmp_path: Path) -> None:
+    clean.store.flush()  # the queued broadcast: the journal's name is free
+    os.symlink(tmp_path / "bashrc", clean.state_dir / "broadcasts.jsonl")
+    os.symlink(tmp_path, clean.state_dir / "index" / "stats.log")
+    report = run(clean, plugin, tmp_path)
+    finding = only(report, "state-links")
+    assert finding.severity == "error" and report.exit_code == 1
+    assert "broadcasts.jsonl" in finding.detail and "index/stats.log" in finding.detail
+    assert "never followed" in finding.detail
+    assert shlex.split(finding.fix.replace("&&", "")) == [
+        "rm", str(clean.state_dir / "broadcasts.jsonl"),
+        "rm", str(clean.state_dir / "index" / "stats.log")]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_a_state_dir_shared_with_another_user_is_said_once(clean: Context, plugin: Path,
+                                                           tmp_path: Path) -> None:
+    for name in ("generation", "seq.json"):
+        os.chown(clean.state_dir / name, 65534, 65534)
+    report = run(clean, plugin, tmp_path)
+    finding = only(report, "state-shared")
+    assert finding.severity == "error"
+    assert finding.title == "The state dir is shared with another user (uid 65534)"
+    assert "generation" in finding.detail and "seq.json" in finding.detail
+    assert finding.fix == f'sudo chown -R "$(id -u):$(id -g)" {shlex.quote(str(clean.state_dir))}'
+    assert not [f for f in report.findings if f.code.startswith("perm-")]
+
+
 def test_missing_symlink(clean: Context, plugin: Path, tmp_path: Path) -> None:
     (plugin / "shims" / "hooks.sh").unlink()
     report = run(clean, plugin, tmp_path)

@@ -87,6 +87,25 @@ def test_state_dir_permissions(tmp_path: Path) -> None:
     assert doctor.check_state_dir(a_file).status == FAIL
 
 
+def test_state_dir_of_another_user_or_a_link_fails(tmp_path: Path) -> None:
+    """Issue 9 (minor): hooks of a second user failed open silently; doctor says why."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = tmp_path / ".claude-coordination"
+    link.symlink_to(elsewhere)
+    check = doctor.check_state_dir(link)
+    assert check.status == FAIL and "is a symbolic link" in check.detail
+    if os.geteuid() != 0:
+        return
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o700)
+    os.chown(theirs, 65534, 65534)
+    check = doctor.check_state_dir(theirs)
+    assert check.status == FAIL
+    assert "belongs to uid 65534 (nobody), not to you (uid 0)" in check.detail
+    assert "Your hooks fail open here" in check.detail
+
+
 def test_registration_twice_warns(tmp_path: Path) -> None:
     project = tmp_path / "p"
     project.mkdir()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from coord_hooks.ops.checks import logs, server, setup, state
+from coord_hooks.ops.checks import logs, server, setup, sharing, state
 
 if TYPE_CHECKING:
     from coord_hooks.ops.diagnose import Diagnosis
@@ -27,6 +27,7 @@ CHECKS: dict[str, Callable[[Diagnosis], None]] = {
     "check_app_log": logs.check_app_log,
     "check_log_sizes": logs.check_log_sizes,
     "check_permissions": setup.check_permissions,
+    "check_sharing": sharing.check_sharing,
     "check_plugin": setup.check_plugin,
     "check_claude_settings": setup.check_claude_settings,
 }

@@ -65,11 +65,7 @@ def check_permissions(d: Diagnosis) -> None:
                  f"{len(loose)} state path(s) are readable by other users",
                  f"{listed(loose)}. Messages may hold private text; the state dir should "
                  "be 0700 and its files 0600.", f"chmod -R go-rwx {q(state)}")
-    if foreign:
-        d.add("perm-owner", "warning",
-                 f"{len(foreign)} state path(s) belong to another user",
-                 f"{listed(foreign)}. Hooks running as you cannot rewrite them.",
-                 f"sudo chown -R \"$(id -u):$(id -g)\" {q(state)}")
+    # Paths of another user: `sharing.check_sharing` says what that breaks, once.
 
 def _mode_check(path: Path, st: os.stat_result, state: Path, loose: list[str],
                 world_writable: list[str], foreign: list[str], uid: int | None) -> None:
