@@ -29,9 +29,11 @@ line appended and fsynced before the transaction ends. Until a flush turns the l
 into ``messages/`` files (and raises ``seq.json``), readers of every backend merge it
 with ``messages/`` by ``seq``: `messages_after`, `last_seq` and `message_count` count
 queued broadcasts exactly like filed ones. A crash mid-flush can leave a message both
-queued and filed; readers keep one (the file). A torn last line (power loss during the
-append, which never returned) is skipped. Any backend holding the lock may flush the
-journal, and archiving always flushes it first, so archived seqs stay below live ones.
+queued and filed; readers keep one (the file). Readers skip a line they cannot parse (a
+torn last line after a power loss during an append that never returned, or one damaged
+later); the flush keeps such lines in ``quarantine/`` before the journal goes. Any
+backend holding the lock may flush the journal, and archiving always flushes it first,
+so archived seqs stay below live ones.
 """
 
 from __future__ import annotations
