@@ -18,6 +18,7 @@ import errno
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from coord_hooks.errors import StoreBusyError, StoreError
@@ -43,12 +44,7 @@ def atomic_write_bytes(path: Path, data: bytes, durable: bool = True,
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            if durable:
-                os.fsync(fd)
+            write_fully(fd, data, sync=durable)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -92,6 +88,28 @@ def read_state_file(path: Path, state_dir: Path | None = None) -> bytes:
         os.close(fd)
 
 
+def write_state_file(path: Path, flags: int, data: bytes, state_dir: Path | None = None,
+                     verb: str = "write") -> None:
+    """Open ``path`` (see `open_state_file`), write all of ``data``, fsync; one-line errors."""
+    try:
+        fd = open_state_file(path, flags, state_dir)
+        try:
+            write_fully(fd, data)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise StoreError(f"cannot {verb} {path}: {exc.strerror or exc}") from None
+
+
+def write_fully(fd: int, data: bytes, sync: bool = True) -> None:
+    """Write all of ``data`` (``os.write`` may write less than asked), then fsync."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    if sync:
+        os.fsync(fd)
+
+
 def fsync_dir(folder: Path) -> None:
     """fsync a directory so a rename in it survives a crash."""
     try:
@@ -131,33 +149,26 @@ def quarantine(path: Path, state_dir: Path, why: str) -> Path | None:
 
 def _quarantine_name(path: Path, state_dir: Path) -> Path:
     """A name in ``quarantine/`` for ``path`` that nothing uses yet."""
-    target_dir = ensure_subdir(state_dir / "quarantine")
     rel = path.relative_to(state_dir) if path.is_relative_to(state_dir) else Path(path.name)
     stem = f"{str(rel).replace(os.sep, '__')}.{int(time.time())}.{os.getpid()}"
-    target = target_dir / stem
     # os.replace overwrites: the same file going bad twice in one second must not lose the
     # first copy (the pid in the name keeps other processes' names apart).
+    return unused_name(ensure_subdir(state_dir / "quarantine"),
+                       lambda n: f"{stem}.{n}" if n else stem)
+
+
+def unused_name(folder: Path, name: Callable[[int], str]) -> Path:
+    """``folder / name(0)``, else ``name(1)``, ``name(2)``…: the first not taken yet."""
     n = 0
-    while os.path.lexists(target):
+    while os.path.lexists(folder / name(n)):
         n += 1
-        target = target_dir / f"{stem}.{n}"
-    return target
+    return folder / name(n)
 
 
 def quarantine_data(path: Path, state_dir: Path, data: bytes) -> Path:
     """Keep ``data`` cut out of ``path`` (damaged lines) in ``quarantine/``, durably."""
     target = _quarantine_name(path, state_dir)
-    try:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, FILE_MODE)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise StoreError(f"cannot write {target}: {exc.strerror or exc}") from None
+    write_state_file(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, data)
     fsync_dir(target.parent)
     return target
 

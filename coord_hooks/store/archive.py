@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from coord_hooks.errors import StoreError
-from coord_hooks.fsio import open_state_file, read_state_file
+from coord_hooks.fsio import read_state_file, write_state_file
 from coord_hooks.model import Message
 from coord_hooks.paths import ensure_subdir
 
@@ -37,18 +37,8 @@ def append_to_archive(state_dir: Path, messages: Iterable[Message]) -> int:
         return 0
     ensure_subdir(state_dir / "archive")
     payload = gzip.compress("".join(lines).encode("utf-8"))
-    path = archive_path(state_dir)
-    try:
-        fd = open_state_file(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, state_dir)
-        try:
-            view = memoryview(payload)
-            while view:  # os.write may write less than asked
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise StoreError(f"cannot append to {path}: {exc.strerror or exc}") from None
+    write_state_file(archive_path(state_dir), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                     payload, state_dir, "append to")
     return len(lines)
 
 

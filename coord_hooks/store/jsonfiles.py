@@ -55,6 +55,7 @@ from coord_hooks.fsio import (
     open_state_file,
     read_json_record,
     read_state_file,
+    write_fully,
 )
 from coord_hooks.model import FORMAT_VERSION, Lock, Message, NewMessage, Session, StoreInfo
 from coord_hooks.paths import ensure_state_dir, ensure_subdir, is_link_error
@@ -144,10 +145,7 @@ def append_journal(state_dir: Path, messages: list[Message]) -> None:
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 data = b"\n" + data  # never glue a new line onto a torn one
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
+            write_fully(fd, data)
         finally:
             os.close(fd)
     except OSError as exc:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from coord_hooks.errors import StoreError, UsageError
-from coord_hooks.fsio import FlockLock, atomic_write_bytes, dump_json, fsync_dir
+from coord_hooks.fsio import FlockLock, atomic_write_bytes, dump_json, fsync_dir, unused_name
 from coord_hooks.model import FORMAT_VERSION, Lock, Message, Session
 from coord_hooks.paths import ensure_subdir
 from coord_hooks.store import layout
@@ -190,14 +190,9 @@ def _view_snapshot(view: Any) -> Snapshot:
 
 def _backup_path(state_dir: Path, kind: str) -> Path:
     """A new name under ``migrated/``: ``<time>-<kind>``, numbered if taken."""
-    folder = ensure_subdir(state_dir / BACKUP_DIR)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = folder / f"{stamp}-{kind}"
-    number = 1
-    while os.path.lexists(path):
-        number += 1
-        path = folder / f"{stamp}.{number}-{kind}"
-    return path
+    return unused_name(ensure_subdir(state_dir / BACKUP_DIR),
+                       lambda n: f"{stamp}.{n + 1}-{kind}" if n else f"{stamp}-{kind}")
 
 
 # --- json -> sqlite -----------------------------------------------------------------------
