@@ -17,6 +17,7 @@ import pytest
 
 from coord_hooks.cli.fast import parse
 from coord_hooks.store import BACKENDS
+from coord_hooks.store.layout import BACKEND_LAYOUT
 
 REPO = Path(__file__).resolve().parents[2]
 ALICE = "aaaa1111-0000-4000-8000-0000000000fa"
@@ -103,7 +104,8 @@ def test_only_plain_forms_take_the_fast_path() -> None:
         assert parse(args) is None, args
 
 
-@pytest.mark.parametrize("backend", sorted(BACKENDS))
+@pytest.mark.parametrize("backend", sorted(b for b in BACKENDS  # an archive file to break
+                                            if BACKEND_LAYOUT.get(b) in ("json", "sqlite")))
 def test_a_send_whose_retention_fails_is_stored_once_with_a_warning(
         tmp_path: Path, backend: str) -> None:
     """Issue 9, item 10: retention failed after the fast path had stored the message;
