@@ -118,6 +118,7 @@ def test_a_second_clone_joins(state_dir: Path, project: Path, tmp_path: Path) ->
     build_state("optimized", state_dir, project)
     migrate(state_dir, "redis", project_root=project)
     second = tmp_path / "clone-b" / ".claude-coordination"
+    second.parent.mkdir()  # a clone exists before its state dir does
     with open_store("sqlite", second).transaction() as tx:
         tx.put_session(Session("b-only", 1.0, 1.0))
     with pytest.raises(StoreError, match="--join"):

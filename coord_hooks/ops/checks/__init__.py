@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 CHECKS: dict[str, Callable[[Diagnosis], None]] = {
     "check_config": state.check_config,
+    "check_sharing": sharing.check_sharing,  # before the store checks quarantine links
     "check_server": server.check_server,
     "check_store": state.check_store,
     "check_sessions": state.check_sessions,
@@ -27,7 +28,6 @@ CHECKS: dict[str, Callable[[Diagnosis], None]] = {
     "check_app_log": logs.check_app_log,
     "check_log_sizes": logs.check_log_sizes,
     "check_permissions": setup.check_permissions,
-    "check_sharing": sharing.check_sharing,
     "check_plugin": setup.check_plugin,
     "check_claude_settings": setup.check_claude_settings,
 }
