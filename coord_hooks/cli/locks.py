@@ -54,7 +54,8 @@ def lock(
     """Lock files or globs for the acting session (or renew its own locks).
 
     Each target is reported on its own; targets that are free are locked even if
-    another is denied. Exit status 3 when any target is held by another session, with
+    another is denied. A malformed pattern (a reversed range such as [z-a], a POSIX
+    class, ".." after a wildcard, a trailing /) is refused before anything is taken. Exit status 3 when any target is held by another session, with
     who holds it and how to ask them.
 
     \b
@@ -66,6 +67,8 @@ def lock(
     ctx = state.context()
     acting = state.require_session(ctx, session, "lock", heartbeat=True)
     assert acting.session_id is not None
+    for target in targets:  # every pattern is checked before any lock is taken
+        ctx.coordinator.lock_key(target)
     results = []
     for target in targets:
         result = ctx.coordinator.try_acquire(acting.session_id, target, exclusive=not shared,

@@ -138,6 +138,13 @@ class Coordinator:
 
         return locks.key_for(self, target, cwd, literal)
 
+    def lock_key(self, target: str, cwd: str | None = None,
+                 literal: bool = False) -> tuple[str, bool]:
+        """`key_for`, refusing a pattern that cannot be a lock (`UsageError`)."""
+        from coord_hooks.coordination import locks
+
+        return locks.lock_key(self, target, cwd, literal)
+
     def try_acquire(self, session_id: str, target: str, *, cwd: str | None = None,
                     exclusive: bool = True, ttl: float | None = None, reason: str = "",
                     agent_id: str = "", literal: bool = False) -> AcquireResult:

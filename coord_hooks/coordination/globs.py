@@ -51,8 +51,109 @@ def canonical_key(target: str, cwd: str | os.PathLike[str], project_root: Path,
     return resolved, glob
 
 
+def pattern_problem(pattern: str) -> str | None:
+    """Why ``pattern`` cannot be a lock (one short phrase), or None when it can.
+
+    Checked when a lock is taken: a pattern that means nothing clear (a reversed range,
+    a POSIX class, a set spanning ``/``, ``..`` after a wildcard, a trailing ``/``) is
+    refused rather than stored. Segments before the first wildcard are a resolved path.
+    """
+    parts = pattern.split("/")
+    wild = False
+    for index, part in enumerate(parts):
+        wild = wild or is_glob(part)
+        if not wild:
+            continue
+        if part == "":
+            if index == len(parts) - 1:
+                return "a pattern cannot end with / (to lock what is inside, end it with /**)"
+            return "empty path segment"
+        if part in (".", ".."):
+            return "a pattern cannot contain . or .. after a wildcard"
+        problem = _bracket_problem(part, "/".join(parts[index + 1:]))
+        if problem is not None:
+            return problem
+    return None
+
+
+def covering_folder(key: str, glob: bool) -> str | None:
+    """For a malformed stored pattern, the folder it is taken to cover; else None.
+
+    A pattern stored before validation existed (or written by hand) is never a reason
+    to allow: it is read as a lock on its literal folder, everything under it.
+    """
+    if not glob or pattern_problem(key) is None:
+        return None
+    return _literal_prefix(key)
+
+
+def _set_end(segment: str, start: int) -> int:
+    """Index of the ``]`` closing the set opened at ``segment[start]``, or -1."""
+    j = start + 1
+    if j < len(segment) and segment[j] in "!^":
+        j += 1
+    if j < len(segment) and segment[j] == "]":
+        j += 1  # a leading ] is a member, as in fnmatch
+    return segment.find("]", j)
+
+
+def _set_body(segment: str, start: int, end: int) -> tuple[bool, str]:
+    negated = segment[start + 1 : start + 2] in ("!", "^")
+    return negated, segment[start + 1 + negated : end]
+
+
+def _bracket_problem(segment: str, rest: str) -> str | None:
+    i = segment.find("[")
+    while i != -1:
+        end = _set_end(segment, i)
+        if end == -1:
+            if "]" in rest:
+                return "a [...] set cannot match /"
+            return None  # an unclosed [ is a literal character
+        written = segment[i : end + 1]
+        _, body = _set_body(segment, i, end)
+        if "\\" in body:
+            return f"a backslash in {written} (write the character itself)"
+        if any(mark in body for mark in ("[:", "[.", "[=")):
+            return "character classes such as [:alpha:] are not supported"
+        for low, high in _ranges(body):
+            if low > high:
+                return f"bad range {low}-{high} in {written}"
+        i = segment.find("[", end + 1)
+    return None
+
+
+def _ranges(body: str) -> list[tuple[str, str]]:
+    found, k = [], 0
+    while k < len(body):
+        if k + 2 < len(body) and body[k + 1] == "-":
+            found.append((body[k], body[k + 2]))
+            k += 3
+        else:
+            k += 1
+    return found
+
+
+def _set_regex(body: str, negated: bool) -> str:
+    """A character class for any set body: every member escaped, never a regex error."""
+    members, k = [], 0
+    while k < len(body):
+        if k + 2 < len(body) and body[k + 1] == "-":
+            low, high = body[k], body[k + 2]
+            if low <= high:  # a reversed range matches nothing (stored ones are judged
+                members.append(f"{re.escape(low)}-{re.escape(high)}")  # conservatively)
+            k += 3
+        else:
+            members.append(re.escape(body[k]))
+            k += 1
+    if negated:
+        return "[^/" + "".join(members) + "]"
+    return "[" + "".join(members) + "]" if members else "(?!)"
+
+
 @functools.lru_cache(maxsize=512)
 def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a pattern; any text at all gives a valid regex (sets never span ``/``)."""
     out: list[str] = []
     i = 0
     while i < len(pattern):
@@ -70,16 +171,16 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
             out.append("[^/]")
             i += 1
         elif ch == "[":
-            end = pattern.find("]", i + 2)
+            segment_end = pattern.find("/", i)
+            segment = pattern[i : segment_end if segment_end != -1 else len(pattern)]
+            end = _set_end(segment, 0)
             if end == -1:
                 out.append(re.escape(ch))
                 i += 1
             else:
-                body = pattern[i + 1 : end]
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append(f"[{body}]")
-                i = end + 1
+                negated, body = _set_body(segment, 0, end)
+                out.append(_set_regex(body, negated))
+                i += end + 1
         else:
             out.append(re.escape(ch))
             i += 1
@@ -155,7 +256,23 @@ def keys_overlap(a: str, a_glob: bool, b: str, b_glob: bool,
 
     ``is_folder(path_key)`` says whether a path key names a folder; without it every
     path is assumed to be one (a pattern then overlaps any path it could match below).
+    Any key is accepted: a malformed pattern counts as a lock on its literal folder
+    (`covering_folder`), and a check that cannot be decided says they overlap.
     """
+    try:
+        for key, glob, other, other_glob in ((a, a_glob, b, b_glob), (b, b_glob, a, a_glob)):
+            folder = covering_folder(key, glob)
+            if folder is not None:
+                if not folder and key.startswith("/"):
+                    return True  # no literal folder at all: it may cover anything
+                return keys_overlap(folder or ".", False, other, other_glob, None)
+        return _overlap(a, a_glob, b, b_glob, is_folder)
+    except (re.error, RecursionError, ValueError):  # pragma: no cover - never expected
+        return True
+
+
+def _overlap(a: str, a_glob: bool, b: str, b_glob: bool,
+             is_folder: Callable[[str], bool] | None) -> bool:
     if not a_glob and not b_glob:
         return a == b or _inside(b, a) or _inside(a, b)
     if a_glob and not b_glob:

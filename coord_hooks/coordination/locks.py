@@ -54,7 +54,12 @@ class Conflict(Plain):
     def describe(self, key: str) -> str:
         """One paragraph: who holds it, what they do, how recently, how to ask."""
         lock = self.lock
-        what = lock.key if lock.key == key else f"{lock.key} (covers {key})"
+        folder = globs.covering_folder(lock.key, lock.is_glob)
+        if folder is not None:
+            covered = f"all of {folder}/" if folder else "everything in the project"
+            what = f"{lock.key} (a malformed pattern, treated as covering {covered})"
+        else:
+            what = lock.key if lock.key == key else f"{lock.key} (covers {key})"
         parts = [f"{what} is locked by session {self.holder_label}"]
         if self.holder is not None and self.holder.task:
             parts.append(f"working on: {self.holder.task}")
@@ -116,6 +121,16 @@ def key_for(c: Coordinator, target: str, cwd: str | None = None,
         raise UsageError(f"bad path {target!r}: {exc}") from None
 
 
+def lock_key(c: Coordinator, target: str, cwd: str | None = None,
+             literal: bool = False) -> tuple[str, bool]:
+    """`key_for`, refusing a pattern that cannot be a lock (`globs.pattern_problem`)."""
+    key, is_glob = key_for(c, target, cwd, literal)
+    problem = globs.pattern_problem(key) if is_glob else None
+    if problem is not None:
+        raise UsageError(f"bad pattern {target!r}: {problem}")
+    return key, is_glob
+
+
 def try_acquire(c: Coordinator, session_id: str, target: str, *, cwd: str | None = None,
                 exclusive: bool = True, ttl: float | None = None, reason: str = "",
                 agent_id: str = "", literal: bool = False) -> AcquireResult:
@@ -123,7 +138,7 @@ def try_acquire(c: Coordinator, session_id: str, target: str, *, cwd: str | None
 
     ``literal``: ``target`` is a file path, never a pattern (a file tool's target).
     """
-    key, is_glob = key_for(c, target, cwd, literal)
+    key, is_glob = lock_key(c, target, cwd, literal)
     now = c.clock()
     with c.store.transaction() as tx:
         me = tx.get_session(session_id)

@@ -9,7 +9,14 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import given, settings
 
-from coord_hooks.coordination.globs import canonical_key, glob_match, is_glob, keys_overlap
+from coord_hooks.coordination.globs import (
+    canonical_key,
+    covering_folder,
+    glob_match,
+    is_glob,
+    keys_overlap,
+    pattern_problem,
+)
 
 
 @pytest.fixture
@@ -79,12 +86,66 @@ def test_is_glob() -> None:
     ("[!ab].py", "b.py", False),
     ("[!ab].py", "c.py", True),
     ("[.py", "[.py", True),  # an unclosed bracket is literal
+    ("[]].py", "].py", True),  # a leading ] is a member
+    ("[!].py", "[!].py", True),  # ... so this set never closes: literal
+    ("a[!b]c", "a/c", False),  # a negated set never matches /
+    ("[a-c-e].py", "-.py", True),
+    ("[-a].py", "-.py", True),
     ("a.py", "a.py", True),
     ("a.py", "axpy", False),  # dots are literal
     ("/abs/*.txt", "/abs/n.txt", True),
 ])
 def test_glob_match(pattern: str, path: str, expected: bool) -> None:
     assert glob_match(pattern, path) is expected
+
+
+@pytest.mark.parametrize(("pattern", "problem"), [
+    ("src/*.py", None),
+    ("src/**/test_[a-z0-9]*.py", None),
+    ("src/[!a-c]?.py", None),
+    ("[.py", None),
+    ("src/[z-a].py", "bad range z-a in [z-a]"),
+    ("src/[a\\].py", "a backslash in [a\\] (write the character itself)"),
+    ("src/[[:alpha:]].py", "character classes such as [:alpha:] are not supported"),
+    ("src/[[.a.]].py", "character classes such as [:alpha:] are not supported"),
+    ("src/[a/b].py", "a [...] set cannot match /"),
+    ("src/*.py/", "a pattern cannot end with / (to lock what is inside, end it with /**)"),
+    ("src/*//a.py", "empty path segment"),
+    ("src/*/../a.py", "a pattern cannot contain . or .. after a wildcard"),
+    ("*/./a.py", "a pattern cannot contain . or .. after a wildcard"),
+])
+def test_pattern_problem(pattern: str, problem: str | None) -> None:
+    assert pattern_problem(pattern) == problem
+
+
+def test_a_malformed_stored_pattern_covers_its_literal_folder() -> None:
+    assert covering_folder("src/[z-a].py", True) == "src"
+    assert covering_folder("src/*.py", True) is None
+    assert covering_folder("src/[z-a].py", False) is None  # a path key is never a pattern
+    for held in ("src/[z-a].py", "src/*/../a.py", "src/*.py/"):
+        assert keys_overlap(held, True, "src/app.py", False)
+        assert keys_overlap("src/deep/x.py", False, held, True)
+        assert keys_overlap(held, True, "src/**", True)
+        assert keys_overlap(held, True, "src", False)
+        assert not keys_overlap(held, True, "docs/a.md", False)
+    assert keys_overlap("[z-a]/x", True, "anything/at/all", False)  # covers the project
+    assert not keys_overlap("[z-a]/x", True, "/outside", False)
+    assert keys_overlap("/[z-a]/x", True, "/outside", False)
+
+
+@settings(max_examples=500, deadline=None)
+@given(pattern=st.text(alphabet="ab/*?[]!^-\\:.=", max_size=12),
+       path=st.text(alphabet="ab/[]-.", min_size=1, max_size=8))
+def test_any_stored_pattern_is_checked_without_error_or_warning(pattern: str,
+                                                                path: str) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a FutureWarning would print in every hook
+        glob_match(pattern, path)
+        keys_overlap(pattern, True, path, False)
+        keys_overlap(pattern, True, path, True)
+        keys_overlap(path, False, pattern, True, lambda key: True)
 
 
 def test_path_overlap_is_prefix_by_segment() -> None:

@@ -1,0 +1,99 @@
+"""Issue 9 (locks and text) through the ``coord`` CLI: patterns are validated when a lock
+is taken, an existing path is a literal unless ``--glob``, durations are numbers, JSON
+output is JSON, and every suggested command is shell-safe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from coord_hooks.cli.app import app
+from coord_hooks.context import open_context
+from coord_hooks.coordination import Coordinator
+from coord_hooks.model import Lock
+
+ALICE = "aaaa1111-0000-4000-8000-000000000001"
+BOB = "bbbb2222-0000-4000-8000-000000000002"
+runner = CliRunner()
+
+
+def coord(*args: str) -> Result:
+    return runner.invoke(app, list(args))
+
+
+def one_line_error(result: Result, code: int) -> str:
+    """The single ``coord: error: ...`` line of a refused command (nothing on stdout)."""
+    assert result.exit_code == code, result.output
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("coord: error: "), line
+    return line
+
+
+@pytest.fixture
+def project(tmp_path: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "project"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "app.py").write_text("hi\n")
+    monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(root))
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.fixture
+def team(project: Path) -> Iterator[Coordinator]:
+    ctx = open_context()
+    ctx.coordinator.register(ALICE, pid=os.getpid(), name="alice")
+    ctx.coordinator.register(BOB)
+    yield ctx.coordinator
+    ctx.store.close()
+
+
+# --- item 1 and the minor globs: validated when the lock is taken ------------------------
+@pytest.mark.parametrize(("pattern", "why"), [
+    ("src/[z-a].py", "bad range z-a in [z-a]"),
+    ("src/[a\\].py", "a backslash in [a\\] (write the character itself)"),
+    ("src/[[:alpha:]].py", "character classes such as [:alpha:] are not supported"),
+    ("src/[a/b].py", "a [...] set cannot match /"),
+    ("src/*.py/", "a pattern cannot end with / (to lock what is inside, end it with /**)"),
+    ("src/*//a.py", "empty path segment"),
+    ("src/*/../a.py", "a pattern cannot contain . or .. after a wildcard"),
+    ("src/*/./a.py", "a pattern cannot contain . or .. after a wildcard"),
+])
+def test_item1_malformed_patterns_are_refused_in_one_line(team: Coordinator, pattern: str,
+                                                          why: str) -> None:
+    line = one_line_error(coord("lock", "-s", "alice", pattern), 2)
+    assert line == f"coord: error: bad pattern {pattern!r}: {why}"
+    assert team.locks() == []
+
+
+def test_item1_a_refused_pattern_takes_none_of_the_targets(team: Coordinator) -> None:
+    result = coord("lock", "-s", "alice", "src/[z-a].py", "docs/*.md")
+    assert result.exit_code == 2
+    assert result.stderr == "coord: error: bad pattern 'src/[z-a].py': bad range z-a in [z-a]\n"
+    # validated before anything is taken: nothing half-done
+    assert team.locks() == []
+
+
+def test_item1_a_malformed_stored_pattern_is_listed_and_can_be_released(
+        team: Coordinator) -> None:
+    now = time.time()
+    with team.store.transaction() as tx:
+        tx.put_lock(Lock("src/[z-a].py", ALICE, now, now, 1800.0, is_glob=True))
+    listing = json.loads(coord("locks", "--json").stdout)
+    assert [lk["key"] for lk in listing["locks"]] == ["src/[z-a].py"]
+    denied = coord("lock", "-s", BOB, "src/other.py")
+    assert denied.exit_code == 3
+    assert "malformed pattern, treated as covering all of src/" in denied.stderr
+    released = coord("unlock", "-s", "alice", "src/[z-a].py")
+    assert released.exit_code == 0, released.output
+    assert team.locks() == []
+
+

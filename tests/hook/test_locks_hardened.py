@@ -1,0 +1,102 @@
+"""Issue 9 (locks and text), through the REAL shims with real-shaped payloads: nothing a
+peer stored, no file name and no damaged record may switch a lock off, run code, or
+look like our own ``[coord-hooks]`` framing.
+
+Each test names the issue item it pins; tests run on every backend that keeps its
+records in the state directory (legacy, optimized, sqlite), each through its own shim.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import payloads as pl
+import pytest
+from hookrun import REPO, HookResult, Project, Sess
+
+from coord_hooks.model import Lock
+from coord_hooks.store.layout import BACKEND_LAYOUT, JSON, SQLITE
+
+# The backends whose records live in the state dir, each through its shim (redis keeps
+# its records on a server; the property tests in tests/coordination run every BACKENDS
+# entry, redis included).
+ON_DISK = sorted(name for name, kind in BACKEND_LAYOUT.items() if kind in (JSON, SQLITE))
+
+
+@pytest.fixture(params=ON_DISK)
+def shim(request: pytest.FixtureRequest) -> Path:
+    """The real shim of each on-disk backend (``shims/hooks-<backend>.sh``)."""
+    return REPO / "shims" / f"hooks-{request.param}.sh"
+
+
+def backend_of(shim: Path) -> str:
+    return shim.name[len("hooks-"):-len(".sh")]
+
+
+def start(project: Project, name: str, shim: Path) -> Sess:
+    sess = project.session(name)
+    result = project.run("session-start", pl.session_start(sess.session_id, project.cwd),
+                         sess, shim=shim)
+    assert result.output is not None
+    return sess
+
+
+def edit(project: Project, sess: Sess, path: str, shim: Path, **kw: Any) -> HookResult:
+    return project.run("pre-tool-use", pl.edit(sess.session_id, project.cwd, path), sess,
+                       shim=shim, **kw)
+
+
+def decision(result: HookResult) -> str:
+    """``allow`` (no output: the tool runs) or ``deny``; the hook itself must be clean."""
+    out = result.output
+    assert result.stderr == "", result.stderr  # no warning, no traceback, ever
+    if out is None:
+        return "allow"
+    return str(out["hookSpecificOutput"]["permissionDecision"])
+
+
+def reason(result: HookResult) -> str:
+    out = result.output
+    assert out is not None, "expected a deny"
+    return str(out["hookSpecificOutput"]["permissionDecisionReason"])
+
+
+def hook_errors(project: Project) -> list[dict[str, Any]]:
+    return [r for r in project.app_log() if r.get("event") == "hook_failed"]
+
+
+def plant_lock(project: Project, shim: Path, lock: Lock) -> None:
+    """Store a record the way an older version, a hand edit or a peer's bug would have."""
+    from coord_hooks.context import open_context
+
+    ctx = open_context(backend_of(shim), cwd=project.cwd, environ=project.env)
+    try:
+        with ctx.store.transaction() as tx:
+            tx.put_lock(lock)
+    finally:
+        ctx.store.close()
+
+
+# --- item 1: a malformed glob never switches enforcement off ------------------------------
+@pytest.mark.parametrize("pattern", ["src/[z-a].py", "src/[a\\].py", "src/[[:alpha:]].py",
+                                     "src/[a/b].py", "src/*.py/", "src/*/../app.py"])
+def test_item1_malformed_stored_glob_never_lets_an_edit_of_a_held_file_through(
+        project: Project, shim: Path, pattern: str) -> None:
+    a, b = start(project, "a", shim), start(project, "b", shim)
+    assert decision(edit(project, a, f"{project.cwd}/src/app.py", shim)) == "allow"
+    now = time.time()
+    plant_lock(project, shim, Lock(pattern, b.session_id, now, now, 1800.0, is_glob=True))
+    # The held file stays held (the check used to raise re.error and fail open) ...
+    denied = edit(project, b, f"{project.cwd}/src/app.py", shim)
+    assert decision(denied) == "deny"
+    assert f"src/app.py is locked by session {a.handle}" in reason(denied)
+    # ... and the bad pattern itself blocks conservatively: all of its literal folder.
+    other = edit(project, a, f"{project.cwd}/src/new.py", shim)
+    assert decision(other) == "deny"
+    assert "malformed pattern, treated as covering all of src/" in reason(other)
+    assert decision(edit(project, a, f"{project.cwd}/docs/x.md", shim)) == "allow"
+    assert hook_errors(project) == []
+
+
