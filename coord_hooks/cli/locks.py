@@ -25,6 +25,10 @@ from coord_hooks.errors import (
 if TYPE_CHECKING:
     pass
 
+GlobOpt = Annotated[bool, typer.Option(
+    "--glob", help="Take PATH_OR_GLOB as a pattern even when a file or folder of that name "
+                   "exists (an existing path is otherwise that path: app/[id]/page.tsx).")]
+
 
 def locks(cli: typer.Context, as_json: JsonOpt = False) -> None:
     """List file locks: key, holder, mode, reason, age, and whether the lease is active."""
@@ -48,15 +52,20 @@ def lock(
              "(default: lock_ttl setting).")] = None,
     reason: Annotated[str, typer.Option("--reason", metavar="TEXT",
                                         help="Why you hold it (shown to others).")] = "",
+    glob: GlobOpt = False,
     session: SessionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Lock files or globs for the acting session (or renew its own locks).
 
     Each target is reported on its own; targets that are free are locked even if
-    another is denied. A malformed pattern (a reversed range such as [z-a], a POSIX
-    class, ".." after a wildcard, a trailing /) is refused before anything is taken. Exit status 3 when any target is held by another session, with
-    who holds it and how to ask them.
+    another is denied. Exit status 3 when any target is held by another session, with
+    who holds it and how to ask them. A malformed pattern (a reversed range such as
+    [z-a], a POSIX class, ".." after a wildcard, a trailing /) is refused before
+    anything is taken.
+
+    A target that names an existing file or folder is that path, even with [ ] * ? in
+    its name (app/[id]/page.tsx); --glob takes it as a pattern instead.
 
     \b
     Examples:
@@ -68,11 +77,11 @@ def lock(
     acting = state.require_session(ctx, session, "lock", heartbeat=True)
     assert acting.session_id is not None
     for target in targets:  # every pattern is checked before any lock is taken
-        ctx.coordinator.lock_key(target)
+        ctx.coordinator.lock_key(target, glob=glob)
     results = []
     for target in targets:
         result = ctx.coordinator.try_acquire(acting.session_id, target, exclusive=not shared,
-                                             ttl=ttl, reason=reason.strip())
+                                             ttl=ttl, reason=reason.strip(), glob=glob)
         results.append(views.acquire_dict(target, result))
     denied = [r for r in results if not r["granted"]]
     if as_json:
@@ -95,6 +104,7 @@ def unlock(
                                                  help="Locked files or patterns, as locked.")],
     force: Annotated[bool, typer.Option(
         "--force", help="Release it even if another session holds it (logged).")] = False,
+    glob: GlobOpt = False,
     session: SessionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -114,8 +124,9 @@ def unlock(
     first_error: CoordError | None = None
     for target in targets:
         try:
-            key, _ = ctx.coordinator.key_for(target)
-            released = ctx.coordinator.release(acting.session_id, target, force=force)
+            key, _ = ctx.coordinator.key_for(target, glob=glob)
+            released = ctx.coordinator.release(acting.session_id, target, force=force,
+                                               glob=glob)
         except CoordError as err:
             first_error = first_error or err
             results.append(views.release_dict(target, None, [], force, str(err)))

@@ -132,26 +132,28 @@ class Coordinator:
         return sessions.sessions(self, include_ended)
 
     # --- locks and leases (coordination.locks) ------------------------------------------
-    def key_for(self, target: str, cwd: str | None = None,
-                literal: bool = False) -> tuple[str, bool]:
+    def key_for(self, target: str, cwd: str | None = None, literal: bool = False,
+                glob: bool = False) -> tuple[str, bool]:
         from coord_hooks.coordination import locks
 
-        return locks.key_for(self, target, cwd, literal)
+        return locks.key_for(self, target, cwd, literal, glob)
 
-    def lock_key(self, target: str, cwd: str | None = None,
-                 literal: bool = False) -> tuple[str, bool]:
+    def lock_key(self, target: str, cwd: str | None = None, literal: bool = False,
+                 glob: bool = False) -> tuple[str, bool]:
         """`key_for`, refusing a pattern that cannot be a lock (`UsageError`)."""
         from coord_hooks.coordination import locks
 
-        return locks.lock_key(self, target, cwd, literal)
+        return locks.lock_key(self, target, cwd, literal, glob)
 
     def try_acquire(self, session_id: str, target: str, *, cwd: str | None = None,
                     exclusive: bool = True, ttl: float | None = None, reason: str = "",
-                    agent_id: str = "", literal: bool = False) -> AcquireResult:
+                    agent_id: str = "", literal: bool = False,
+                    glob: bool = False) -> AcquireResult:
         from coord_hooks.coordination import locks
 
         return locks.try_acquire(self, session_id, target, cwd=cwd, exclusive=exclusive,
-                                 ttl=ttl, reason=reason, agent_id=agent_id, literal=literal)
+                                 ttl=ttl, reason=reason, agent_id=agent_id, literal=literal,
+                                 glob=glob)
 
     def acquire(self, session_id: str, target: str, **options: Any) -> Lock:
         from coord_hooks.coordination import locks
@@ -159,10 +161,10 @@ class Coordinator:
         return locks.acquire(self, session_id, target, **options)
 
     def release(self, session_id: str | None, target: str, *, cwd: str | None = None,
-                force: bool = False) -> list[Lock]:
+                force: bool = False, glob: bool = False) -> list[Lock]:
         from coord_hooks.coordination import locks
 
-        return locks.release(self, session_id, target, cwd=cwd, force=force)
+        return locks.release(self, session_id, target, cwd=cwd, force=force, glob=glob)
 
     def locks(self) -> list[LockView]:
         from coord_hooks.coordination import locks

@@ -20,11 +20,13 @@ def is_glob(text: str) -> bool:
 
 
 def canonical_key(target: str, cwd: str | os.PathLike[str], project_root: Path,
-                  literal: bool = False) -> tuple[str, bool]:
+                  literal: bool = False, glob: bool = False) -> tuple[str, bool]:
     """Turn a path or pattern into the key a lock is stored under.
 
-    With ``literal`` the target is a file path even if it contains ``[``, ``*`` or ``?``
-    (a file tool's target, such as a Next.js route ``app/[id]/page.tsx``).
+    A target with ``*``, ``?`` or ``[`` is a pattern, except: with ``literal`` it is a
+    file path (a file tool's target), and a target that names an existing file or folder
+    is that path unless ``glob`` asks for the pattern (``app/[id]/page.tsx`` on disk is
+    the route file, not a pattern matching ``app/i/page.tsx``).
 
     Paths are resolved (``~``, relative to ``cwd``, symlinks) and stored relative to the
     project root when inside it, else absolute. For a pattern only its literal directory
@@ -34,8 +36,8 @@ def canonical_key(target: str, cwd: str | os.PathLike[str], project_root: Path,
                              else target.strip())
     if not raw:
         raise ValueError("empty path")
-    glob = not literal and is_glob(raw)
     joined = raw if os.path.isabs(raw) else os.path.join(os.fspath(cwd), raw)
+    glob = not literal and is_glob(raw) and (glob or not os.path.lexists(joined))
     if glob:
         parts = joined.split("/")
         first = next(i for i, part in enumerate(parts) if is_glob(part))

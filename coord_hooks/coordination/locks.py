@@ -114,17 +114,18 @@ class LockView(Plain):
 
 
 def key_for(c: Coordinator, target: str, cwd: str | None = None,
-            literal: bool = False) -> tuple[str, bool]:
+            literal: bool = False, glob: bool = False) -> tuple[str, bool]:
+    """The lock key of ``target`` and whether it is a pattern (`globs.canonical_key`)."""
     try:
-        return globs.canonical_key(target, cwd or os.getcwd(), c.project_root, literal)
+        return globs.canonical_key(target, cwd or os.getcwd(), c.project_root, literal, glob)
     except ValueError as exc:
         raise UsageError(f"bad path {target!r}: {exc}") from None
 
 
 def lock_key(c: Coordinator, target: str, cwd: str | None = None,
-             literal: bool = False) -> tuple[str, bool]:
+             literal: bool = False, glob: bool = False) -> tuple[str, bool]:
     """`key_for`, refusing a pattern that cannot be a lock (`globs.pattern_problem`)."""
-    key, is_glob = key_for(c, target, cwd, literal)
+    key, is_glob = key_for(c, target, cwd, literal, glob)
     problem = globs.pattern_problem(key) if is_glob else None
     if problem is not None:
         raise UsageError(f"bad pattern {target!r}: {problem}")
@@ -133,12 +134,14 @@ def lock_key(c: Coordinator, target: str, cwd: str | None = None,
 
 def try_acquire(c: Coordinator, session_id: str, target: str, *, cwd: str | None = None,
                 exclusive: bool = True, ttl: float | None = None, reason: str = "",
-                agent_id: str = "", literal: bool = False) -> AcquireResult:
+                agent_id: str = "", literal: bool = False,
+                glob: bool = False) -> AcquireResult:
     """Grant a lease on ``target`` or report who is in the way, atomically.
 
     ``literal``: ``target`` is a file path, never a pattern (a file tool's target).
+    ``glob``: a pattern even if a file of that name exists (`globs.canonical_key`).
     """
-    key, is_glob = lock_key(c, target, cwd, literal)
+    key, is_glob = lock_key(c, target, cwd, literal, glob)
     now = c.clock()
     with c.store.transaction() as tx:
         me = tx.get_session(session_id)
@@ -208,9 +211,9 @@ def acquire(c: Coordinator, session_id: str, target: str, **kwargs: Any) -> Lock
 
 
 def release(c: Coordinator, session_id: str | None, target: str, *, cwd: str | None = None,
-            force: bool = False) -> list[Lock]:
+            force: bool = False, glob: bool = False) -> list[Lock]:
     """Release the acting session's lock on ``target`` (others' only with force)."""
-    key, is_glob = key_for(c, target, cwd)
+    key, is_glob = key_for(c, target, cwd, glob=glob)
     with c.store.transaction() as tx:
         matching = [lk for lk in lock_candidates(tx, key, is_glob) if lk.key == key]
         own = [lk for lk in matching if lk.owner == session_id]

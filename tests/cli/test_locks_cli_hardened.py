@@ -97,3 +97,44 @@ def test_item1_a_malformed_stored_pattern_is_listed_and_can_be_released(
     assert team.locks() == []
 
 
+# --- item 5: an existing path is a literal unless --glob --------------------------------
+def test_item5_an_existing_bracketed_path_is_a_literal(team: Coordinator,
+                                                       project: Path) -> None:
+    route = project / "app" / "[id]" / "page.tsx"
+    route.parent.mkdir(parents=True)
+    route.write_text("export default 1\n")
+    (project / "app" / "i").mkdir()
+    (project / "app" / "i" / "page.tsx").write_text("")
+    result = coord("lock", "-s", "alice", "app/[id]/page.tsx")
+    assert result.stdout == "locked app/[id]/page.tsx (exclusive, lease 30m)\n"
+    [view] = team.locks()
+    assert (view.lock.key, view.lock.is_glob) == ("app/[id]/page.tsx", False)
+    # the hook's key for that file is the same lock: bob is denied, alice renews
+    assert not team.try_acquire(BOB, str(route), literal=True).granted
+    assert team.try_acquire(ALICE, str(route), literal=True).renewed
+    # and a file the pattern would have matched is not covered
+    assert team.try_acquire(BOB, "app/i/page.tsx").granted
+    assert coord("unlock", "-s", "alice", "app/[id]/page.tsx").exit_code == 0
+    assert [v.lock.key for v in team.locks()] == ["app/i/page.tsx"]
+
+
+def test_item5_glob_flag_takes_the_pattern_even_when_a_path_matches(
+        team: Coordinator, project: Path) -> None:
+    (project / "app" / "[id]").mkdir(parents=True)
+    (project / "app" / "i").mkdir()
+    (project / "app" / "i" / "page.tsx").write_text("")
+    result = coord("lock", "-s", "alice", "--glob", "app/[id]/page.tsx")
+    assert result.exit_code == 0, result.output
+    [view] = team.locks()
+    assert (view.lock.key, view.lock.is_glob) == ("app/[id]/page.tsx", True)
+    assert not team.try_acquire(BOB, "app/i/page.tsx").granted
+    assert coord("unlock", "-s", "alice", "--glob", "app/[id]/page.tsx").exit_code == 0
+    assert team.locks() == []
+
+
+def test_item5_a_pattern_naming_nothing_is_still_a_pattern(team: Coordinator) -> None:
+    assert coord("lock", "-s", "alice", "docs/*.md").exit_code == 0
+    [view] = team.locks()
+    assert (view.lock.key, view.lock.is_glob) == ("docs/*.md", True)
+
+
