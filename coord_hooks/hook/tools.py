@@ -6,6 +6,8 @@ Standard library only (hook hot path: this runs before every edit).
 
 from __future__ import annotations
 
+import os
+
 from coord_hooks.hook import TAG, HookRun, hook_output, payload_mapping, payload_text
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
@@ -25,6 +27,17 @@ def target_path(payload: Mapping[str, Any]) -> str:
     return path.strip() if isinstance(path, str) else ""
 
 
+def names_a_folder(path: str, cwd: str) -> bool:
+    """Is ``path`` a folder, or written as one (``dir/``)?
+
+    A folder is never a file lock: the Edit or Write of it fails anyway, and a path lock
+    on a folder covers everything inside it (the repository root: the whole tree).
+    """
+    if path.endswith(("/", "/.", "/..")) or path in (".", ".."):
+        return True
+    return os.path.isdir(os.path.join(cwd, os.path.expanduser(path)))
+
+
 def pre_tool_use(run: HookRun) -> dict[str, Any] | None:
     """Lock the file an Edit/Write/... is about to change; deny if another session has it.
 
@@ -37,6 +50,9 @@ def pre_tool_use(run: HookRun) -> dict[str, Any] | None:
     path = target_path(run.payload)
     if not run.session_id or not path:
         run.outcome = "no-session" if not run.session_id else "no-path"
+        return None
+    if names_a_folder(path, run.cwd):
+        run.outcome = "directory"
         return None
     ctx = run.open()
     run.touch(ctx)

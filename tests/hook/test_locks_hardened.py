@@ -100,3 +100,20 @@ def test_item1_malformed_stored_glob_never_lets_an_edit_of_a_held_file_through(
     assert hook_errors(project) == []
 
 
+# --- item 6: a directory is never a file lock ---------------------------------------------
+@pytest.mark.parametrize("target", ["{root}", "{root}/", "{root}/src", "{root}/src/",
+                                    "{root}/no/such/dir/"])
+def test_item6_edit_of_a_directory_takes_no_lock(project: Project, shim: Path,
+                                                 target: str) -> None:
+    a, b = start(project, "a", shim), start(project, "b", shim)
+    path = target.format(root=project.cwd)
+    for tool in (pl.write(a.session_id, project.cwd, path), pl.edit(a.session_id, project.cwd,
+                                                                   path)):
+        result = project.run("pre-tool-use", tool, a, shim=shim)
+        assert decision(result) == "allow"
+    assert project.coordinator().locks() == []
+    assert decision(edit(project, b, f"{project.cwd}/src/app.py", shim)) == "allow"
+    assert [r["outcome"] for r in project.perf_log() if r["hook"] == "PreToolUse"][:2] == [
+        "directory", "directory"]
+
+
