@@ -61,6 +61,9 @@ class Conflict(Plain):
         else:
             what = lock.key if lock.key == key else f"{lock.key} (covers {key})"
         parts = [f"{what} is locked by session {self.holder_label}"]
+        if self.holder is None:
+            parts.append("its session record is missing, so the lock holds until its "
+                         "lease lapses")
         if self.holder is not None and self.holder.task:
             parts.append(f"working on: {self.holder.task}")
         if lock.reason:

@@ -5,7 +5,8 @@
   ``session_ttl``. Dead sessions are ended lazily by whoever runs next: locks released,
   record marked ended, unread mail kept.
 * A lock's lease lapses when its owner has been inactive for the lock's ``ttl`` seconds
-  or is dead (`lock_active`), which is why lease expiry is decided here too.
+  or is dead (`lock_active`), which is why lease expiry is decided here too; a lock
+  whose owner's record is missing lapses with its own lease.
 
 Every function takes the `Coordinator` (store, settings, clock, host) as its first
 argument. Standard library only (hook hot path).
@@ -51,7 +52,15 @@ def is_live(c: Coordinator, session: Session, now: float | None = None) -> bool:
 
 
 def lock_active(c: Coordinator, lock: Lock, holder: Session | None, now: float) -> bool:
-    if holder is None or not is_live(c, holder, now):
+    """Does ``lock`` still block others?
+
+    A lock whose holder record is missing (lost, corrupt, unreadable) blocks until its own
+    lease lapses: damage to a record never frees a lock early, and the holder, if it still
+    runs, re-registers on its next hook and keeps it.
+    """
+    if holder is None:
+        return now - lock.renewed_at <= lock.ttl
+    if not is_live(c, holder, now):
         return False
     return now - max(lock.renewed_at, holder.last_seen) <= lock.ttl
 

@@ -22,7 +22,7 @@ from coord_hooks.errors import (
     NotFoundError,
     UsageError,
 )
-from coord_hooks.model import Message, NewMessage, Session
+from coord_hooks.model import Lock, Message, NewMessage, Session
 from coord_hooks.settings import Settings
 from coord_hooks.store import Store
 
@@ -364,6 +364,27 @@ def test_lease_lapses_after_owner_inactivity(coord: Coordinator, clock: Clock) -
     assert coord.try_acquire(BOB, "src/a.py").granted
     assert lock_keys(coord) == [("src/a.py", BOB)]
     assert not get(coord, ALICE).ended  # the lease lapsed, the session lives on
+
+
+def test_lock_of_a_missing_owner_record_blocks_until_its_lease_lapses(
+        coord: Coordinator, clock: Clock) -> None:
+    """Issue 9 item 7: a lost or damaged session record never frees its locks early."""
+    reg(coord, BOB)
+    with coord.store.transaction() as tx:  # locks whose owners' records are gone
+        tx.put_lock(Lock("src/a.py", ALICE, T0, T0, 100.0))
+        tx.put_lock(Lock("src/b.py", CAROL, T0, T0, 100.0))
+    clock.advance(60)
+    result = coord.try_acquire(BOB, "src/a.py")
+    assert not result.granted and result.conflicts[0].holder is None
+    assert "its session record is missing" in result.denial_reason()
+    assert [lv.active for lv in coord.locks()] == [True, True]
+    assert coord.cleanup()["released_locks"] == 0  # cleanup does not free them either
+    reg(coord, ALICE)  # the owner still runs: it re-registers and keeps its lock
+    assert coord.try_acquire(ALICE, "src/a.py").renewed
+    clock.advance(41)  # 101 s after CAROL's lock was last renewed: its lease lapsed
+    assert coord.try_acquire(BOB, "src/b.py").granted
+    assert not coord.try_acquire(BOB, "src/a.py").granted
+    assert lock_keys(coord) == [("src/a.py", ALICE), ("src/b.py", BOB)]
 
 
 def test_conflict_details(coord: Coordinator, clock: Clock) -> None:

@@ -8,6 +8,7 @@ records in the state directory (legacy, optimized, sqlite), each through its own
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -115,5 +116,42 @@ def test_item6_edit_of_a_directory_takes_no_lock(project: Project, shim: Path,
     assert decision(edit(project, b, f"{project.cwd}/src/app.py", shim)) == "allow"
     assert [r["outcome"] for r in project.perf_log() if r["hook"] == "PreToolUse"][:2] == [
         "directory", "directory"]
+
+
+# --- item 7: a lock whose owner record is lost keeps blocking ----------------------------
+def lose_record(project: Project, shim: Path, session_id: str) -> None:
+    """Damage the owner's record the way each backend can lose it."""
+    if backend_of(shim) == "sqlite":
+        with sqlite3.connect(project.state_dir / "coord.db") as db:
+            db.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+        return
+    (project.state_dir / "sessions" / f"{session_id}.json").write_text('{"session_id": ')
+
+
+def test_item7_lock_of_a_lost_owner_record_blocks_and_its_owner_keeps_it(
+        project: Project, shim: Path) -> None:
+    a, b = start(project, "a", shim), start(project, "b", shim)
+    assert decision(edit(project, a, f"{project.cwd}/src/app.py", shim)) == "allow"
+    lose_record(project, shim, a.session_id)
+    denied = edit(project, b, f"{project.cwd}/src/app.py", shim)
+    assert decision(denied) == "deny"
+    assert f"src/app.py is locked by session {a.handle}" in reason(denied)
+    # The owner, still running, re-registers on its next edit and keeps its lock.
+    assert decision(edit(project, a, f"{project.cwd}/src/app.py", shim)) == "allow"
+    assert decision(edit(project, b, f"{project.cwd}/src/app.py", shim)) == "deny"
+    locks = project.coordinator().locks()
+    assert [(v.lock.key, v.lock.owner) for v in locks] == [("src/app.py", a.session_id)]
+    assert hook_errors(project) == []
+
+
+def test_item7_lock_of_a_lost_owner_record_lapses_with_its_lease(project: Project) -> None:
+    shim = REPO / "shims" / "hooks-optimized.sh"
+    a, b = start(project, "a", shim), start(project, "b", shim)
+    assert decision(edit(project, a, f"{project.cwd}/src/app.py", shim,
+                         extra_env={"COORD_LOCK_TTL": "2"})) == "allow"
+    lose_record(project, shim, a.session_id)
+    assert decision(edit(project, b, f"{project.cwd}/src/app.py", shim)) == "deny"
+    time.sleep(2.5)
+    assert decision(edit(project, b, f"{project.cwd}/src/app.py", shim)) == "allow"
 
 

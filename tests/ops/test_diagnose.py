@@ -135,6 +135,22 @@ def test_dead_session_and_its_lock(clean: Context, plugin: Path, tmp_path: Path)
     assert report.exit_code == 0  # warnings only
 
 
+def test_lock_of_a_missing_session_record_still_blocks(clean: Context, plugin: Path,
+                                                       tmp_path: Path) -> None:
+    with clean.store.transaction() as tx:  # its holder's record was lost (issue 9 item 7)
+        from coord_hooks.model import Lock
+
+        now = time.time()
+        tx.put_lock(Lock("src/kept.py", "gone0004-dddd", now, now, 600.0))
+        tx.put_lock(Lock("src/old.py", "gone0005-eeee", now - 900, now - 900, 600.0))
+    report = run(clean, plugin, tmp_path)
+    held = only(report, "locks-orphan")
+    assert held.fix == "coord unlock --force src/kept.py"
+    assert held.data["keys"] == ["src/kept.py"] and "gone0004, lease ends in 9m" in held.detail
+    lapsed = only(report, "locks-dead-holder")
+    assert lapsed.fix == "coord cleanup" and lapsed.data["keys"] == ["src/old.py"]
+
+
 def test_lapsed_lock_of_an_idle_live_session(clean: Context, plugin: Path,
                                              tmp_path: Path) -> None:
     c = clean.coordinator

@@ -170,18 +170,32 @@ def check_messages(d: Diagnosis) -> None:
 
 def check_locks(d: Diagnosis) -> None:
     views = d.ctx.coordinator.locks()
-    orphan, dead, lapsed = [], [], []
+    orphan: list[LockView] = []
+    held_orphan: list[LockView] = []
+    dead: list[LockView] = []
+    lapsed: list[LockView] = []
     for lv in views:
         holder = lv.holder
         if holder is None:
-            orphan.append(lv)
+            (held_orphan if lv.active else orphan).append(lv)
         elif holder.ended or not d.ctx.coordinator.is_live(holder, lv.now):
             dead.append(lv)
         elif not lv.active:
             lapsed.append(lv)
     d.stats["locks"] = {"total": len(views), "active": sum(1 for v in views if v.active),
-                           "dead_holder": len(dead), "orphan": len(orphan),
+                           "dead_holder": len(dead), "orphan": len(orphan) + len(held_orphan),
                            "lapsed": len(lapsed)}
+    if held_orphan:
+        keys = [f"{lv.lock.key} ({lv.lock.owner[:8]}, lease ends in "
+                f"{ago(lv.lock.ttl - (lv.now - lv.lock.renewed_at))})" for lv in held_orphan]
+        d.add("locks-orphan", "warning",
+                 f"{len(keys)} lock(s) whose holder's session record is missing",
+                 f"{listed(keys)}. A lost or damaged record never frees a lock early: they "
+                 "block until their lease lapses, and a holder that still runs re-registers "
+                 "and keeps them. Release one now only if its session is gone.",
+                 "; ".join(f"coord unlock --force {q(lv.lock.key)}"
+                           for lv in held_orphan[:3]),
+                 keys=[lv.lock.key for lv in held_orphan])
     if dead or orphan:
         keys = [f"{lv.lock.key} ({lv.holder.label() if lv.holder else lv.lock.owner[:8]})"
                 for lv in dead + orphan]
