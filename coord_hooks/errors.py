@@ -74,6 +74,14 @@ class CorruptRecordError(StoreError):
     """A record file could not be parsed; it is quarantined by the backend."""
 
 
+class UnreadableRecordError(StoreError):
+    """A record file exists but this user may not read it (another uid, a chmod).
+
+    Not corruption: the file is left where it is, and what it may hold is decided
+    conservatively (a lock that cannot be read counts as held).
+    """
+
+
 class ConfigError(CoordError):
     """A setting has a value that cannot be used."""
 

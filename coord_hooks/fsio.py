@@ -3,7 +3,8 @@
 * `atomic_write_bytes`: temp file in the same folder + fsync + ``os.replace`` + fsync of
   the folder, so a reader sees the old or the new file, never a torn one.
 * `read_json_record`: parse a record; a corrupt file is moved to ``quarantine/`` (never
-  deleted) and reported as missing so the rest of the store keeps working.
+  deleted) and reported as missing so the rest of the store keeps working; one that
+  cannot be read (permissions) is left alone and raises `UnreadableRecordError`.
 * `open_state_file`, `read_state_file`: ``os.open`` with ``O_NOFOLLOW``; a symlink a
   repository planted where a state file belongs is moved to ``quarantine/``, never
   followed (a link in place of a file replaced atomically is replaced, not followed).
@@ -21,7 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from coord_hooks.errors import StoreBusyError, StoreError
+from coord_hooks.errors import StoreBusyError, StoreError, UnreadableRecordError
 from coord_hooks.paths import FILE_MODE, NOFOLLOW, ensure_subdir, is_link_error
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
@@ -183,9 +184,10 @@ def read_json_record(path: Path, state_dir: Path) -> dict[str, Any] | None:
         quarantine(path, state_dir, "a directory where a record file belongs")
         return None
     except OSError as exc:
-        if exc.errno == errno.EACCES:
-            quarantine(path, state_dir, "unreadable")
-            return None
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            # Intact but not ours to read (another uid, a chmod): not corrupt, so never
+            # quarantined; the caller decides what an unreadable record means.
+            raise UnreadableRecordError(f"cannot read {path}: {exc.strerror}") from None
         raise StoreError(f"cannot read {path}: {exc.strerror}") from None
     try:
         data = json.loads(raw)

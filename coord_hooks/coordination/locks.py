@@ -88,6 +88,31 @@ class Conflict(Plain):
         }
 
 
+class UnreadableConflict(Conflict):
+    """A lock record that exists but cannot be read: it may cover anything, so it counts
+    as held (never as absent) until someone with access fixes it."""
+
+    def __init__(self, record: str, now: float) -> None:
+        super().__init__(Lock(key=record, owner="", acquired_at=now, renewed_at=now, ttl=0.0),
+                         None, now)
+        self.record = record
+
+    @property
+    def holder_label(self) -> str:
+        return "(unknown: its record cannot be read)"
+
+    def describe(self, key: str) -> str:
+        return (f"a lock record ({self.record} in the state directory) cannot be read by "
+                f"this user, so it may cover {key}; it counts as held until its owner, or "
+                "someone allowed to, fixes its permissions (`coord doctor` shows the state "
+                "directory's owner and mode).")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dict.fromkeys(("key", "holder", "holder_handle", "holder_name",
+                                 "holder_task", "reason", "ask"), ""),
+                "key": self.record, "exclusive": True, "age_s": None, "idle_s": None}
+
+
 class AcquireResult(Plain):
     """Outcome of `Coordinator.try_acquire`."""
 
@@ -172,6 +197,9 @@ def try_acquire(c: Coordinator, session_id: str, target: str, *, cwd: str | None
                 _clear_stale(c, tx, lock, holder, now)
                 continue
             conflicts.append(Conflict(lock, holder, now))
+        unreadable = getattr(tx, "unreadable_locks", None)  # the JSON layout's files
+        if unreadable is not None:
+            conflicts.extend(UnreadableConflict(record, now) for record in unreadable())
         if conflicts:
             return AcquireResult(key, is_glob, False, conflicts=conflicts)
         renewed = mine is not None

@@ -12,7 +12,8 @@ switch between them at any time)::
     broadcasts.jsonl         queued broadcasts not yet written as message files (below)
     archive/messages.jsonl.gz  archived messages (see `coord_hooks.store.archive`)
     index/                   the optimized backend's snapshot (a cache; safe to delete)
-    quarantine/              corrupt files moved aside, never deleted
+    quarantine/              corrupt files moved aside, never deleted (an unreadable one,
+                             another uid's or chmod'ed, is left in place and logged)
     logs/                    app.log, performance.log
 
 Every record file carries ``format_version``. Every write is temp file + fsync +
@@ -47,7 +48,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from coord_hooks.errors import StoreError
+from coord_hooks.errors import StoreError, UnreadableRecordError
 from coord_hooks.fsio import (
     atomic_write_bytes,
     dump_json,
@@ -203,9 +204,22 @@ class JsonFileView:
     def __init__(self, store: JsonFileStore) -> None:
         self.store = store
         self.dir = store.state_dir
+        self.unreadable: list[Path] = []  # record files this view could not read
 
     def _read(self, path: Path) -> dict[str, Any] | None:
-        return read_json_record(path, self.dir)
+        try:
+            return read_json_record(path, self.dir)
+        except UnreadableRecordError as exc:
+            # Left in place and logged; a record that cannot be read counts as missing
+            # here, and an unreadable lock as held (`unreadable_locks`).
+            if path not in self.unreadable:
+                self.unreadable.append(path)
+                _log_unreadable(self.dir, path, str(exc))
+            return None
+
+    def unreadable_locks(self) -> list[str]:
+        """Lock files this view met but could not read (state-dir relative paths)."""
+        return [f"locks/{p.name}" for p in self.unreadable if p.parent.name == "locks"]
 
     def get_session(self, session_id: str) -> Session | None:
         session: Session | None = self._load_path(
@@ -513,6 +527,19 @@ class _PortalockerMutex:
 
     def __exit__(self, *exc: object) -> None:
         self.lock.release()
+
+
+_LOGGED_UNREADABLE: set[Path] = set()
+
+
+def _log_unreadable(state_dir: Path, path: Path, error: str) -> None:
+    if path in _LOGGED_UNREADABLE:
+        return  # once per process: a hook may read the same record several times
+    _LOGGED_UNREADABLE.add(path)
+    from coord_hooks import logs
+
+    logs.log_event(state_dir, "warning", "unreadable_record", path=str(path), error=error,
+                   uid=os.geteuid() if hasattr(os, "geteuid") else None)
 
 
 def _load(cls: Any, data: dict[str, Any] | None, path: Path, state_dir: Path) -> Any:

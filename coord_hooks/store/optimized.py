@@ -247,10 +247,17 @@ class OptimizedView(JsonFileView):
         """Read every record of a part from its files (under the lock only)."""
         names = PARTS[name]
         rows: dict[Any, tuple[Any, ...]]
+        unreadable = len(self.unreadable)
         if name == "sessions":
             rows = {s.session_id: _row(s, names) for s in super().sessions()}
         else:
             rows = {lk.lock_id: _row(lk, names) for lk in super().locks()}
+        if len(self.unreadable) > unreadable:
+            # A record we could not read must never be left out of a snapshot others
+            # trust: answer from the files every time until it is readable again.
+            self.index.unknown.add(name)
+            self.index.rows.pop(name, None)
+            return rows
         self.index.rows[name] = rows
         self.index.changed.add(name)
         self.index.unknown.discard(name)

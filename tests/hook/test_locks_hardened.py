@@ -8,7 +8,11 @@ records in the state directory (legacy, optimized, sqlite), each through its own
 
 from __future__ import annotations
 
+import ctypes
+import json
+import os
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -153,5 +157,64 @@ def test_item7_lock_of_a_lost_owner_record_lapses_with_its_lease(project: Projec
     assert decision(edit(project, b, f"{project.cwd}/src/app.py", shim)) == "deny"
     time.sleep(2.5)
     assert decision(edit(project, b, f"{project.cwd}/src/app.py", shim)) == "allow"
+
+
+# --- item 8: unreadable is not corrupt ------------------------------------------------------
+PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 24, 1, 2
+
+
+def without_dac_override() -> None:  # pragma: no cover - runs in the child before exec
+    """Root reads anything: drop the capabilities that let it (uid stays 0, owner too)."""
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH):
+        if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def run_unprivileged(project: Project, event: str, payload: Any, sess: Sess,
+                     shim: Path) -> HookResult:
+    env = {**project.env, "CLAUDE_PID": str(sess.pid), "CLAUDE_CODE_SESSION_ID": sess.session_id}
+    proc = subprocess.run([str(shim), event], input=json.dumps(payload).encode(),
+                          capture_output=True, env=env, cwd=project.root, timeout=30,
+                          check=False, preexec_fn=without_dac_override)
+    return HookResult(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+
+
+@pytest.mark.parametrize("record", ["lock", "session"])
+def test_item8_unreadable_record_is_left_in_place_and_still_blocks(
+        project: Project, record: str) -> None:
+    for name in ("legacy", "optimized"):  # the JSON layout: one file per record
+        shim = REPO / "shims" / f"hooks-{name}.sh"
+        a, b = start(project, f"a-{name}", shim), start(project, f"b-{name}", shim)
+        target = f"{project.cwd}/src/{name}.py"
+        assert decision(edit(project, a, target, shim)) == "allow"
+        folder = project.state_dir / ("locks" if record == "lock" else "sessions")
+        [path] = [p for p in folder.iterdir() if p.suffix == ".json"
+                  and (record == "lock" or p.stem == a.session_id)
+                  and (record == "session" or a.session_id in p.read_text())]
+        path.chmod(0)
+        # As when another uid wrote it: the generation moved, no snapshot answers for it.
+        generation = project.state_dir / "generation"
+        generation.write_text(str(int(generation.read_text()) + 1))
+        try:
+            result = run_unprivileged(project, "pre-tool-use",
+                                      pl.edit(b.session_id, project.cwd, target), b, shim)
+            assert decision(result) == "deny", name
+            if record == "lock":
+                assert "cannot be read" in reason(result)
+        finally:
+            path.chmod(0o600)
+        assert path.exists()  # left where it is: not quarantined
+        assert not (project.state_dir / "quarantine").exists() or not any(
+            (project.state_dir / "quarantine").iterdir())
+        logged = [r for r in project.app_log() if r.get("event") == "unreadable_record"]
+        assert logged and logged[-1]["path"] == str(path)
+        assert hook_errors(project) == []
+        # Readable again: the lock is exactly what it was, and still A's.
+        assert decision(edit(project, b, target, shim)) == "deny"
+        project.run("session-end", pl.session_end(a.session_id, project.cwd), a, shim=shim)
+        project.run("session-end", pl.session_end(b.session_id, project.cwd), b, shim=shim)
 
 
