@@ -69,6 +69,63 @@ def ago(seconds: float) -> str:
     return f"{int(seconds // 86400)}d"
 
 
+# --- what peers wrote, shown to a model or put in a suggested command --------------------
+PEER_TEXT_LIMIT = 200  # characters of a task or a lock reason shown (and stored)
+
+
+def peer_words(text: str, limit: int = PEER_TEXT_LIMIT) -> str:
+    """Text another session wrote (a task, a lock reason, a name, a file name), made safe
+    to show inline: every control character, line or paragraph break and other invisible
+    format character becomes one space, our own ``[coord-hooks]`` tag is defused to
+    ``(coord-hooks)``, and the length is capped with ``…``. It can then never start a line
+    of its own, nor pass for our framing; callers quote it as the peer's words.
+    """
+    out: list[str] = []
+    gap = False
+    for ch in text:
+        if ch.isspace() or not ch.isprintable():
+            gap = bool(out)
+            continue
+        if gap:
+            out.append(" ")
+            gap = False
+        out.append(ch)
+    shown = "".join(out)
+    if "coord-hooks" in shown.lower():
+        import re  # rare: only text that names our tag pays for it
+
+        shown = re.sub(r"\[\s*(coord-hooks)\s*\]", r"(\1)", shown, flags=re.IGNORECASE)
+    if len(shown) > limit:
+        shown = shown[: max(limit - 1, 0)].rstrip() + "…"
+    return shown
+
+
+def shell_word(value: str) -> str:
+    """``value`` as exactly one word of a shell command, whatever it holds.
+
+    ``shlex.quote`` (single quotes) for printable text; bash's ``$'...'`` with escapes
+    when it holds a control or line-break character, so that a suggested command stays
+    on one line and runs nothing but itself.
+    """
+    if all(ch.isprintable() for ch in value):
+        import shlex  # only a suggested command pays for it (a deny, a diagnosis)
+
+        return shlex.quote(value)
+    out = []
+    for ch in value:
+        if ch in "\\'":
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return "$'" + "".join(out) + "'"
+
+
 class Record(Plain):
     """Mixin: dict round-trip that tolerates unknown and missing optional keys."""
 

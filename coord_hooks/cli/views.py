@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from coord_hooks.coordination.locks import AcquireResult, LockView
 from coord_hooks.coordination.messages import QueueRow
 from coord_hooks.coordination.sessions import SessionView
-from coord_hooks.model import HUMAN_SENDER, Lock, Message, Session, ago
+from coord_hooks.model import HUMAN_SENDER, Lock, Message, Session, ago, peer_words
 from coord_hooks.settings import SECRET_SETTINGS, SETTINGS, Settings
 
 if TYPE_CHECKING:
@@ -96,8 +96,12 @@ def session_dict(view: SessionView, now: float) -> dict[str, Any]:
 def session_row(d: Mapping[str, Any]) -> list[str]:
     state = d["state"] + (f" ({d['end_reason']})" if d["end_reason"] else "")
     locks: list[str] = d["locks"]
-    shown = ", ".join(locks[:3]) + (f" +{len(locks) - 3}" if len(locks) > 3 else "")
-    return [d["handle"], d["name"] or "-", d["task"] or "-", state,
+    shown = ", ".join(peer_words(key, 120) for key in locks[:3]) + (
+        f" +{len(locks) - 3}" if len(locks) > 3 else "")
+    # Tables are read by models too (`coord status` in a Bash tool): what peers wrote is
+    # one line per cell, never a line of its own.
+    return [peer_words(d["handle"], 20), peer_words(d["name"], 64) or "-",
+            peer_words(d["task"]) or "-", state,
             "-" if d["pid"] is None else str(d["pid"]), age_text(d["idle_s"]),
             shown or "-", str(d["unread"]), d["cwd"] or "-"]
 
@@ -133,9 +137,11 @@ def lock_dict(view: LockView) -> dict[str, Any]:
 
 
 def lock_row(d: Mapping[str, Any]) -> list[str]:
-    holder = d["holder_handle"] + (f" ({d['holder_name']})" if d["holder_name"] else "")
+    holder = peer_words(d["holder_handle"] + (f" ({d['holder_name']})" if d["holder_name"]
+                                              else ""), 100)
     mode = ("exclusive" if d["exclusive"] else "shared") + (" glob" if d["is_glob"] else "")
-    return [d["key"], holder, mode, d["reason"] or "-", age_text(d["age_s"]),
+    return [peer_words(d["key"], 300), holder, mode, peer_words(d["reason"]) or "-",
+            age_text(d["age_s"]),
             age_text(d["idle_s"]), duration_text(d["ttl_s"]),
             "active" if d["active"] else "lapsed"]
 

@@ -16,7 +16,15 @@ from coord_hooks import logs
 from coord_hooks.coordination import globs
 from coord_hooks.coordination.sessions import HEARTBEAT_EVERY, end_session, is_live, lock_active
 from coord_hooks.errors import LockConflictError, NoSessionError, NotFoundError, UsageError
-from coord_hooks.model import HUMAN_SENDER, Lock, Plain, Session, ago
+from coord_hooks.model import (
+    HUMAN_SENDER,
+    Lock,
+    Plain,
+    Session,
+    ago,
+    peer_words,
+    shell_word,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the hook path never imports typing, nor store.base (Protocols need it)
@@ -49,25 +57,29 @@ class Conflict(Plain):
         return max(self.lock.renewed_at, seen)
 
     def send_command(self, key: str) -> str:
-        return f'coord send {self.handle} "Could you release {key} when you can?"'
+        """The command that asks the holder; every value in it is one shell word."""
+        ask = f"Could you release {peer_words(key, 300)} when you can?"
+        return f"coord send {shell_word(self.handle)} {shell_word(ask)}"
 
     def describe(self, key: str) -> str:
         """One paragraph: who holds it, what they do, how recently, how to ask."""
         lock = self.lock
+        held, wanted = peer_words(lock.key, 300), peer_words(key, 300)  # file names too
         folder = globs.covering_folder(lock.key, lock.is_glob)
         if folder is not None:
-            covered = f"all of {folder}/" if folder else "everything in the project"
-            what = f"{lock.key} (a malformed pattern, treated as covering {covered})"
+            covered = f"all of {peer_words(folder, 300)}/" if folder else "everything"
+            what = f"{held} (a malformed pattern, treated as covering {covered})"
         else:
-            what = lock.key if lock.key == key else f"{lock.key} (covers {key})"
-        parts = [f"{what} is locked by session {self.holder_label}"]
+            what = held if lock.key == key else f"{held} (covers {wanted})"
+        parts = [f"{what} is locked by session {peer_words(self.holder_label, 100)}"]
         if self.holder is None:
             parts.append("its session record is missing, so the lock holds until its "
                          "lease lapses")
+        # A peer's own words, quoted and on this one line: never our framing.
         if self.holder is not None and self.holder.task:
-            parts.append(f"working on: {self.holder.task}")
+            parts.append(f'working on (in its own words): "{peer_words(self.holder.task)}"')
         if lock.reason:
-            parts.append(f"reason: {lock.reason}")
+            parts.append(f'reason (in its own words): "{peer_words(lock.reason)}"')
         kind = "exclusive" if lock.exclusive else "shared"
         parts.append(f"{kind} lock taken {ago(self.now - lock.acquired_at)} ago, "
                      f"holder last active {ago(self.now - self.last_active())} ago")
@@ -170,6 +182,7 @@ def try_acquire(c: Coordinator, session_id: str, target: str, *, cwd: str | None
     ``glob``: a pattern even if a file of that name exists (`globs.canonical_key`).
     """
     key, is_glob = lock_key(c, target, cwd, literal, glob)
+    reason = peer_words(reason)  # shown to other models: one line, capped (stored so too)
     now = c.clock()
     with c.store.transaction() as tx:
         me = tx.get_session(session_id)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from coord_hooks import procs
 from coord_hooks.errors import AmbiguousHandleError, NotFoundError, UsageError
-from coord_hooks.model import Lock, Plain, Session
+from coord_hooks.model import Lock, Plain, Session, peer_words
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the hook path never imports typing, nor store.base (Protocols need it)
@@ -108,6 +108,7 @@ def register(c: Coordinator, session_id: str, *, pid: int | None = None,
             # make the session look dead at once and cost it its locks: rely on the
             # heartbeat instead.
             pid = None
+    task = peer_words(task)  # shown to other models: one line, capped (stored so too)
     now = c.clock()
     with c.store.transaction() as tx:
         session = tx.get_session(session_id)
@@ -178,7 +179,7 @@ def set_identity(c: Coordinator, session_id: str, name: str | None = None,
                                  f"{clash[0].handle}")
             session.name = name
         if task is not None:
-            session.task = task
+            session.task = peer_words(task)  # shown to other models: one line, capped
         tx.put_session(session)
     return session
 

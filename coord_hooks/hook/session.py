@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from coord_hooks.hook import TAG, HookRun, hook_output, payload_text
 from coord_hooks.hook.render import CONTEXT_LIMIT, budget, header, messages_block
+from coord_hooks.model import peer_words
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
@@ -22,11 +23,13 @@ HOW_TO = ("Coordinate with the other sessions through the `coord` command in Bas
 
 
 def _session_line(view_session: Session, locks: list[str]) -> str:
-    line = f"- {view_session.label()}"
+    # Names, tasks and file names are the peers' own words: one line each, the task
+    # quoted, so none of it can pass for our framing.
+    line = f"- {peer_words(view_session.label(), 100)}"
     if view_session.task:
-        line += f", working on: {view_session.task}"
+        line += f', working on (in its own words): "{peer_words(view_session.task)}"'
     if locks:
-        shown = ", ".join(locks[:MAX_LISTED_LOCKS])
+        shown = ", ".join(peer_words(key, 200) for key in locks[:MAX_LISTED_LOCKS])
         more = len(locks) - MAX_LISTED_LOCKS
         line += f"; holds {shown}" + (f" and {more} more" if more > 0 else "")
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -170,7 +171,7 @@ def check_state_dir(state_dir: Path) -> Check:
     notes = []
     if info.st_mode & 0o077:
         notes.append(f"mode {oct(info.st_mode & 0o777)} lets other users read it "
-                     f"(chmod 700 {state_dir})")
+                     f"(chmod 700 {shlex.quote(str(state_dir))})")
     if notes:
         return Check("state dir", WARN, f"{state_dir}: " + "; ".join(notes))
     return Check("state dir", OK, f"{state_dir} (private, writable)")

@@ -260,9 +260,10 @@ def test_lock_json(team: Coordinator) -> None:
 
 
 DENIAL = re.compile(
-    r'coord: denied: src/app\.py is locked by session aaaa1111 \(alice\); working on: router '
-    r"refactor; reason: mine; exclusive lock taken \d+s ago, holder last active \d+s ago\. "
-    r'Ask it with: coord send aaaa1111 "Could you release src/app\.py when you can\?"')
+    r'coord: denied: src/app\.py is locked by session aaaa1111 \(alice\); working on \(in its '
+    r'own words\): "router refactor"; reason \(in its own words\): "mine"; exclusive lock '
+    r"taken \d+s ago, holder last active \d+s ago\. "
+    r"Ask it with: coord send aaaa1111 'Could you release src/app\.py when you can\?'")
 
 
 def test_lock_denied_reports_each_target_and_exits_3(team: Coordinator) -> None:
@@ -949,8 +950,8 @@ def test_subprocess_session_lifecycle(team: Coordinator, project: Path) -> None:
     assert denied.returncode == 3
     assert denied.stdout == b""
     assert denied.stderr.decode().startswith(
-        "coord: denied: src/app.py is locked by session aaaa1111 (alice); working on: router "
-        "refactor; exclusive lock taken ")
+        "coord: denied: src/app.py is locked by session aaaa1111 (alice); working on (in its "
+        'own words): "router refactor"; exclusive lock taken ')
     assert len(denied.stderr.splitlines()) == 1
     sent = run(project, "send", "alice", "-", stdin=b"please release it\n",
                env={"CLAUDE_CODE_SESSION_ID": BOB})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,3 +139,33 @@ def test_item5_a_pattern_naming_nothing_is_still_a_pattern(team: Coordinator) ->
     assert (view.lock.key, view.lock.is_glob) == ("docs/*.md", True)
 
 
+# --- item 4: fixes in `coord diagnose` and advice in `coord doctor` are shell-safe ------
+HOSTILE_ID = "$(touch PWNED)-4000-8000-000000000009"  # its handle: "$(touch "
+
+
+def test_item4_diagnose_fixes_quote_every_value(team: Coordinator) -> None:
+    now = time.time()
+    with team.store.transaction() as tx:
+        me = tx.get_session(BOB)
+        assert me is not None
+        tx.put_session(type(me)(session_id=HOSTILE_ID, registered_at=now, last_seen=now))
+        # a lock whose owner record is gone: blocks until its lease lapses (item 7)
+        tx.put_lock(Lock("src/x'$(touch PWNED)'.py", "gone0000", now, now, 1800.0))
+    for n in range(55):
+        team.send(ALICE, HOSTILE_ID, f"note {n}")
+    doc = json.loads(coord("diagnose", "--json").stdout)
+    fixes = {f["code"]: f["fix"] for f in doc["findings"]}
+    assert shlex.split(fixes["backlog"]) == ["coord", "inbox", "--session", HOSTILE_ID[:8]]
+    assert shlex.split(fixes["locks-orphan"]) == ["coord", "unlock", "--force",
+                                                  "src/x'$(touch PWNED)'.py"]
+
+
+def test_item4_doctor_advice_quotes_the_state_dir(tmp_path: Path) -> None:
+    from coord_hooks.ops.doctor import check_state_dir
+
+    state = tmp_path / "it's $(touch PWNED)"
+    state.mkdir(mode=0o755)
+    state.chmod(0o755)
+    detail = check_state_dir(state).detail
+    advice = detail[detail.index("(chmod 700 ") + 1: detail.rindex(")")]
+    assert shlex.split(advice) == ["chmod", "700", str(state)]

@@ -401,12 +401,12 @@ def test_conflict_details(coord: Coordinator, clock: Clock) -> None:
         "key": "src/*.py", "holder": ALICE, "holder_handle": ALICE[:8], "holder_name": "alice",
         "holder_task": "refactor the parser", "exclusive": True, "reason": "big edit",
         "age_s": 130.0, "idle_s": 5.0,
-        "ask": f'coord send {ALICE[:8]} "Could you release src/*.py when you can?"',
+        "ask": f"coord send {ALICE[:8]} 'Could you release src/*.py when you can?'",
     }
     text = result.denial_reason()
     for part in ("src/*.py (covers src/a.py)", f"{ALICE[:8]} (alice)", "refactor the parser",
                  "big edit", "exclusive lock taken 2m ago", "last active 5s ago",
-                 f'coord send {ALICE[:8]} "Could you release src/a.py when you can?"'):
+                 f"coord send {ALICE[:8]} 'Could you release src/a.py when you can?'"):
         assert part in text
     with pytest.raises(LockConflictError) as info:
         coord.acquire(BOB, "src/a.py")

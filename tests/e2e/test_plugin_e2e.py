@@ -110,7 +110,7 @@ def test_second_sessions_edit_of_a_locked_file_is_denied_with_the_reason(
     text = denied["text"]
     assert text.startswith("PreToolUse:Edit hook error: [coord-hooks] shared.py is locked by "
                            f"session {a.session_id[:8]}")
-    assert f'coord send {a.session_id[:8]} "Could you release shared.py when you can?"' in text
+    assert f"coord send {a.session_id[:8]} 'Could you release shared.py when you can?'" in text
     # ... and it is in the very next request the model got
     assert "is locked by session" in _request_after_edit(b)
 

@@ -47,7 +47,8 @@ def test_session_start_lists_other_sessions_and_their_locks(project: Project) ->
     b = project.session("b")
     text = project.run("session-start", pl.session_start(b.session_id, project.cwd), b).context
     assert "Other live sessions (1):\n" in text
-    assert f"- {a.handle} (alice), working on: the parser; holds src/app.py\n" in text
+    assert (f'- {a.handle} (alice), working on (in its own words): "the parser"; holds '
+            "src/app.py\n") in text
     assert b.handle not in text.split("Other live sessions")[1]
 
 
@@ -199,11 +200,11 @@ def test_edit_of_a_locked_file_is_denied_with_the_holder_and_how_to_ask(
     assert specific["hookEventName"] == "PreToolUse"
     assert specific["permissionDecision"] == "deny"
     assert re.fullmatch(
-        rf"\[coord-hooks\] src/app\.py is locked by session {a.handle} \(alice\); working on: "
-        r"parser rewrite; exclusive lock taken \d+s ago, holder last active \d+s ago\. Ask it "
-        rf'with: coord send {a.handle} "Could you release src/app\.py when you can\?" The Edit '
-        r"was not applied\. Work on something else meanwhile, or ask and retry later "
-        r"\(`coord locks` lists every lock\)\.",
+        rf"\[coord-hooks\] src/app\.py is locked by session {a.handle} \(alice\); working on "
+        r'\(in its own words\): "parser rewrite"; exclusive lock taken \d+s ago, holder last '
+        rf"active \d+s ago\. Ask it with: coord send {a.handle} 'Could you release src/app\.py "
+        r"when you can\?' The Edit was not applied\. Work on something else meanwhile, or ask "
+        r"and retry later \(`coord locks` lists every lock\)\.",
         specific["permissionDecisionReason"])
     # the lock is still alice's, and bob got none
     assert [v.lock.owner for v in project.coordinator().locks()] == [a.session_id]

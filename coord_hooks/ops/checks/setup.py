@@ -177,7 +177,7 @@ def check_claude_settings(d: Diagnosis) -> None:
             d.add("claude-settings-hook-missing", "error",
                      f"{path} runs coord hooks that do not exist",
                      f"{listed(missing)}. Those hooks fail every time they fire.",
-                     f"coord install --scope {scope}")
+                     f"coord install --scope {q(scope)}")
     d.stats["claude_settings"] = checked
 
 

@@ -136,7 +136,7 @@ def check_messages(d: Diagnosis) -> None:
     if count > trigger:
         blockers = [r for r in rows if r.live and r.unread]
         if blockers:
-            fix = "; ".join(f"coord inbox --session {r.session.handle}"
+            fix = "; ".join(f"coord inbox --session {q(r.session.handle)}"
                             for r in blockers[:3]) + "; coord cleanup"
             held = listed([f"{r.session.label()} ({r.unread} unread)" for r in blockers])
             detail = ("Retention never archives a message a live session has not read: "
@@ -159,14 +159,14 @@ def check_messages(d: Diagnosis) -> None:
                      "A live session gets its mail at its next prompt (a bounded amount "
                      "per prompt), so a backlog means it has had no prompts for a while "
                      "or mail arrives faster than it reads. Look with `coord inbox --peek "
-                     f"--session {handle}`; reading it for the session marks it read.",
-                     f"coord inbox --session {handle}", session=row.session.session_id,
+                     f"--session {q(handle)}`; reading it for the session marks it read.",
+                     f"coord inbox --session {q(handle)}", session=row.session.session_id,
                      unread=row.unread)
         elif not row.live and row.unread:
             d.add("kept-mail", "info",
                      f"Ended session {row.session.label()} has {row.unread} unread "
                      "message(s)", "Mail to ended sessions is kept, never dropped.",
-                     f"coord inbox --session {handle}")
+                     f"coord inbox --session {q(handle)}")
 
 def check_locks(d: Diagnosis) -> None:
     views = d.ctx.coordinator.locks()
