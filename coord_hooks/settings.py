@@ -218,6 +218,8 @@ def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
             value = setting.kind(raw)
             if value != value:  # NaN compares false with everything (every lease would lapse)
                 raise ValueError("not a number")
+            if value in (float("inf"), float("-inf")):  # a lease that never lapses
+                raise ValueError("must be finite")
             if value < 0:
                 raise ValueError("must not be negative")
         if setting.name == "backend" and value not in ("legacy", "optimized", "sqlite",

@@ -171,7 +171,7 @@ def test_wrong_toml_types_are_config_errors(tmp_path: Path, text: str, needle: s
         load_settings(tmp_path, environ={})
 
 
-@pytest.mark.parametrize("raw", ["nan", "NaN", "-inf"])
+@pytest.mark.parametrize("raw", ["nan", "NaN", "-inf", "inf", "1e400"])
 def test_not_a_number_is_refused(raw: str) -> None:
     # A NaN lock TTL would make every lease look lapsed: any session could take any lock.
     with pytest.raises(ConfigError, match="lock_ttl"):

@@ -8,10 +8,11 @@ Rich is imported inside the functions that draw tables so that ``coord --help`` 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,6 +23,7 @@ from coord_hooks.errors import (
     CoordError,
     NoSessionError,
     StoreError,
+    UsageError,
     exit_code_for,
 )
 from coord_hooks.model import Session
@@ -189,9 +191,41 @@ def _one_line(text: str) -> str:
     return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
+def seconds(option: str, minimum: float) -> Callable[[str], float]:
+    """A Typer ``parser`` for a duration: a finite number of seconds >= ``minimum``.
+
+    ``nan``, ``inf``, ``1e400`` and negatives are refused in one line (exit 2): a lease
+    of NaN never lapses the same way twice, an infinite one never does.
+    """
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not (math.isfinite(number) and number >= minimum):
+            raise UsageError(f"{option} {value!r}: expected a number of seconds, at least "
+                             f"{minimum:g} and finite")
+        return number
+
+    return parse
+
+
+def json_safe(data: Any) -> Any:
+    """``data`` with every non-finite float as null: ``Infinity``/``NaN`` are not JSON."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: json_safe(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [json_safe(value) for value in data]
+    return data
+
+
 def emit_json(data: Any) -> None:
     """Print one JSON document (stable keys, as built by `coord_hooks.cli.views`)."""
-    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    # A record an older version stored (a lease of 1e400 s) must not make it invalid.
+    text = json.dumps(json_safe(data), indent=2, ensure_ascii=False, default=str,
+                      allow_nan=False)
     # A lone surrogate (from a hand-edited record) must not crash the output.
     typer.echo(text.encode("utf-8", "backslashreplace").decode("utf-8"))
 

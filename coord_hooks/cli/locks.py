@@ -15,6 +15,7 @@ from coord_hooks.cli.common import (
     emit_json,
     print_table,
     say,
+    seconds,
 )
 from coord_hooks.errors import (
     CoordError,
@@ -47,8 +48,8 @@ def lock(
     shared: Annotated[bool, typer.Option(
         "--shared", help="Take a shared lock (other shared locks may coexist).")] = False,
     ttl: Annotated[float | None, typer.Option(
-        "--ttl", metavar="SECONDS", min=1.0,
-        help="Lease: seconds of inactivity after which the lock lapses "
+        "--ttl", metavar="SECONDS", parser=seconds("--ttl", 1.0),
+        help="Lease: seconds of inactivity after which the lock lapses, at least 1 "
              "(default: lock_ttl setting).")] = None,
     reason: Annotated[str, typer.Option("--reason", metavar="TEXT",
                                         help="Why you hold it (shown to others).")] = "",

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from coord_hooks.cli.common import emit_json, say
+from coord_hooks.cli.common import emit_json, say, seconds
 from coord_hooks.store import layout
 
 
@@ -21,8 +21,9 @@ def migrate_cmd(
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Count what would move; change nothing.")] = False,
     wait: Annotated[float | None, typer.Option(
-        "--wait", metavar="SECONDS", help="How long to wait for a writer holding the "
-        "store lock before refusing (default: the store_lock_timeout setting).")] = None,
+        "--wait", metavar="SECONDS", parser=seconds("--wait", 0.0),
+        help="How long to wait for a writer holding the store lock before refusing "
+             "(default: the store_lock_timeout setting).")] = None,
     join: Annotated[bool, typer.Option(
         "--join", help="--to redis when another clone already moved this project there: "
                        "use its records; this clone's own are kept in migrated/.")] = False,

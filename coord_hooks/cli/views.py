@@ -41,7 +41,10 @@ def age_text(seconds: float | None) -> str:
 
 
 def duration_text(seconds: float) -> str:
-    """A lease length such as ``30m`` or ``90s``."""
+    """A lease length such as ``30m`` or ``90s`` (``-`` for a non-finite one, as an older
+    version could store)."""
+    if not math.isfinite(seconds):
+        return "-"
     if seconds >= 3600 and seconds % 3600 == 0:
         return f"{int(seconds // 3600)}h"
     if seconds >= 60 and seconds % 60 == 0:

@@ -182,6 +182,8 @@ def try_acquire(c: Coordinator, session_id: str, target: str, *, cwd: str | None
     ``glob``: a pattern even if a file of that name exists (`globs.canonical_key`).
     """
     key, is_glob = lock_key(c, target, cwd, literal, glob)
+    if ttl is not None and not 0 < ttl < float("inf"):  # NaN fails both comparisons
+        raise UsageError(f"lock ttl {ttl!r}: expected a finite number of seconds above 0")
     reason = peer_words(reason)  # shown to other models: one line, capped (stored so too)
     now = c.clock()
     with c.store.transaction() as tx:

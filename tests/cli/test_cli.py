@@ -340,7 +340,8 @@ def test_lock_as_env_session_registers_it(coordinator: Coordinator,
 def test_lock_bad_ttl_is_usage_error(team: Coordinator) -> None:
     result = coord("lock", "-s", "alice", "--ttl", "0", "x")
     assert result.exit_code == 2
-    assert "Invalid value for '--ttl'" in result.stderr
+    assert result.stderr == ("coord: error: --ttl '0': expected a number of seconds, at "
+                             "least 1 and finite\n")
 
 
 # --- unlock ----------------------------------------------------------------------------------

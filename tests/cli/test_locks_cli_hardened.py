@@ -139,6 +139,47 @@ def test_item5_a_pattern_naming_nothing_is_still_a_pattern(team: Coordinator) ->
     assert (view.lock.key, view.lock.is_glob) == ("docs/*.md", True)
 
 
+# --- minor: durations are finite positive numbers; JSON output is JSON -------------------
+@pytest.mark.parametrize("ttl", ["nan", "NaN", "inf", "-inf", "1e400", "-5", "0", "0.5",
+                                 "soon", ""])
+def test_minor_bad_ttl_is_one_line_and_takes_nothing(team: Coordinator, ttl: str) -> None:
+    line = one_line_error(coord("lock", "-s", "alice", "--ttl", ttl, "src/app.py"), 2)
+    assert line == (f"coord: error: --ttl {ttl!r}: expected a number of seconds, at least 1 "
+                    "and finite")
+    assert team.locks() == []
+
+
+def test_minor_bad_migrate_wait_is_one_line(team: Coordinator) -> None:
+    line = one_line_error(coord("migrate", "--to", "sqlite", "--wait", "nan"), 2)
+    assert line == ("coord: error: --wait 'nan': expected a number of seconds, at least 0 "
+                    "and finite")
+
+
+def test_minor_locks_json_never_prints_infinity_or_nan(team: Coordinator) -> None:
+    now = time.time()
+    with team.store.transaction() as tx:  # what an older version stored for --ttl 1e400
+        tx.put_lock(Lock("src/app.py", ALICE, now, now, float("inf")))
+        tx.put_lock(Lock("src/b.py", ALICE, float("nan"), now, 60.0))
+    result = coord("locks", "--json")
+    assert result.exit_code == 0, result.output
+    assert "Infinity" not in result.stdout and "NaN" not in result.stdout
+    doc = json.loads(result.stdout, parse_constant=lambda name: pytest.fail(name))
+    by_key = {lk["key"]: lk for lk in doc["locks"]}
+    assert by_key["src/app.py"]["ttl_s"] is None
+    assert by_key["src/b.py"]["acquired_at"] is None
+    table = coord("locks")
+    assert table.exit_code == 0 and "infs" not in table.stdout
+
+
+def test_minor_coordinator_refuses_a_non_finite_ttl(team: Coordinator) -> None:
+    from coord_hooks.errors import UsageError
+
+    for ttl in (float("nan"), float("inf"), -1.0, 0.0):
+        with pytest.raises(UsageError, match="ttl"):
+            team.try_acquire(ALICE, "src/app.py", ttl=ttl)
+    assert team.locks() == []
+
+
 # --- item 4: fixes in `coord diagnose` and advice in `coord doctor` are shell-safe ------
 HOSTILE_ID = "$(touch PWNED)-4000-8000-000000000009"  # its handle: "$(touch "
 
