@@ -97,7 +97,7 @@ def open_context(backend: str | None = None, cwd: str | None = None,
     if lock_timeout is not None:
         wait = min(wait, lock_timeout)
     store = open_store(chosen, state_dir, lock_timeout=wait, create=create,
-                       settings=settings, project_root=project_root)
+                       settings=settings, project_root=project_root, chosen_by_layout=True)
     # A store with its own clock (redis: the server's) stamps records for every machine
     # alike; the host id decides which sessions' pids this process may check.
     clock = getattr(store, "clock", None)

@@ -74,6 +74,11 @@ class CorruptRecordError(StoreError):
     """A record file could not be parsed; it is quarantined by the backend."""
 
 
+class LayoutChangedError(StoreError):
+    """``coord migrate`` moved the state directory to the other layout while this waited
+    for the store lock: nothing was done; open the store again and retry (hooks do)."""
+
+
 class UnreadableRecordError(StoreError):
     """A record file exists but this user may not read it (another uid, a chmod).
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 from coord_hooks import procs
+from coord_hooks.errors import LayoutChangedError
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
@@ -51,6 +52,10 @@ ALLOWED_KEYS: dict[str, frozenset[str]] = {
 HOOK_LOCK_TIMEOUT = 4.0  # s: inside every hook timeout in hooks.json (5-10 s)
 SESSION_END_LOCK_TIMEOUT = 0.8  # s: SessionEnd hooks share a 1.5 s budget
 TAG = "[coord-hooks]"  # starts everything we put in the model's context
+# `coord migrate` moving the state dir while a hook waited: reopen and decide again, this
+# many times at most and while the hook is this young (inside the 10 s PreToolUse timeout).
+LAYOUT_RETRIES = 4
+LAYOUT_RETRY_MS = 6000.0
 
 
 class HookRun:
@@ -82,11 +87,21 @@ class HookRun:
     def open(self) -> Context:
         from coord_hooks.context import open_context  # only a usable payload opens the store
 
+        self.close()
         timeout = SESSION_END_LOCK_TIMEOUT if self.event == "SessionEnd" else HOOK_LOCK_TIMEOUT
         self.ctx = open_context(self.backend, cwd=self.cwd, environ=self.environ,
                                 lock_timeout=timeout)
         self.timer.mark("open")
         return self.ctx
+
+    def close(self) -> None:
+        """Close the store this run opened, if any (a retry opens it again)."""
+        ctx, self.ctx = self.ctx, None
+        if ctx is not None:
+            try:
+                ctx.store.close()
+            except Exception:
+                pass
 
     def register_args(self, ctx: Context) -> dict[str, Any]:
         return {
@@ -130,8 +145,31 @@ def hook_output(event: str, **fields: Any) -> dict[str, Any]:
 
 
 def handle(run: HookRun) -> dict[str, Any] | None:
-    """Run the handler for ``run.event``; None means print nothing."""
+    """Run the handler for ``run.event``; None means print nothing.
+
+    A handler that finds the state directory moved to the other layout while it waited
+    for the store lock (`LayoutChangedError`: nothing was done) runs again on a freshly
+    opened context, which detects the new layout: a migration is never a reason to let
+    an edit through undecided. Every handler is safe to repeat (its transactions are
+    atomic and each starts by re-reading what it decides on).
+    """
     module_name, _, function = HANDLERS[run.event].partition(":")
     module = __import__(f"{__name__}.{module_name}", fromlist=[function])
-    result: dict[str, Any] | None = getattr(module, function)(run)
-    return result
+    handler = getattr(module, function)
+    retries = 0
+    while True:
+        try:
+            result: dict[str, Any] | None = handler(run)
+            return result
+        except LayoutChangedError as exc:
+            state_dir = run.ctx.state_dir if run.ctx is not None else None
+            run.close()
+            retries += 1
+            run.notes["layout_retries"] = retries
+            if retries > LAYOUT_RETRIES or run.timer.total_ms() > LAYOUT_RETRY_MS:
+                raise
+            if state_dir is not None:
+                from coord_hooks import logs
+
+                logs.log_event(state_dir, "info", "layout_changed_retry", hook=run.event,
+                               attempt=retries, error=str(exc))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from coord_hooks.errors import ConfigError
+from coord_hooks.errors import ConfigError, StoreError
 
 BACKENDS: dict[str, str] = {
     "legacy": "coord_hooks.store.jsonfiles:LegacyStore",
@@ -40,13 +40,15 @@ def __getattr__(name: str) -> object:
 
 def open_store(name: str, state_dir: Path, lock_timeout: float = 10.0,
                create: bool = True, settings: Settings | None = None,
-               project_root: Path | None = None) -> Store:
+               project_root: Path | None = None, chosen_by_layout: bool = False) -> Store:
     """Open the backend called ``name`` on ``state_dir``.
 
     ``settings`` reach backends that tune themselves (cache TTL, batch sizes, the redis
     server) through their ``configure(settings)`` method, if they have one;
     ``project_root`` reaches those that name the project from it (``bind_project``: the
-    redis namespace comes from the repository's origin remote).
+    redis namespace comes from the repository's origin remote). ``chosen_by_layout``:
+    the caller picked ``name`` from the layout it just detected, so a mismatch now means
+    ``coord migrate`` ran in between (`LayoutChangedError`: open again).
     """
     try:
         target = BACKENDS[name]
@@ -56,11 +58,16 @@ def open_store(name: str, state_dir: Path, lock_timeout: float = 10.0,
     # A backend must never open the other layout's state dir and see an empty store.
     from coord_hooks.store.layout import check
 
-    check(state_dir, name)
+    check(state_dir, name, waited=chosen_by_layout)
     module_name, _, class_name = target.partition(":")
     # __import__ rather than importlib.import_module: the hook path need not load importlib.
     cls = getattr(__import__(module_name, fromlist=[class_name]), class_name)
-    store: Store = cls(state_dir, lock_timeout=lock_timeout, create=create)
+    try:
+        store: Store = cls(state_dir, lock_timeout=lock_timeout, create=create)
+    except StoreError:
+        # A backend checks the layout itself too (sqlite): moved since our check?
+        check(state_dir, name, waited=chosen_by_layout)
+        raise
     configure = getattr(store, "configure", None)
     if settings is not None and configure is not None:
         configure(settings)

@@ -432,7 +432,7 @@ class JsonFileStore:
         with self._mutex():
             # `coord migrate --to sqlite` may have run while we waited for the lock:
             # refuse rather than write files nobody reads (see `store.layout`).
-            layout.check(self.state_dir, self.name)
+            layout.check(self.state_dir, self.name, waited=True)
             txn = self._txn()
             try:
                 yield txn

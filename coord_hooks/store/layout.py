@@ -20,7 +20,7 @@ import os
 import time
 from pathlib import Path
 
-from coord_hooks.errors import StoreError
+from coord_hooks.errors import LayoutChangedError, StoreError
 from coord_hooks.paths import NOFOLLOW, is_link_error
 
 MARKER = "layout"
@@ -122,14 +122,27 @@ def mismatch_message(state_dir: Path, backend: str, layout: str) -> str:
             f"`coord migrate --to {want}`.")
 
 
-def check(state_dir: Path, backend: str) -> None:
-    """Refuse clearly when ``backend`` cannot read the layout ``state_dir`` holds."""
+def check(state_dir: Path, backend: str, waited: bool = False) -> None:
+    """Refuse clearly when ``backend`` cannot read the layout ``state_dir`` holds.
+
+    ``waited``: checked again under the store lock, after waiting for it; a mismatch then
+    means ``coord migrate`` ran meanwhile, and `LayoutChangedError` tells the caller to
+    open the store again (a hook retries on the right store: a layout change is never a
+    reason to let an edit through undecided).
+    """
     want = BACKEND_LAYOUT.get(backend)
     if want is None:
         return
     layout = detect(state_dir, want)
     if layout is not None and layout != want:
+        if waited:
+            raise LayoutChangedError(layout_changed_message(state_dir, layout))
         raise StoreError(mismatch_message(state_dir, backend, layout))
+
+
+def layout_changed_message(state_dir: Path, layout: str) -> str:
+    return (f"state directory {state_dir} moved to the {layout} layout (coord migrate) "
+            "while this waited for its lock; nothing was done: run it again")
 
 
 def backend_for(state_dir: Path, preferred: str) -> str:

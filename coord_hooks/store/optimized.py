@@ -584,7 +584,7 @@ class OptimizedStore(JsonFileStore):
     def _locked_transaction(self) -> Iterator[OptimizedTransaction]:
         """The body of a transaction; the caller holds the store lock."""
         # `coord migrate --to sqlite` may have run while we waited for the lock.
-        layout.check(self.state_dir, self.name)
+        layout.check(self.state_dir, self.name, waited=True)
         index = self.current_index()
         tx = OptimizedTransaction(self, index)
         if not index.exact and any(

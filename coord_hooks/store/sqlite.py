@@ -36,7 +36,12 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from coord_hooks.errors import CorruptRecordError, StoreBusyError, StoreError
+from coord_hooks.errors import (
+    CorruptRecordError,
+    LayoutChangedError,
+    StoreBusyError,
+    StoreError,
+)
 from coord_hooks.model import Lock, Message, NewMessage, Session, StoreInfo, glob_prefix
 from coord_hooks.paths import ensure_state_dir
 from coord_hooks.store import layout
@@ -602,7 +607,7 @@ class SqliteStore:
             if marked not in (None, layout.SQLITE):
                 moved_to = marked
         if moved_to is not None:
-            raise StoreError(
+            raise LayoutChangedError(
                 f"{self.path} is no longer used: the state directory was migrated to the "
                 f"{moved_to} layout (coord migrate); run the command again")
 

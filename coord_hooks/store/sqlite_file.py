@@ -111,7 +111,7 @@ def create(store: SqliteStore) -> None:
         if os.path.exists(store.path):
             return  # another process made it while we waited
         if store.check_layout:
-            layout.check(store.state_dir, store.name)
+            layout.check(store.state_dir, store.name, waited=True)
         build(store, store.path)
         if store.check_layout and layout.read_marker(store.state_dir) != layout.SQLITE:
             layout.write_marker(store.state_dir, layout.SQLITE, "the sqlite backend")

@@ -16,6 +16,7 @@ import shlex
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,46 @@ def test_item1_malformed_stored_glob_never_lets_an_edit_of_a_held_file_through(
     assert "malformed pattern, treated as covering all of src/" in reason(other)
     assert decision(edit(project, a, f"{project.cwd}/docs/x.md", shim)) == "allow"
     assert hook_errors(project) == []
+
+
+# --- item 3: a migration while a hook waits is never a reason to allow -----------------
+@pytest.mark.parametrize(("before", "to"), [("optimized", "sqlite"), ("legacy", "sqlite"),
+                                            ("sqlite", "json")])
+def test_item3_edit_waiting_while_migrate_runs_is_decided_on_the_new_layout(
+        project: Project, before: str, to: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from coord_hooks.store import migrate as migration
+
+    shim = REPO / "shims" / f"hooks-{before}.sh"
+    a, b = start(project, "a", shim), start(project, "b", shim)
+    assert decision(edit(project, a, f"{project.cwd}/src/app.py", shim)) == "allow"
+    holding, waiting = threading.Event(), threading.Event()
+    copy = migration._view_snapshot
+
+    def slow_snapshot(view: Any) -> Any:  # the copy runs while both locks are held
+        holding.set()
+        assert waiting.wait(30)
+        time.sleep(1.0)  # the hook below is now blocked on the store lock
+        return copy(view)
+
+    monkeypatch.setattr(migration, "_view_snapshot", slow_snapshot)
+    mover = threading.Thread(target=migration.migrate, args=(project.state_dir, to))
+    mover.start()
+    assert holding.wait(30)
+    env = {**project.env, "CLAUDE_PID": str(b.pid)}
+    hook = subprocess.Popen([str(shim), "pre-tool-use"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            cwd=project.root)
+    waiting.set()
+    out, err = hook.communicate(json.dumps(pl.edit(b.session_id, project.cwd,
+                                                   f"{project.cwd}/src/app.py")).encode(), 60)
+    mover.join(60)
+    result = HookResult(hook.returncode, out.decode(), err.decode())
+    assert decision(result) == "deny", project.app_log()
+    assert f"src/app.py is locked by session {a.handle}" in reason(result)
+    assert hook_errors(project) == []
+    assert [r["outcome"] for r in project.perf_log()][-1] == "deny"
+    # the same decision again, now that nothing moves
+    assert decision(edit(project, b, f"{project.cwd}/src/app.py", shim)) == "deny"
 
 
 # --- item 4: every suggested command is shell-safe ----------------------------------------

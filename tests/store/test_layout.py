@@ -104,3 +104,35 @@ def test_coord_backend_sqlite_on_json_data_stays_json(state_dir: Path,
     with ctx.store.read() as view:
         assert [s.session_id for s in view.sessions()] == ["s1"]
     assert not os.path.exists(state_dir / "coord.db")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "optimized"])
+def test_a_layout_that_moves_between_choice_and_open_is_retryable(
+        state_dir: Path, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 9 item 3: the context chose ``backend`` from the layout it just read; when a
+    migration lands before the store is open, that is `LayoutChangedError` (a hook then
+    opens again), never the misconfiguration error a fixed ``--backend`` would get."""
+    from coord_hooks.errors import LayoutChangedError
+
+    other = "json" if backend == "sqlite" else "sqlite"
+    state_dir.mkdir()
+    layout.write_marker(state_dir, other)
+    with pytest.raises(LayoutChangedError, match=f"moved to the {other} layout"):
+        open_store(backend, state_dir, chosen_by_layout=True)
+    with pytest.raises(StoreError, match=f"uses the {other} layout") as plain:
+        open_store(backend, state_dir)
+    assert not isinstance(plain.value, LayoutChangedError)
+    # the marker moving after open_store's own check, before the backend's (sqlite) check
+    real = layout.check
+    calls: list[bool] = []
+
+    def late(state: Path, name: str, waited: bool = False) -> None:
+        calls.append(waited)
+        if len(calls) > 1:
+            real(state, name, waited)
+
+    monkeypatch.setattr(layout, "check", late)
+    if backend == "sqlite":
+        with pytest.raises(LayoutChangedError):
+            open_store(backend, state_dir, chosen_by_layout=True)
+        assert calls == [True, False, True]

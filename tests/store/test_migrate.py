@@ -13,7 +13,7 @@ import pytest
 
 from coord_hooks.cli.app import run_cli
 from coord_hooks.coordination import Coordinator
-from coord_hooks.errors import StoreBusyError, StoreError
+from coord_hooks.errors import LayoutChangedError, StoreBusyError, StoreError
 from coord_hooks.model import NewMessage
 from coord_hooks.settings import Settings
 from coord_hooks.store import layout, open_store
@@ -234,15 +234,17 @@ def test_writers_opened_before_the_move_refuse_afterwards(state_dir: Path) -> No
         tx.append_message(NewMessage("human", "x", "one", 1.0))
     migrate(state_dir, "sqlite")
     for stale in (legacy, optimized):
-        with pytest.raises(StoreError, match="uses the sqlite layout"), stale.transaction():
+        with pytest.raises(LayoutChangedError, match="moved to the sqlite layout"), \
+                stale.transaction():
             pass  # pragma: no cover
     sqlite = SqliteStore(state_dir)
     with sqlite.transaction() as tx:  # opens its connection before the move back
         tx.append_message(NewMessage("human", "x", "two", 1.0))
     migrate(state_dir, "json")
-    with pytest.raises(StoreError, match="migrated to the json layout"), sqlite.transaction():
+    with pytest.raises(LayoutChangedError, match="migrated to the json layout"), \
+            sqlite.transaction():
         pass  # pragma: no cover
-    with pytest.raises(StoreError, match="migrated to the json layout"), sqlite.read():
+    with pytest.raises(LayoutChangedError, match="migrated to the json layout"), sqlite.read():
         pass  # pragma: no cover
     sqlite.close()
     assert [m.body for m in snapshot(state_dir)["messages"]] == ["one", "two"]
