@@ -91,6 +91,8 @@ def test_is_glob() -> None:
     ("a[!b]c", "a/c", False),  # a negated set never matches /
     ("[a-c-e].py", "-.py", True),
     ("[-a].py", "-.py", True),
+    ("**/x.py", "a\nb/x.py", True),  # a file name may hold a newline
+    ("src/*", "src/a\nb", True),
     ("a.py", "a.py", True),
     ("a.py", "axpy", False),  # dots are literal
     ("/abs/*.txt", "/abs/n.txt", True),
