@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from typer.testing import CliRunner, Result
 
 from coord_hooks.cli import app as cli
 from coord_hooks.cli.app import app, run_cli
-from coord_hooks.context import open_context
 from coord_hooks.coordination import Coordinator
 from coord_hooks.model import StoreInfo
 
@@ -53,23 +51,6 @@ def coord(*args: str, input: str | bytes | None = None) -> Result:
 def as_json(result: Result) -> Any:
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
-
-
-@pytest.fixture
-def project(tmp_path: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A project root (also the cwd) with its state dir from the `state_dir` fixture."""
-    root = tmp_path / "project"
-    (root / "src").mkdir(parents=True)
-    monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(root))
-    monkeypatch.chdir(root)
-    return root
-
-
-@pytest.fixture
-def coordinator(project: Path) -> Iterator[Coordinator]:
-    ctx = open_context()
-    yield ctx.coordinator
-    ctx.store.close()
 
 
 @pytest.fixture

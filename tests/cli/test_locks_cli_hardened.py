@@ -9,14 +9,12 @@ import json
 import os
 import shlex
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from coord_hooks.cli.app import app
-from coord_hooks.context import open_context
 from coord_hooks.coordination import Coordinator
 from coord_hooks.model import Lock
 
@@ -39,22 +37,11 @@ def one_line_error(result: Result, code: int) -> str:
 
 
 @pytest.fixture
-def project(tmp_path: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "project"
-    (root / "src").mkdir(parents=True)
-    (root / "src" / "app.py").write_text("hi\n")
-    monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(root))
-    monkeypatch.chdir(root)
-    return root
-
-
-@pytest.fixture
-def team(project: Path) -> Iterator[Coordinator]:
-    ctx = open_context()
-    ctx.coordinator.register(ALICE, pid=os.getpid(), name="alice")
-    ctx.coordinator.register(BOB)
-    yield ctx.coordinator
-    ctx.store.close()
+def team(coordinator: Coordinator) -> Coordinator:
+    """alice (live by pid: this test process) and bob (live by heartbeat)."""
+    coordinator.register(ALICE, pid=os.getpid(), name="alice")
+    coordinator.register(BOB)
+    return coordinator
 
 
 # --- item 1 and the minor globs: validated when the lock is taken ------------------------
