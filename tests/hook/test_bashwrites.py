@@ -386,7 +386,9 @@ def test_bash_itself_writes_no_file_the_analysis_missed(tmp_path_factory: pytest
     reported = {t.path for t in analysis.targets}
     missed = {p for p in changed
               if not any(p == t or p.startswith(t + "/") for t in reported)}
-    assert not missed, (command, analysis)
-    # judged exactly when bash could parse it (a here-doc can swallow a closing paren)
+    # A judged analysis names every write. An unjudged one may miss some (a `cd` it could
+    # not follow, an unknown program): the hook lets those run and says they are unchecked.
+    assert analysis.judged is False or not missed, (command, analysis)
+    # What bash cannot parse is never judged (a here-doc can swallow a closing paren).
     bash_rejected = "syntax error" in ran.stderr or "unexpected EOF" in ran.stderr
-    assert analysis.judged != bash_rejected, (command, ran.stderr, analysis.unresolved)
+    assert not (bash_rejected and analysis.judged), (command, ran.stderr, analysis.unresolved)
