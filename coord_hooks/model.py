@@ -210,10 +210,17 @@ class Session(Record):
 
 
 class Lock(Record):
-    """An advisory lease on a path or glob, held by one session."""
+    """An advisory lease on a path or glob, held by one session.
+
+    ``owner`` is the session; ``agent_id``/``agent_type`` name the subagent of that
+    session that holds it ('' for the session's main conversation). A session holds one
+    record per key, so a subagent taking its parent's lock, or handing it back when it
+    stops, rewrites that record (`coordination.locks`). Records written before
+    ``agent_type`` existed load with ''.
+    """
 
     FIELDS = ("key", "owner", "acquired_at", "renewed_at", "ttl", "exclusive", "is_glob",
-              "reason", "agent_id", "fence")
+              "reason", "agent_id", "fence", "agent_type")
     _FIELD_SET = frozenset(FIELDS)
     __slots__ = FIELDS
 
@@ -225,14 +232,15 @@ class Lock(Record):
     exclusive: bool
     is_glob: bool
     reason: str
-    agent_id: str
+    agent_id: str  # the subagent holding it ('' = the session's main conversation)
     # Fencing token: given by a backend that fences (redis) when the lock is granted,
     # larger than every token granted before it; kept on renewal. 0: not fenced.
     fence: int
+    agent_type: str  # that subagent's type (general-purpose, Explore, a custom agent...)
 
     def __init__(self, key: str, owner: str, acquired_at: float, renewed_at: float,
                  ttl: float, exclusive: bool = True, is_glob: bool = False, reason: str = "",
-                 agent_id: str = "", fence: int = 0) -> None:
+                 agent_id: str = "", fence: int = 0, agent_type: str = "") -> None:
         self.key = key
         self.owner = owner
         self.acquired_at = acquired_at
@@ -243,6 +251,7 @@ class Lock(Record):
         self.reason = reason
         self.agent_id = agent_id
         self.fence = fence
+        self.agent_type = agent_type
 
     @property
     def lock_id(self) -> str:

@@ -49,7 +49,7 @@ EXPECTED_FIELDS: dict[type[Plain], tuple[tuple[str, Any], ...]] = {
     Lock: (("key", inspect.Parameter.empty), ("owner", inspect.Parameter.empty),
            ("acquired_at", inspect.Parameter.empty), ("renewed_at", inspect.Parameter.empty),
            ("ttl", inspect.Parameter.empty), ("exclusive", True), ("is_glob", False),
-           ("reason", ""), ("agent_id", ""), ("fence", 0)),
+           ("reason", ""), ("agent_id", ""), ("fence", 0), ("agent_type", "")),
     Message: (("seq", inspect.Parameter.empty), ("sender", inspect.Parameter.empty),
               ("recipient", inspect.Parameter.empty), ("body", inspect.Parameter.empty),
               ("created_at", inspect.Parameter.empty), ("sender_name", ""), ("urgent", False)),
@@ -84,6 +84,17 @@ def test_dict_round_trip_ignores_unknown_keys(record: Any) -> None:
     assert back == record and back is not record
 
 
+def test_a_lock_written_before_agent_type_existed_still_loads() -> None:
+    # format_version 1 records of older releases have no agent_type: they load as held
+    # by the session's main conversation or by the subagent they name, type unknown.
+    old = {"key": "src/a.py", "owner": "s-1", "acquired_at": 1.0, "renewed_at": 2.0,
+           "ttl": 60.0, "exclusive": True, "is_glob": False, "reason": "edit",
+           "agent_id": "a16c0a5686fa4c219", "format_version": 1}
+    lock = Lock.from_dict(old)
+    assert (lock.agent_id, lock.agent_type) == ("a16c0a5686fa4c219", "")
+    assert lock.to_dict() == {**old, "fence": 0, "agent_type": ""}
+
+
 def test_from_dict_without_a_required_key_is_a_type_error() -> None:
     # JSON stores quarantine a record on TypeError: it must still be raised.
     with pytest.raises(TypeError, match="session_id"):
@@ -93,7 +104,7 @@ def test_from_dict_without_a_required_key_is_a_type_error() -> None:
 def test_equality_and_repr_are_the_dataclass_ones() -> None:
     assert repr(LOCK) == ("Lock(key='src/a.py', owner='s-1', acquired_at=1.0, renewed_at=2.0, "
                           "ttl=60.0, exclusive=True, is_glob=False, reason='edit', agent_id='', "
-                          "fence=0)")
+                          "fence=0, agent_type='')")
     twin = Lock("src/a.py", "s-1", 1.0, 2.0, 60.0, reason="edit")
     assert twin == LOCK
     assert not twin.__ne__(LOCK)

@@ -112,7 +112,8 @@ def _pairs(reply: Any) -> dict[str, str]:
 
 def _copy_lock(lock: Lock) -> Lock:
     return Lock(lock.key, lock.owner, lock.acquired_at, lock.renewed_at, lock.ttl,
-                lock.exclusive, lock.is_glob, lock.reason, lock.agent_id, lock.fence)
+                lock.exclusive, lock.is_glob, lock.reason, lock.agent_id, lock.fence,
+                lock.agent_type)
 
 
 class Keys:

@@ -174,6 +174,12 @@ def m004_lock_fence(db: sqlite3.Connection) -> None:
     db.execute('ALTER TABLE locks ADD COLUMN "fence" INTEGER NOT NULL DEFAULT 0')
 
 
+@migration
+def m005_lock_agent_type(db: sqlite3.Connection) -> None:
+    # Subagents hold locks of their own (issue 10): a deny names the subagent's type.
+    db.execute("ALTER TABLE locks ADD COLUMN \"agent_type\" TEXT NOT NULL DEFAULT ''")
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -247,9 +253,10 @@ def session_from_row(row: tuple[Any, ...]) -> Session:
 
 
 def lock_from_row(row: tuple[Any, ...]) -> Lock:
-    key, owner, acquired, renewed, ttl, exclusive, is_glob, reason, agent, fence = row
+    (key, owner, acquired, renewed, ttl, exclusive, is_glob, reason, agent, fence,
+     agent_type) = row
     return Lock(key, owner, acquired, renewed, ttl, bool(exclusive), bool(is_glob), reason,
-                agent, fence or 0)
+                agent, fence or 0, agent_type or "")
 
 
 def message_from_row(row: tuple[Any, ...]) -> Message:

@@ -142,7 +142,8 @@ def test_any_session_id_round_trips(store: Store, reopen: Callable[[], Store],
 def test_lock_put_list_delete(store: Store, reopen: Callable[[], Store]) -> None:
     a = make_lock("src/a.py", "s1")
     a2 = make_lock("src/a.py", "s2", exclusive=False)
-    glob = make_lock("src/**/*.py", "s1", is_glob=True, agent_id="agent-7", ttl=60.0)
+    glob = make_lock("src/**/*.py", "s1", is_glob=True, agent_id="agent-7",
+                     agent_type="general-purpose", ttl=60.0)
     outside = make_lock("/abs/outside/ü.txt", "s3", reason="")
     with store.transaction() as tx:
         for lock in (a, a2, glob, outside):
@@ -198,6 +199,26 @@ def test_put_lock_replaces_same_key_and_owner(store: Store) -> None:
         tx.put_lock(make_lock("k", "s1", renewed_at=99.0, exclusive=False))
     with store.read() as view:
         assert [(lk.renewed_at, lk.exclusive) for lk in view.locks()] == [(99.0, False)]
+
+
+def test_a_subagent_lock_changes_hands_in_place(store: Store,
+                                                reopen: Callable[[], Store]) -> None:
+    # One record per (key, owner): a subagent taking its parent's lock and handing it
+    # back at SubagentStop rewrite that record (coordination.locks); every backend keeps
+    # who holds it.
+    with store.transaction() as tx:
+        tx.put_lock(make_lock("src/a.py", "s1"))
+    with store.transaction() as tx:
+        tx.put_lock(make_lock("src/a.py", "s1", agent_id="a16c0a5686fa4c219",
+                              agent_type="Explore"))
+    with reopen().read() as view:
+        assert [(lk.agent_id, lk.agent_type) for lk in view.locks()] == [
+            ("a16c0a5686fa4c219", "Explore")]
+    with store.transaction() as tx:
+        tx.put_lock(make_lock("src/a.py", "s1"))
+    with reopen().read() as view:
+        assert [(lk.owner, lk.agent_id, lk.agent_type) for lk in view.locks()] == [
+            ("s1", "", "")]
 
 
 # --- messages -------------------------------------------------------------------------

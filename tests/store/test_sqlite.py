@@ -480,6 +480,7 @@ def test_schema_columns_match_the_records(store: SqliteStore) -> None:
             extra = ("glob_prefix",) if table == "locks" else ()  # derived, for the index
             # Columns added by later migrations come after glob_prefix: order is free.
             assert sorted(names) == sorted(columns + extra), table
+            assert len(names) == len(columns + extra), table
         indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         assert {"sessions_live", "locks_owner", "locks_glob_prefix",
                 "messages_recipient"} <= indexes
@@ -577,8 +578,9 @@ def test_info_reports_the_database(store: SqliteStore) -> None:
     assert details["path"] == str(store.path) and details["size_bytes"] > 0
     assert details["page_count"] > 0 and details["page_size"] > 0
     assert details["migrations"] == [m.__name__ for m in MIGRATIONS]
-    assert details["migrations"][:3] == ["m001_initial", "m002_glob_locks",
-                                         "m003_glob_prefix"]
+    assert details["migrations"][:5] == ["m001_initial", "m002_glob_locks",
+                                         "m003_glob_prefix", "m004_lock_fence",
+                                         "m005_lock_agent_type"]
     assert (details["sessions"], details["live_messages"], details["last_seq"]) == (1, 1, 1)
 
 
@@ -654,6 +656,33 @@ def test_m003_fills_the_prefix_of_existing_patterns(state_dir: Path,
         assert [lk.key for lk in view.locks_touching("docs/area/x.md", False)] == [
             "docs/area/**"]
         assert view.locks_touching("src/x.md", False) == []
+
+
+def test_m005_keeps_existing_locks_and_gives_them_no_agent_type(
+        state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_store, "MIGRATIONS", MIGRATIONS[:4])
+    monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", 4)
+    monkeypatch.setattr(sqlite_store, "LOCK_SELECT",
+                        "SELECT key, owner, acquired_at, renewed_at, ttl, exclusive, is_glob, "
+                        "reason, agent_id, fence, '' FROM locks")
+    with SqliteStore(state_dir) as store, store.transaction() as tx:
+        tx.db.execute("INSERT INTO locks (key, owner, acquired_at, renewed_at, ttl, agent_id) "
+                      "VALUES ('src/a.py', 'o', 1, 2, 9, 'agent-1')")
+    monkeypatch.undo()
+    with SqliteStore(state_dir) as store:
+        with store.read() as view:
+            [lock] = view.locks()
+        assert (lock.key, lock.owner, lock.agent_id, lock.agent_type) == (
+            "src/a.py", "o", "agent-1", "")
+        with store.transaction() as tx:
+            tx.put_lock(Lock(key="src/a.py", owner="o", acquired_at=1.0, renewed_at=3.0,
+                             ttl=9.0, agent_id="agent-1", agent_type="Explore"))
+        with store.read() as view:
+            assert [lk.agent_type for lk in view.locks()] == ["Explore"]
+    db = sqlite3.connect(state_dir / "coord.db")
+    assert db.execute("SELECT name FROM _migrations ORDER BY rowid").fetchall()[-1] == (
+        "m005_lock_agent_type",)
+    db.close()
 
 
 # --- corruption -----------------------------------------------------------------------------
