@@ -99,6 +99,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host_id", str, "", "this machine's name for session liveness (default: hostname)"),
     Setting("project_id", str, "", "the project's shared name on redis (default: from the "
             "origin remote)"),
+    Setting("subagents_share_locks", bool, False,
+            "subagents of one session share its locks instead of denying each other"),
 )
 # Settings a person must never see printed (status, --json, diagnose reports).
 SECRET_SETTINGS = frozenset({"redis_password"})
@@ -118,7 +120,8 @@ class Settings(_FrozenPlain):
               "lock_ttl", "session_ttl", "max_message_chars", "retention_messages",
               "deliver_chars", "midturn_interval", "midturn_wait", "slow_ms",
               "store_lock_timeout", "log_max_bytes", "redis_url", "redis_password",
-              "redis_connect_timeout", "redis_timeout", "host_id", "project_id", "sources")
+              "redis_connect_timeout", "redis_timeout", "host_id", "project_id",
+              "subagents_share_locks", "sources")
     _COMPARED = FIELDS[:-1]
 
     backend: str
@@ -142,6 +145,7 @@ class Settings(_FrozenPlain):
     redis_timeout: float
     host_id: str
     project_id: str
+    subagents_share_locks: bool
     sources: dict[str, str]
 
     def __init__(self, backend: str = "optimized", cache_ttl: float = 30.0,
@@ -154,12 +158,14 @@ class Settings(_FrozenPlain):
                  redis_url: str = "redis://127.0.0.1:6379/0", redis_password: str = "",
                  redis_connect_timeout: float = 1.0, redis_timeout: float = 2.0,
                  host_id: str = "", project_id: str = "",
+                 subagents_share_locks: bool = False,
                  sources: dict[str, str] | None = None) -> None:
         values = (backend, cache_ttl, broadcast_batch_size, batch_flush_interval, debug,
                   lock_ttl, session_ttl, max_message_chars, retention_messages,
                   deliver_chars, midturn_interval, midturn_wait, slow_ms,
                   store_lock_timeout, log_max_bytes, redis_url, redis_password,
                   redis_connect_timeout, redis_timeout, host_id, project_id,
+                  subagents_share_locks,
                   {} if sources is None else sources)
         for attr, value in zip(self.FIELDS, values, strict=True):
             object.__setattr__(self, attr, value)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # the hook path never imports typing, nor store.base (Protoco
     from pathlib import Path
     from typing import Any
 
-    from coord_hooks.coordination.locks import AcquireResult, Conflict, LockView
+    from coord_hooks.coordination.locks import AcquireResult, Asker, Conflict, LockView, Want
     from coord_hooks.coordination.messages import (
         Delivery,
         QueueRow,
@@ -32,9 +32,9 @@ if TYPE_CHECKING:  # the hook path never imports typing, nor store.base (Protoco
     from coord_hooks.settings import Settings
     from coord_hooks.store.base import Store
 
-__all__ = ["HEARTBEAT_EVERY", "MIN_PREFIX", "AcquireResult", "Conflict", "Coordinator",
-           "Delivery", "LockView", "QueueRow", "SessionView", "addressed_to", "ago",
-           "clean_body"]
+__all__ = ["HEARTBEAT_EVERY", "MIN_PREFIX", "AcquireResult", "Asker", "Conflict",
+           "Coordinator", "Delivery", "LockView", "QueueRow", "SessionView", "Want",
+           "addressed_to", "ago", "clean_body"]
 
 # Names other code imported from this module when it was one file: still importable
 # from here, loaded on first use (module __getattr__) so the lock path stays lean.
@@ -44,6 +44,8 @@ _MOVED = {
     "MIN_PREFIX": "coord_hooks.coordination.sessions",
     "SessionView": "coord_hooks.coordination.sessions",
     "AcquireResult": "coord_hooks.coordination.locks",
+    "Asker": "coord_hooks.coordination.locks",
+    "Want": "coord_hooks.coordination.locks",
     "Conflict": "coord_hooks.coordination.locks",
     "LockView": "coord_hooks.coordination.locks",
     "Delivery": "coord_hooks.coordination.messages",
@@ -147,13 +149,26 @@ class Coordinator:
 
     def try_acquire(self, session_id: str, target: str, *, cwd: str | None = None,
                     exclusive: bool = True, ttl: float | None = None, reason: str = "",
-                    agent_id: str = "", literal: bool = False,
+                    agent_id: str = "", agent_type: str = "", literal: bool = False,
                     glob: bool = False) -> AcquireResult:
         from coord_hooks.coordination import locks
 
         return locks.try_acquire(self, session_id, target, cwd=cwd, exclusive=exclusive,
-                                 ttl=ttl, reason=reason, agent_id=agent_id, literal=literal,
-                                 glob=glob)
+                                 ttl=ttl, reason=reason, agent_id=agent_id,
+                                 agent_type=agent_type, literal=literal, glob=glob)
+
+    def try_acquire_keys(self, asker: Asker, wants: list[Want]) -> list[AcquireResult]:
+        """Several keys in one transaction: all the wanted locks, or none (Bash)."""
+        from coord_hooks.coordination import locks
+
+        return locks.try_acquire_keys(self, asker, wants)
+
+    def hand_over(self, session_id: str, agent_id: str | None = None,
+                  keep: frozenset[str] = frozenset()) -> list[Lock]:
+        """A stopped subagent's locks pass to its session's main conversation."""
+        from coord_hooks.coordination import locks
+
+        return locks.hand_over(self, session_id, agent_id, keep)
 
     def acquire(self, session_id: str, target: str, **options: Any) -> Lock:
         from coord_hooks.coordination import locks

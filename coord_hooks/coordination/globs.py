@@ -216,6 +216,9 @@ def _inside(path: str, folder: str) -> bool:
     return path.startswith(folder + "/")
 
 
+inside = _inside  # public: a deny says which key lies inside which
+
+
 def _matches_below(pattern: list[str], path: list[str]) -> bool:
     """Could ``pattern`` match ``path`` itself or something inside it (segment-wise)?"""
     if not path:

@@ -399,7 +399,8 @@ def test_conflict_details(coord: Coordinator, clock: Clock) -> None:
     (conflict,) = result.conflicts
     assert conflict.to_dict() == {
         "key": "src/*.py", "holder": ALICE, "holder_handle": ALICE[:8], "holder_name": "alice",
-        "holder_task": "refactor the parser", "exclusive": True, "reason": "big edit",
+        "holder_task": "refactor the parser", "holder_agent_id": "", "holder_agent_type": "",
+        "exclusive": True, "reason": "big edit",
         "age_s": 130.0, "idle_s": 5.0,
         "ask": f"coord send {ALICE[:8]} 'Could you release src/*.py when you can?'",
     }
