@@ -15,7 +15,7 @@ import pytest
 
 from coord_hooks import __version__
 from coord_hooks.hook.entry import EVENTS
-from coord_hooks.hook.tools import FILE_TOOLS
+from coord_hooks.hook.tools import GUARDED_TOOLS
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_HOME = Path.home()  # read at import: the autouse fixture moves HOME per test
@@ -67,7 +67,7 @@ def test_hooks_json_shape() -> None:
         assert handler["type"] == "command"
         assert handler["command"] == f'"${{CLAUDE_PLUGIN_ROOT}}/shims/hooks.sh" {cli_name[event]}'
         assert isinstance(handler["timeout"], int) and 1 <= handler["timeout"] <= 10
-    assert hooks["PreToolUse"][0]["matcher"].split("|") == list(FILE_TOOLS)
+    assert hooks["PreToolUse"][0]["matcher"].split("|") == list(GUARDED_TOOLS)
     assert hooks["PreToolUse"][0]["hooks"][0]["timeout"] == 10
     assert hooks["SessionEnd"][0]["hooks"][0]["timeout"] <= 2  # 1.5 s budget anyway
     shim = REPO / "shims" / "hooks.sh"

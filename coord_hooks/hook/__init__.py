@@ -75,6 +75,7 @@ class HookRun:
         self.ctx: Context | None = None
         self.outcome = "ok"
         self.notes: dict[str, Any] = {}
+        self.perf: dict[str, Any] = {}  # extra fields of this run's performance.log line
 
     @property
     def session_id(self) -> str:

@@ -374,7 +374,7 @@ def _finish(run: Any, state_dir: Path | None, event: str, backend: str | None, o
 
         total = timer.total_ms()
         used = ctx.backend if ctx is not None else (backend or "")
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = dict(run.perf) if run is not None else {}
         if trips is not None:
             extra["round_trips"] = trips
         logs.log_performance(state_dir, hook=event, ms=total, backend=used, outcome=outcome,

@@ -1,5 +1,5 @@
 """PreToolUse: lock the file an Edit/Write/MultiEdit/NotebookEdit is about to change,
-or deny the tool call with who holds it.
+or deny the tool call with who holds it; a Bash command goes to `hook.bash`.
 
 Standard library only (hook hot path: this runs before every edit).
 """
@@ -15,8 +15,10 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-# The tools whose target file we lock (hooks.json uses the same list as its matcher).
+# The tools whose target file we lock; with Bash, the tools the PreToolUse hook guards
+# (hooks.json and `coord install` use GUARDED_TOOLS as the matcher).
 FILE_TOOLS = ("Edit", "Write", "MultiEdit", "NotebookEdit")
+GUARDED_TOOLS = (*FILE_TOOLS, "Bash")
 
 
 def target_path(payload: Mapping[str, Any]) -> str:
@@ -44,7 +46,12 @@ def pre_tool_use(run: HookRun) -> dict[str, Any] | None:
     Allowing prints nothing: an explicit "allow" would skip the user's own permission
     prompts, which is not ours to decide.
     """
-    if payload_text(run.payload, "tool_name") not in FILE_TOOLS:
+    tool_name = payload_text(run.payload, "tool_name")
+    if tool_name == "Bash":
+        from coord_hooks.hook import bash  # an Edit never loads the shell guard
+
+        return bash.pre_tool_use(run)
+    if tool_name not in FILE_TOOLS:
         run.outcome = "skipped"
         return None
     path = target_path(run.payload)
@@ -58,6 +65,7 @@ def pre_tool_use(run: HookRun) -> dict[str, Any] | None:
     run.touch(ctx)
     result = ctx.coordinator.try_acquire(run.session_id, path, cwd=run.cwd, exclusive=True,
                                          agent_id=payload_text(run.payload, "agent_id")[:100],
+                                         agent_type=payload_text(run.payload, "agent_type")[:100],
                                          literal=True)
     run.timer.mark("acquire")
     run.notes["key"] = result.key

@@ -31,7 +31,7 @@ from coord_hooks.paths import PLUGIN_ROOT
 SCOPES = ("user", "project", "local")
 MARK = "# coord-hooks:installed"
 ALLOW_RULE = "Bash(coord:*)"
-FILE_TOOLS_MATCHER = "Edit|Write|MultiEdit|NotebookEdit"
+GUARDED_TOOLS_MATCHER = "Edit|Write|MultiEdit|NotebookEdit|Bash"  # hook.tools.GUARDED_TOOLS
 RECORD_NAME = "installs.json"
 
 
@@ -50,7 +50,7 @@ class HookSpec:
 HOOKS: tuple[HookSpec, ...] = (
     HookSpec("SessionStart", "session-start", 5),
     HookSpec("UserPromptSubmit", "user-prompt-submit", 5),
-    HookSpec("PreToolUse", "pre-tool-use", 10, FILE_TOOLS_MATCHER),
+    HookSpec("PreToolUse", "pre-tool-use", 10, GUARDED_TOOLS_MATCHER),
     HookSpec("PostToolUse", "post-tool-use", 5),
     HookSpec("Stop", "stop", 5),
     HookSpec("SubagentStart", "subagent-start", 5),
@@ -71,8 +71,8 @@ def _group(spec: HookSpec, command: str) -> dict[str, Any]:
 def plugin_hooks() -> dict[str, Any]:
     """The plugin's ``hooks.json`` document (tests keep the committed file equal to it)."""
     return {
-        "description": "coord-hooks: register sessions, lock files before Edit/Write, "
-                       "deliver peer messages",
+        "description": "coord-hooks: register sessions, lock files before Edit/Write/Bash "
+                       "writes them, deliver peer messages",
         "hooks": {spec.event: [_group(spec, f'"${{CLAUDE_PLUGIN_ROOT}}/shims/hooks.sh" '
                                             f"{spec.cli}")]
                   for spec in HOOKS},

@@ -252,7 +252,8 @@ def test_subagent_edit_is_locked_for_the_parent_with_agent_id(project: Project) 
 
 def test_tools_outside_the_matcher_print_nothing_and_lock_nothing(project: Project) -> None:
     a = _register(project, "a")
-    result = project.run("pre-tool-use", pl.bash(a.session_id, project.cwd, "rm -rf build"), a)
+    result = project.run("pre-tool-use", pl.pre_tool_use(
+        a.session_id, project.cwd, "Glob", {"pattern": "**/*.py", "path": project.cwd}), a)
     assert result.output is None
     assert project.coordinator().locks() == []
     assert project.perf_log()[-1]["outcome"] == "skipped"

@@ -60,7 +60,7 @@ def test_round_trip_keeps_everything_else(project: Path, scope: str) -> None:
     assert len(_ours(data)) == len(install.HOOKS)
     assert data["hooks"]["PreToolUse"][:2] == THEIRS["hooks"]["PreToolUse"]
     ours_pre = data["hooks"]["PreToolUse"][2]
-    assert ours_pre["matcher"] == "Edit|Write|MultiEdit|NotebookEdit"
+    assert ours_pre["matcher"] == "Edit|Write|MultiEdit|NotebookEdit|Bash"
     assert ours_pre["hooks"][0]["timeout"] == 10
     assert data["hooks"]["Stop"][0] == THEIRS["hooks"]["Stop"][0]
     for key in ("model", "env", "permissions", "statusLine"):

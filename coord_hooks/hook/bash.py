@@ -1,0 +1,196 @@
+"""PreToolUse for Bash: a command that would write a file another session holds is denied
+before it runs, like an Edit; the files it writes are then locked for this session.
+
+1. A plainly read-only command (`plainly_read_only`: ``git status``, ``ls``, ``cat f``,
+   ``grep -rn x src``...) is let through at once: no store, no parser. It writes nothing
+   whoever holds what, so there is nothing to check (the benchmark's Bash row).
+2. Anything else is parsed (`bashwrites.analyze`, imported here, lazily: ~2.5 ms) and
+   its targets become lock keys exactly as an Edit's ``file_path`` does. All of them are
+   checked, and the files among them locked, in ONE store transaction
+   (`Coordinator.try_acquire_keys`): a target held by another session (or by a sibling
+   subagent) denies the whole command, listing every held target; a folder target
+   (``rm -r dir``, ``git checkout -- .``) is denied by any lock inside it but is not
+   locked itself (that would keep everyone out of the whole folder).
+3. Deletes and moves lock like writes: ``rm f`` or ``mv f g`` takes (or keeps) this
+   session's lock on ``f``, so nobody recreates a file in the middle of its refactor;
+   nothing is released by a command (``coord unlock``, the lease or the session's end
+   does that), and nobody else's lock ever is.
+4. What the parser cannot judge (scripts, ``python -c``, ``make``, variables, globs,
+   ``$(...)``) runs: the hook fails open. Its resolved targets are still checked; the
+   session is told once (`UNJUDGED_NOTICE`) that writes through such commands are not
+   checked, and ``logs/performance.log`` counts them for ``coord status``.
+
+Standard library only (hook hot path).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from coord_hooks.hook import TAG, HookRun, hook_output, payload_mapping, payload_text
+from coord_hooks.hook.render import CONTEXT_LIMIT
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
+if TYPE_CHECKING:
+    from typing import Any
+
+    from coord_hooks.context import Context
+    from coord_hooks.coordination import AcquireResult, Want
+    from coord_hooks.hook.bashwrites import Analysis
+
+# Commands that write no file whatever their arguments: a subset of bashwrites'
+# READ_ONLY (plus ``cd``, which only moves), kept small on purpose; tests check both.
+READ_ONLY_COMMANDS = frozenset({
+    "ls", "cat", "head", "tail", "wc", "grep", "egrep", "fgrep", "rg", "pwd", "echo",
+    "printf", "which", "type", "stat", "diff", "cmp", "realpath", "readlink", "dirname",
+    "basename", "whoami", "uname", "true", "false", "test", "[", "jq", "coord", "cd"})
+# git subcommands that write no work-tree file (a subset of bashwrites' _GIT_READ_ONLY);
+# ``--output`` anywhere sends the command to the parser.
+READ_ONLY_GIT = frozenset({
+    "status", "diff", "log", "show", "blame", "rev-parse", "ls-files", "ls-tree", "grep",
+    "describe", "shortlog", "reflog", "branch", "remote"})
+# Anything that can write or run another command hides behind one of these.
+_NOT_PLAIN = ("`", "$(", "<(", ">", "\\", "<<", "--output")
+_SEGMENT = re.compile(r"[;&|(){}\n]")
+MAX_REASON = CONTEXT_LIMIT  # a deny reason over 10,000 characters is spilled to a file
+NOTICE_DIR = "notices"
+UNJUDGED_NOTICE = (
+    "{tag} Not checked: coord-hooks cannot tell which files `{what}` writes, so it runs "
+    "without a lock check. Writes through scripts, interpreters, build tools, or paths "
+    "made of variables, globs or $(...) are not guarded against other sessions' locks; "
+    "plain shell writes (>, tee, sed -i, mv, cp, rm, ...) and Edit/Write are. (Said once "
+    "per session.)")
+
+
+def plainly_read_only(command: str) -> bool:
+    """True when the command certainly writes nothing: every simple command in it is a
+    read-only one, with no redirection, substitution, escape or here-doc anywhere.
+
+    A lexical check, deliberately narrow (anything unusual goes to the parser), and
+    sound by construction: a command word hidden by quoting, a variable or a wrapper
+    (``env``, ``xargs``, ``sh -c``) is not in the list, so it is parsed.
+    """
+    if any(mark in command for mark in _NOT_PLAIN):
+        return False
+    for segment in _SEGMENT.split(command):
+        words = segment.split()
+        if not words:
+            continue
+        if words[0] == "git":
+            if len(words) < 2 or words[1] not in READ_ONLY_GIT:
+                return False
+        elif words[0] not in READ_ONLY_COMMANDS:
+            return False
+    return True
+
+
+def pre_tool_use(run: HookRun) -> dict[str, Any] | None:
+    """Deny a Bash command that would write a file another session holds; lock the rest."""
+    run.perf["tool"] = "Bash"
+    command = payload_mapping(run.payload, "tool_input").get("command")
+    if not run.session_id or not isinstance(command, str):
+        run.outcome = "no-session" if not run.session_id else "no-command"
+        return None
+    if plainly_read_only(command):
+        run.outcome = "read-only"
+        return None
+    ctx = run.open()
+    run.touch(ctx)
+    from coord_hooks.hook.bashwrites import analyze  # only commands that may write pay it
+
+    analysis = analyze(command, run.cwd, home=run.environ.get("HOME") or None,
+                       is_dir=os.path.isdir)
+    run.timer.mark("parse")
+    run.perf["targets"] = len(analysis.targets)
+    if analysis.unresolved:
+        run.perf["unjudged"] = sorted({u.kind for u in analysis.unresolved})
+    wants, forms = _wants(ctx, analysis, run.cwd)
+    if wants:
+        denial = _check_and_lock(run, ctx, wants, forms)
+        if denial is not None:
+            return denial
+    else:
+        run.outcome = "no-writes"
+    if analysis.unresolved and _first_notice(ctx, run.session_id):
+        text = UNJUDGED_NOTICE.format(tag=TAG, what=_short(str(analysis.unresolved[0])))
+        return hook_output("PreToolUse", additionalContext=text)
+    return None
+
+
+def _wants(ctx: Context, analysis: Analysis, cwd: str) -> tuple[list[Want], dict[str, str]]:
+    """One lock key per distinct target (and the construct that writes it)."""
+    from coord_hooks.coordination.locks import Want
+
+    wants: list[Want] = []
+    forms: dict[str, str] = {}
+    for target in analysis.targets:
+        key, _ = ctx.coordinator.key_for(target.path, cwd, literal=True)
+        if key in forms:
+            continue
+        forms[key] = target.form
+        # A folder stands for everything inside it: checked, never locked whole.
+        wants.append(Want(key, False, take=not os.path.isdir(target.path)))
+    return wants, forms
+
+
+def _check_and_lock(run: HookRun, ctx: Context, wants: list[Want],
+                    forms: dict[str, str]) -> dict[str, Any] | None:
+    from coord_hooks.coordination.locks import Asker
+
+    asker = Asker(run.session_id, payload_text(run.payload, "agent_id")[:100],
+                  payload_text(run.payload, "agent_type")[:100])
+    results = ctx.coordinator.try_acquire_keys(asker, wants)
+    run.timer.mark("acquire")
+    held = [r for r in results if r.conflicts]
+    if not held:
+        run.outcome = "locked"
+        return None
+    run.outcome = "deny"
+    run.notes["keys"] = [r.key for r in held]
+    return hook_output("PreToolUse", permissionDecision="deny",
+                       permissionDecisionReason=denial_reason(held, forms))
+
+
+def denial_reason(held: list[AcquireResult], forms: dict[str, str]) -> str:
+    """Every held target with who holds it (the Edit deny's wording), within the limit."""
+    count = len(held)
+    noun = "a file" if count == 1 else f"{count} files"
+    tail = (f" The Bash command was not run: it would write {noun} another session holds. "
+            "Work on something else meanwhile, or ask and retry later (`coord locks` "
+            "lists every lock).")
+    parts: list[str] = []
+    size = len(TAG) + len(tail) + 80
+    for shown, result in enumerate(held):
+        form = forms.get(result.key, "")
+        text = (f"{result.denial_reason()}" + (f" (Bash: {form})" if form else ""))
+        if size + len(text) > MAX_REASON:
+            parts.append(f"… and {count - shown} more held target(s).")
+            break
+        parts.append(text)
+        size += len(text) + 1
+    return f"{TAG} {' '.join(parts)}{tail}"
+
+
+def _first_notice(ctx: Context, session_id: str) -> bool:
+    """True the first time this session gets the unjudged notice (a marker file made
+    with O_EXCL: once, even when two of its hooks race; no store transaction)."""
+    from coord_hooks.model import lock_id_for
+
+    folder = ctx.state_dir / NOTICE_DIR
+    try:
+        if folder.is_symlink():
+            return False  # a committed link must not make us write elsewhere
+        folder.mkdir(mode=0o700, exist_ok=True)
+        name = f"bash-unjudged-{lock_id_for('bash-unjudged', session_id)}"
+        fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                     | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError:  # FileExistsError: told already; anything else: say nothing
+        return False
+    os.close(fd)
+    return True
+
+
+def _short(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
