@@ -732,9 +732,10 @@ def _h_git(an: Analyzer, name: str, args: list[Word], st: State,
     if handler is not None:
         handler(an, sub or "", rest, here, redirs)
     elif sub in _GIT_READ_ONLY:
-        if sub == "diff":
-            for out in option_values(getopt(rest)[0], "--output"):
-                an.target(out, here, "git-diff", "write")
+        if sub in ("diff", "log", "show"):  # log and show take diff's --output too
+            for out in option_values(getopt(rest, "", frozenset({"--output"}))[0],
+                                     "--output"):
+                an.target(out, here, f"git-{sub}", "write")
         return
     elif sub in _GIT_WORKTREE:
         an.note(GIT_WORKTREE, "git " + (sub or ""), command_text(args[i:]))
