@@ -113,7 +113,8 @@ def pre_tool_use(run: HookRun) -> dict[str, Any] | None:
     else:
         run.outcome = "no-writes"
     if analysis.unresolved and _first_notice(ctx, run.session_id):
-        text = UNJUDGED_NOTICE.format(tag=TAG, what=_short(str(analysis.unresolved[0])))
+        first = analysis.unresolved[0]
+        text = UNJUDGED_NOTICE.format(tag=TAG, what=_short(first.detail or first.form))
         return hook_output("PreToolUse", additionalContext=text)
     return None
 
