@@ -43,6 +43,7 @@ def _status_overview(ctx: Context) -> dict[str, Any]:
         "locks": [views.lock_dict(v) for v in coordinator.locks()],
         "queue": [views.queue_dict(r) for r in coordinator.queue()],
         "pending_broadcasts": _pending_broadcasts(ctx),
+        "guard": views.guard_view(ctx),
     }
 
 
@@ -74,7 +75,12 @@ def status(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Sessions, locks and the message queue at a glance, or one detailed view."""
+    """Sessions, locks and the message queue at a glance, or one detailed view.
+
+    The overview starts with what the hook guards (Edit, Write, MultiEdit, NotebookEdit,
+    and Bash commands it can parse) and how many recent Bash commands it could not judge
+    (those run unchecked: scripts, interpreters, build tools, variables in paths).
+    """
     chosen = [name for name, on in (("--queue", queue), ("--cache", cache),
                                     ("--cache-stats", cache_stats),
                                     ("--performance", performance)) if on]
@@ -100,6 +106,8 @@ def _show_overview(doc: dict[str, Any], as_json: bool) -> None:
     if store.get("url"):
         say(f"redis at {store['url']} · {store.get('project', '')} · this machine is "
             f"{store.get('host_id', '?')}")
+    for line in views.guard_lines(doc["guard"]):
+        say(line)
     print_table("Sessions", views.SESSION_COLUMNS,
                 [views.session_row(d) for d in doc["sessions"]], "Sessions: none live")
     print_table("Locks", views.LOCK_COLUMNS, [views.lock_row(d) for d in doc["locks"]],

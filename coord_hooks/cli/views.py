@@ -126,6 +126,7 @@ def lock_record(lock: Lock, holder: Session | None, active: bool, now: float
         "reason": lock.reason,
         "agent_id": lock.agent_id,
         "fence": lock.fence,  # fencing token (redis); 0 where the backend gives none
+        "agent_type": lock.agent_type,
         "acquired_at": lock.acquired_at,
         "renewed_at": lock.renewed_at,
         "ttl_s": lock.ttl,
@@ -140,8 +141,11 @@ def lock_dict(view: LockView) -> dict[str, Any]:
 
 
 def lock_row(d: Mapping[str, Any]) -> list[str]:
-    holder = peer_words(d["holder_handle"] + (f" ({d['holder_name']})" if d["holder_name"]
-                                              else ""), 100)
+    holder = d["holder_handle"] + (f" ({d['holder_name']})" if d["holder_name"] else "")
+    if d.get("agent_id"):  # held by a subagent of that session
+        kind = f" {d['agent_type']}" if d.get("agent_type") else ""
+        holder += f" / subagent {d['agent_id'][:8]}{kind}"
+    holder = peer_words(holder, 160)
     mode = ("exclusive" if d["exclusive"] else "shared") + (" glob" if d["is_glob"] else "")
     return [peer_words(d["key"], 300), holder, mode, peer_words(d["reason"]) or "-",
             age_text(d["age_s"]),
@@ -397,6 +401,57 @@ def performance_view(ctx: Context, window: int = PERF_WINDOW) -> dict[str, Any]:
         "slow_operations": slow,
         "note": None if runs else "no hook runs recorded yet",
     }
+
+
+def guard_view(ctx: Context, window: int = PERF_WINDOW) -> dict[str, Any]:
+    """What the PreToolUse hook guards, and how its Bash checks went lately.
+
+    Counted from the last ``window`` lines of ``logs/performance.log`` (the Bash hook
+    writes ``tool``, ``outcome`` and the ``unjudged`` kinds there: no store write per
+    command). ``unjudged``: commands that ran without a full check (a script, ``make``,
+    a variable in a path...).
+    """
+    from coord_hooks.hook.tools import FILE_TOOLS
+
+    counts = {"runs": 0, "read_only": 0, "parsed": 0, "locked": 0, "denied": 0,
+              "unjudged": 0}
+    kinds: dict[str, int] = {}
+    for record in _tail_json_lines(ctx.state_dir / "logs" / "performance.log", window):
+        if record.get("tool") != "Bash":
+            continue
+        counts["runs"] += 1
+        outcome = record.get("outcome")
+        if outcome == "read-only":
+            counts["read_only"] += 1
+        elif outcome in ("deny", "locked", "no-writes"):
+            counts["parsed"] += 1
+            if outcome == "deny":
+                counts["denied"] += 1
+            elif outcome == "locked":
+                counts["locked"] += 1
+        unjudged = record.get("unjudged")
+        if isinstance(unjudged, list) and unjudged:
+            counts["unjudged"] += 1
+            for kind in unjudged:
+                kinds[str(kind)] = kinds.get(str(kind), 0) + 1
+    return {"guarded": [*FILE_TOOLS, "Bash (parsed)"], "window": window, "bash": counts,
+            "unjudged_by_kind": dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
+            "subagents_share_locks": ctx.settings.subagents_share_locks}
+
+
+def guard_lines(d: Mapping[str, Any]) -> list[str]:
+    """Two lines for ``coord status``: what is guarded, and the recent Bash figures."""
+    bash = d["bash"]
+    lines = ["guarded: " + ", ".join(d["guarded"])]
+    if bash["runs"]:
+        kinds = ", ".join(f"{k} {n}" for k, n in d["unjudged_by_kind"].items())
+        lines.append(f"Bash commands (last {d['window']} hook runs): {bash['runs']} seen, "
+                     f"{bash['read_only']} read-only, {bash['parsed']} parsed, "
+                     f"{bash['denied']} denied, {bash['unjudged']} not judged"
+                     + (f" ({kinds})" if kinds else ""))
+    else:
+        lines.append("Bash commands: none seen yet")
+    return lines
 
 
 def _latency(values: list[float]) -> dict[str, Any]:

@@ -32,8 +32,8 @@ SESSION_KEYS = {"session_id", "handle", "name", "task", "state", "live", "end_re
                 "hostname", "cwd", "project_dir", "model", "source", "registered_at",
                 "last_seen", "ended_at", "idle_s", "locks", "unread"}
 LOCK_KEYS = {"key", "is_glob", "exclusive", "owner", "holder_handle", "holder_name", "reason",
-             "agent_id", "acquired_at", "renewed_at", "ttl_s", "age_s", "idle_s", "active",
-             "fence"}
+             "agent_id", "agent_type", "acquired_at", "renewed_at", "ttl_s", "age_s", "idle_s",
+             "active", "fence"}
 MESSAGE_KEYS = {"seq", "created_at", "age_s", "sender", "sender_handle", "sender_name",
                 "recipient", "recipient_handle", "recipient_name", "broadcast", "urgent", "body"}
 QUEUE_KEYS = {"session_id", "handle", "name", "live", "unread", "urgent",
@@ -559,7 +559,7 @@ def test_status_json(team: Coordinator, state_dir: Path, project: Path) -> None:
     team.send(None, "bbbb2", "hello")
     doc = as_json(coord("status", "--json"))
     assert list(doc) == ["backend", "state_dir", "project_root", "store", "sessions", "locks",
-                         "queue", "pending_broadcasts"]
+                         "queue", "pending_broadcasts", "guard"]
     assert doc["store"] == {}  # only a shared server (redis) says where and which project
     assert doc["state_dir"] == str(state_dir) and doc["project_root"] == str(project)
     assert all(set(s) == SESSION_KEYS for s in doc["sessions"])
@@ -568,6 +568,33 @@ def test_status_json(team: Coordinator, state_dir: Path, project: Path) -> None:
     bob = next(q for q in doc["queue"] if q["session_id"] == BOB)
     assert bob["unread"] == 1 and bob["oldest_unread_age_s"] is not None
     assert doc["pending_broadcasts"] == 0
+
+
+def test_status_says_what_is_guarded_and_counts_unjudged_bash(team: Coordinator,
+                                                              state_dir: Path) -> None:
+    assert coord("status").stdout.splitlines()[1:3] == [
+        "guarded: Edit, Write, MultiEdit, NotebookEdit, Bash (parsed)",
+        "Bash commands: none seen yet"]
+    log = state_dir / "logs" / "performance.log"
+    log.parent.mkdir(exist_ok=True)
+    lines = [{"hook": "PreToolUse", "tool": "Bash", "outcome": "read-only"},
+             {"hook": "PreToolUse", "tool": "Bash", "outcome": "no-writes",
+              "unjudged": ["program"]},
+             {"hook": "PreToolUse", "tool": "Bash", "outcome": "locked",
+              "unjudged": ["program", "variable"]},
+             {"hook": "PreToolUse", "tool": "Bash", "outcome": "deny"},
+             {"hook": "PreToolUse", "outcome": "locked"},  # an Edit
+             {"hook": "PostToolUse", "outcome": "ok"}]
+    log.write_text("".join(json.dumps({"ts": 1.0, "ms": 30.0, **line}) + "\n"
+                           for line in lines))
+    out = coord("status").stdout.splitlines()
+    assert out[2] == ("Bash commands (last 1000 hook runs): 4 seen, 1 read-only, 3 parsed, "
+                      "1 denied, 2 not judged (program 2, variable 1)")
+    guard = as_json(coord("status", "--json"))["guard"]
+    assert guard["bash"] == {"runs": 4, "read_only": 1, "parsed": 3, "locked": 1,
+                             "denied": 1, "unjudged": 2}
+    assert guard["unjudged_by_kind"] == {"program": 2, "variable": 1}
+    assert guard["subagents_share_locks"] is False
 
 
 def test_status_queue(team: Coordinator) -> None:

@@ -29,8 +29,8 @@ SESSION_KEYS = {"session_id", "handle", "name", "task", "state", "live", "end_re
                 "hostname", "cwd", "project_dir", "model", "source", "registered_at",
                 "last_seen", "ended_at", "idle_s", "locks", "unread"}
 LOCK_KEYS = {"key", "is_glob", "exclusive", "owner", "holder_handle", "holder_name", "reason",
-             "agent_id", "acquired_at", "renewed_at", "ttl_s", "age_s", "idle_s", "active",
-             "fence"}
+             "agent_id", "agent_type", "acquired_at", "renewed_at", "ttl_s", "age_s", "idle_s",
+             "active", "fence"}
 MESSAGE_KEYS = {"seq", "created_at", "age_s", "sender", "sender_handle", "sender_name",
                 "recipient", "recipient_handle", "recipient_name", "broadcast", "urgent", "body"}
 
@@ -99,6 +99,10 @@ def test_lock_dict_and_row() -> None:
     assert glob["holder_name"] == ""
     assert views.lock_row(glob) == ["docs/**", "aaaa1111", "shared glob", "-", "10m ago",
                                     "2m ago", "90s", "lapsed"]
+    sub = views.lock_dict(LockView(_lock(agent_id="a16c0a5686fa4c219", agent_type="Explore"),
+                                   ALICE, True, NOW))
+    assert (sub["agent_id"], sub["agent_type"]) == ("a16c0a5686fa4c219", "Explore")
+    assert views.lock_row(sub)[1] == "aaaa1111 (alice) / subagent a16c0a56 Explore"
 
 
 def test_message_dict_direct_from_human() -> None:

@@ -149,3 +149,28 @@ def test_the_optimized_shim_skips_site_packages(project: Project, tmp_path: Path
     trace = _trace(_deny_scenario(project, {"COORD_PYTHON": str(wrapper)}), out)
     assert "site" not in trace.loaded
     assert "coord_hooks.store.optimized" in trace.loaded
+
+
+def test_bash_pre_tool_use_stays_standard_library_and_lean(project: Project,
+                                                          tmp_path: Path) -> None:
+    a, b = project.session("a"), project.session("b")
+    project.run("pre-tool-use", pl.write(a.session_id, project.cwd, f"{project.cwd}/k.py"), a)
+    wrapper, out = _wrapper(tmp_path)
+    env = {"COORD_PYTHON": str(wrapper)}
+    denied = project.run("pre-tool-use", pl.bash(b.session_id, project.cwd, "sed -i s/a/b/ k.py"),
+                         b, extra_env=env)
+    assert json.loads(denied.stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"
+    trace = _trace(denied.stderr, out)
+    assert {"coord_hooks.hook.bash", "coord_hooks.hook.bashwrites.analysis",
+            "coord_hooks.coordination.locks"} <= trace.loaded
+    assert forbidden_in(trace.loaded) == []
+    assert sorted(set(SLOW_STDLIB) & trace.loaded) == []
+    # a plainly read-only command loads neither the parser nor the store
+    quiet = project.run("pre-tool-use", pl.bash(b.session_id, project.cwd, "git status"), b,
+                        extra_env=env)
+    assert quiet.stdout == ""
+    trace = _trace(quiet.stderr, out)
+    assert "coord_hooks.hook.bash" in trace.loaded
+    assert not {m for m in trace.loaded if m.startswith(("coord_hooks.hook.bashwrites",
+                                                          "coord_hooks.store",
+                                                          "coord_hooks.coordination"))}
