@@ -85,10 +85,15 @@ OPERATION_WHAT = {
 }
 # Hook events measured for the per-event latency table (label -> event).
 EVENTS = ("session-start", "user-prompt-submit", "user-prompt-submit (idle)",
-          "pre-tool-use", "pre-tool-use (renew)", "pre-tool-use (deny)", "post-tool-use",
-          "stop")
+          "pre-tool-use", "pre-tool-use (renew)", "pre-tool-use (deny)",
+          "pre-tool-use (bash)", "pre-tool-use (bash write)", "post-tool-use", "stop")
 HOOK_NAMES = {"session-start": "SessionStart", "user-prompt-submit": "UserPromptSubmit",
               "pre-tool-use": "PreToolUse", "post-tool-use": "PostToolUse", "stop": "Stop"}
+# The Bash rows (issue 10): a harmless command as agents run them most, and a write to a
+# new file (parsed, checked against every lock, locked); the first should cost no more
+# than 1.2x the Edit row's new lock.
+BASH_HARMLESS = "git status --short && ls -la src | head -20"
+BASH_TARGET = 1.2
 TARGET_EVENTS = ("pre-tool-use", "user-prompt-submit", "user-prompt-submit (idle)",
                  "pre-tool-use (renew)")
 SWEEP_EVENTS = ("pre-tool-use", "user-prompt-submit")
@@ -356,6 +361,12 @@ def edit_payload(event: str, session_id: str, cwd: Path, path: Path) -> bytes:
     return payload(event, session_id, cwd, **extra)
 
 
+def bash_payload(session_id: str, cwd: Path, command: str) -> bytes:
+    return payload("pre-tool-use", session_id, cwd, tool_name="Bash",
+                   tool_input={"command": command, "description": "bench"},
+                   tool_use_id="toolu_bench")
+
+
 @dataclass
 class World:
     """A backend, its state directory, and the environment its calls run in."""
@@ -593,6 +604,20 @@ class Bench:
             self._check("pre-tool-use (deny)", world.backend, sample, b'"deny"' in sample.stdout)
             return sample
 
+        def bash_read() -> Sample:
+            sample = self._hook(world, "pre-tool-use",
+                                bash_payload(roles.locker, cwd, BASH_HARMLESS))
+            self._check("pre-tool-use (bash)", world.backend, sample,
+                        sample.stdout.strip() == b"")
+            return sample
+
+        def bash_write() -> Sample:
+            sample = self._hook(world, "pre-tool-use", bash_payload(
+                roles.locker, cwd, f"sed -i 's/a/b/' bench/bash_{tag}.py"))
+            self._check("pre-tool-use (bash write)", world.backend, sample,
+                        sample.stdout.strip() == b"")
+            return sample
+
         def post() -> Sample:
             return self._hook(world, "post-tool-use",
                               edit_payload("post-tool-use", roles.reader, cwd, edit))
@@ -608,6 +633,8 @@ class Bench:
         yield "pre-tool-use (renew)", renew
         if roles.holder is not None:
             yield "pre-tool-use (deny)", deny
+        yield "pre-tool-use (bash)", bash_read
+        yield "pre-tool-use (bash write)", bash_write
         yield "post-tool-use", post
         yield "stop", stop
 
@@ -898,6 +925,7 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         value = ratio(entry["redis"].get("p50_ms"), entry["sqlite"].get("p50_ms"))
         result.append({"target": f"{event} p50: redis <= 1.2x sqlite", "value": value,
                        "limit": 1.2, "met": value is not None and value <= 1.2})
+    result.append(bash_target(report))
     growth = report["scaling"].get("growth_vs_empty", {}).get("optimized", {})
     largest = report["scaling"].get("largest")
     if largest:
@@ -907,6 +935,24 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
                            "value": value, "limit": 1.3,
                            "met": value is not None and value <= 1.3})
     return result
+
+
+def bash_target(report: dict[str, Any]) -> dict[str, Any]:
+    """Harmless Bash pre-tool-use p50 against the Edit's (new lock), optimized backend."""
+    events = report["events"]
+    bash = events.get("pre-tool-use (bash)", {}).get("optimized", {}).get("p50_ms")
+    edit = events.get("pre-tool-use", {}).get("optimized", {}).get("p50_ms")
+    value = ratio(bash, edit)
+    # Both ran back to back in every round: the median of per-round ratios is what load
+    # drift on a shared machine disturbs least.
+    pairs = zip(events.get("pre-tool-use (bash)", {}).get("optimized", {}).get("samples_ms", []),
+                events.get("pre-tool-use", {}).get("optimized", {}).get("samples_ms", []),
+                strict=False)
+    per_round = [b / e for b, e in pairs if e > 0]
+    return {"target": f"pre-tool-use (bash) p50 <= {BASH_TARGET}x pre-tool-use (Edit) p50",
+            "value": value, "limit": BASH_TARGET,
+            "paired": round(statistics.median(per_round), 2) if per_round else None,
+            "met": value is not None and value <= BASH_TARGET}
 
 
 # --- files ------------------------------------------------------------------------------------

@@ -45,8 +45,11 @@ def test_quick_benchmark_runs_and_its_json_parses(tmp_path: Path) -> None:
         assert report["operations"]["memory"][backend]["p50_kb"] > 1000
     for label in ("python3 -c pass (PATH)", "resolved -c pass", "resolved -I -S -c pass"):
         assert report["baselines"][label]["n"] == rounds
-    for event in ("session-start", "user-prompt-submit", "pre-tool-use", "stop"):
+    for event in ("session-start", "user-prompt-submit", "pre-tool-use", "stop",
+                  "pre-tool-use (bash)", "pre-tool-use (bash write)"):
         assert report["events"][event]["optimized"]["vs_python3_p50"] > 0
+    [bash] = [t for t in report["targets"] if t["target"].startswith("pre-tool-use (bash)")]
+    assert bash["value"] > 0 and bash["paired"] > 0 and bash["limit"] == 1.2
     assert [p["messages"] for p in report["scaling"]["points"]] == [0, 300]
     assert report["scaling"]["growth_vs_empty"]["optimized"]["pre-tool-use"] > 0
     assert {t["target"] for t in report["targets"]} >= {
