@@ -182,7 +182,8 @@ class UnreadableConflict(Conflict):
 
     def to_dict(self) -> dict[str, Any]:
         return {**dict.fromkeys(("key", "holder", "holder_handle", "holder_name",
-                                 "holder_task", "reason", "ask"), ""),
+                                 "holder_task", "holder_agent_id", "holder_agent_type",
+                                 "reason", "ask"), ""),
                 "key": self.record, "exclusive": True, "age_s": None, "idle_s": None}
 
 

@@ -604,20 +604,6 @@ class Bench:
             self._check("pre-tool-use (deny)", world.backend, sample, b'"deny"' in sample.stdout)
             return sample
 
-        def bash_read() -> Sample:
-            sample = self._hook(world, "pre-tool-use",
-                                bash_payload(roles.locker, cwd, BASH_HARMLESS))
-            self._check("pre-tool-use (bash)", world.backend, sample,
-                        sample.stdout.strip() == b"")
-            return sample
-
-        def bash_write() -> Sample:
-            sample = self._hook(world, "pre-tool-use", bash_payload(
-                roles.locker, cwd, f"sed -i 's/a/b/' bench/bash_{tag}.py"))
-            self._check("pre-tool-use (bash write)", world.backend, sample,
-                        sample.stdout.strip() == b"")
-            return sample
-
         def post() -> Sample:
             return self._hook(world, "post-tool-use",
                               edit_payload("post-tool-use", roles.reader, cwd, edit))
@@ -633,8 +619,7 @@ class Bench:
         yield "pre-tool-use (renew)", renew
         if roles.holder is not None:
             yield "pre-tool-use (deny)", deny
-        yield "pre-tool-use (bash)", bash_read
-        yield "pre-tool-use (bash write)", bash_write
+        yield from bash_calls(self, world, tag)
         yield "post-tool-use", post
         yield "stop", stop
 
@@ -872,6 +857,23 @@ def round_trips(state_dir: Path) -> dict[str, float]:
             key = f"{record.get('hook')} ({record.get('outcome')})"
             seen.setdefault(key, []).append(int(record["round_trips"]))
     return {key: statistics.median(values) for key, values in sorted(seen.items())}
+
+
+def bash_calls(bench: Bench, world: World, tag: str
+               ) -> Iterator[tuple[str, Callable[[], Sample]]]:
+    """The Bash rows of a round: a harmless command (the read-only fast path) and a
+    ``sed -i`` of a new file (parsed, checked against every lock, locked)."""
+    def call(label: str, command: str) -> Callable[[], Sample]:
+        def run() -> Sample:
+            sample = bench._hook(world, "pre-tool-use",
+                                 bash_payload(world.roles.locker, world.project, command))
+            bench._check(label, world.backend, sample, sample.stdout.strip() == b"")
+            return sample
+        return run
+
+    yield "pre-tool-use (bash)", call("pre-tool-use (bash)", BASH_HARMLESS)
+    yield "pre-tool-use (bash write)", call("pre-tool-use (bash write)",
+                                            f"sed -i 's/a/b/' bench/bash_{tag}.py")
 
 
 def _compare(entry: dict[str, Any], backends: Sequence[str], key: str,

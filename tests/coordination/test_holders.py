@@ -7,6 +7,8 @@ test_coordination's, imported by name (hence F811 where a test takes one as argu
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from test_coordination import (  # noqa: F401 - fixtures used by name
     ALICE,
@@ -164,3 +166,24 @@ def test_several_keys_follow_the_subagent_rules(coord: Coordinator, share: bool)
     if share:
         expected.append(("src/b.py", ALICE, SUB_2, "Explore"))
     assert holders(coord) == expected
+
+
+# --- the ask line -----------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["a$(touch pwned).py", 'say "hi".md', "back`tick`.txt",
+                                  "it's.py", "x\\y.py", "bang!.py"])
+def test_the_ask_line_is_safe_to_paste_into_a_shell(coord: Coordinator, name: str,
+                                                    tmp_path: Path) -> None:
+    import subprocess
+
+    reg(coord, ALICE)
+    reg(coord, BOB)
+    coord.acquire(ALICE, f"src/{name}", literal=True)
+    [conflict] = coord.try_acquire(BOB, f"src/{name}", literal=True).conflicts
+    line = conflict.send_command(f"src/{name}")
+    assert line.startswith(f"coord send {ALICE[:8]} ")
+    # what bash makes of it: exactly one argument, the message, and nothing run
+    ran = subprocess.run(["bash", "-c", "coord() { printf '%s\\n' \"$@\"; }; " + line],
+                         cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert ran.stdout == f"send\n{ALICE[:8]}\nCould you release src/{name} when you can?\n"
+    assert not (tmp_path / "pwned").exists()
+
