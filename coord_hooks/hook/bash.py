@@ -125,8 +125,13 @@ def _wants(ctx: Context, analysis: Analysis, cwd: str) -> tuple[list[Want], dict
 
     wants: list[Want] = []
     forms: dict[str, str] = {}
+    from coord_hooks.errors import UsageError
+
     for target in analysis.targets:
-        key, _ = ctx.coordinator.key_for(target.path, cwd, literal=True)
+        try:
+            key, _ = ctx.coordinator.key_for(target.path, cwd, literal=True)
+        except UsageError:  # not a path the OS takes (a NUL byte): nothing bash can write
+            continue
         if key in forms:
             continue
         forms[key] = target.form
