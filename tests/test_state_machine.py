@@ -34,6 +34,13 @@ _PAIRS = {("a.txt", "*.txt"), ("b.txt", "*.txt"), ("d", "d/x.txt"), ("d", "d/*.t
 OVERLAP = {(a, b) for a in KEYS for b in KEYS
            if a == b or (a, b) in _PAIRS or (b, a) in _PAIRS}
 RENDER_CHARS = 10
+# Who inside a session asks: its main conversation ('') or one of two subagents.
+AGENTS = ("", "sub-1", "sub-2")
+
+
+def siblings(held_by: str, asker: str) -> bool:
+    """Two subagents of one session (they deny each other: no sharing setting here)."""
+    return bool(held_by) and bool(asker) and held_by != asker
 
 
 def render(message: Message) -> str:
@@ -58,6 +65,7 @@ class CoordinationMachine(RuleBasedStateMachine):
         # --- the model ---
         self.registered: dict[str, bool] = {}  # session -> ended
         self.locks: dict[tuple[str, str], bool] = {}  # (key, owner) -> exclusive
+        self.agents: dict[tuple[str, str], str] = {}  # (key, owner) -> subagent holding it
         self.pending: dict[str, list[str]] = {}  # session -> bodies not yet received
         self.live_bodies: list[str] = []  # unarchived messages, oldest first
         self.recipients: dict[str, set[str]] = {}  # body -> sessions it is meant for
@@ -88,22 +96,51 @@ class CoordinationMachine(RuleBasedStateMachine):
         assert sorted(lk.key for lk in released) == expected
         self.registered[sid] = True
         self.locks = {ko: ex for ko, ex in self.locks.items() if ko[1] != sid}
+        self.agents = {ko: a for ko, a in self.agents.items() if ko[1] != sid}
 
     # --- locks ---
-    @rule(sid=st.sampled_from(SESSIONS), key=st.sampled_from(KEYS), exclusive=st.booleans())
-    def acquire(self, sid: str, key: str, exclusive: bool) -> None:
+    @rule(sid=st.sampled_from(SESSIONS), key=st.sampled_from(KEYS), exclusive=st.booleans(),
+          agent=st.sampled_from(AGENTS))
+    def acquire(self, sid: str, key: str, exclusive: bool, agent: str) -> None:
         if not self.live(sid):
             with pytest.raises(NoSessionError):
-                self.coord.try_acquire(sid, key, cwd=self.cwd, exclusive=exclusive)
+                self.coord.try_acquire(sid, key, cwd=self.cwd, exclusive=exclusive,
+                                       agent_id=agent)
             return
-        result = self.coord.try_acquire(sid, key, cwd=self.cwd, exclusive=exclusive)
+        result = self.coord.try_acquire(sid, key, cwd=self.cwd, exclusive=exclusive,
+                                        agent_id=agent)
         blockers = sorted((k, o) for (k, o), ex in self.locks.items()
-                          if o != sid and (k, key) in OVERLAP and (exclusive or ex))
+                          if (o != sid or siblings(self.agents[(k, o)], agent))
+                          and (k, key) in OVERLAP and (exclusive or ex))
         assert sorted((c.lock.key, c.lock.owner) for c in result.conflicts) == blockers
         assert result.granted is (not blockers)
         if result.granted:
             assert result.renewed is ((key, sid) in self.locks)
             self.locks[(key, sid)] = exclusive
+            # a subagent takes its main conversation's record; a held one stays its holder's
+            if not self.agents.get((key, sid)):
+                self.agents[(key, sid)] = agent
+
+    @rule(sid=st.sampled_from(SESSIONS), first=st.sampled_from(KEYS),
+          second=st.sampled_from(KEYS), exclusive=st.booleans())
+    def a_session_and_its_subagents(self, sid: str, first: str, second: str,
+                                    exclusive: bool) -> None:
+        # A session handing work to two parallel subagents: common enough in real use
+        # that the machine should not wait for random rules to line it up.
+        self.acquire(sid, first, True, "")  # the main conversation edits
+        self.acquire(sid, first, True, "sub-1")  # a subagent takes that lock over
+        self.acquire(sid, second, exclusive, "sub-2")  # its sibling, in parallel
+        self.acquire(sid, second, exclusive, "")  # the main conversation passes through
+
+    @rule(sid=st.sampled_from(SESSIONS), agent=st.sampled_from(AGENTS[1:]))
+    def subagent_stops(self, sid: str, agent: str) -> None:
+        if sid not in self.registered:
+            return  # hand_over needs no session record: nothing to hand
+        moved = self.coord.hand_over(sid, agent)
+        expected = sorted(k for (k, o), a in self.agents.items() if o == sid and a == agent)
+        assert sorted(lk.key for lk in moved) == expected
+        for key in expected:
+            self.agents[(key, sid)] = ""
 
     @rule(sid=st.sampled_from(SESSIONS), key=st.sampled_from(KEYS))
     def release(self, sid: str, key: str) -> None:
@@ -111,6 +148,7 @@ class CoordinationMachine(RuleBasedStateMachine):
             released = self.coord.release(sid, key, cwd=self.cwd)
             assert [(lk.key, lk.owner) for lk in released] == [(key, sid)]
             del self.locks[(key, sid)]
+            del self.agents[(key, sid)]
         elif any(k == key for k, _ in self.locks):
             with pytest.raises(LockConflictError):
                 self.coord.release(sid, key, cwd=self.cwd)
@@ -192,12 +230,16 @@ class CoordinationMachine(RuleBasedStateMachine):
     # --- invariants ---
     @invariant()
     def locks_match_and_never_conflict(self) -> None:
-        held = {(lv.lock.key, lv.lock.owner): lv.lock.exclusive for lv in self.coord.locks()}
+        views = self.coord.locks()
+        held = {(lv.lock.key, lv.lock.owner): lv.lock.exclusive for lv in views}
         assert held == self.locks
+        agents = {(lv.lock.key, lv.lock.owner): lv.lock.agent_id for lv in views}
+        assert agents == self.agents
         for (k1, o1), ex1 in held.items():
             assert self.live(o1)
             for (k2, o2), ex2 in held.items():
-                if o1 != o2 and (k1, k2) in OVERLAP:
+                apart = o1 != o2 or siblings(agents[(k1, o1)], agents[(k2, o2)])
+                if apart and (k1, k2) in OVERLAP:
                     assert not (ex1 or ex2), f"{k1} ({o1}) and {k2} ({o2}) both granted"
 
     @invariant()
