@@ -73,8 +73,9 @@ def test_a_session_registers_and_its_edits_take_a_lock(h: ClaudeHarness) -> None
     hooks = [r["hook"] for r in _perf(h)]
     for event in ("SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop"):
         assert event in hooks
-    outcomes = [r["outcome"] for r in _perf(h) if r["hook"] == "PreToolUse"]
-    assert outcomes == ["locked", "renewed"]  # Write locked it, Edit renewed it
+    outcomes = [(r.get("tool", ""), r["outcome"]) for r in _perf(h) if r["hook"] == "PreToolUse"]
+    # Write locked it, Edit renewed it; `coord locks --json` is a read-only Bash command
+    assert outcomes == [("", "locked"), ("", "renewed"), ("Bash", "read-only")]
     assert {r["backend"] for r in _perf(h)} == {"optimized"}
     # the session record carries what Claude Code told us
     [view] = [v for v in _state(h).sessions(include_ended=True)
