@@ -105,9 +105,9 @@ def pre_tool_use(run: HookRun) -> dict[str, Any] | None:
     run.perf["targets"] = len(analysis.targets)
     if analysis.unresolved:
         run.perf["unjudged"] = sorted({u.kind for u in analysis.unresolved})
-    wants, forms = _wants(ctx, analysis, run.cwd)
+    wants = _wants(ctx, analysis, run.cwd)
     if wants:
-        denial = _check_and_lock(run, ctx, wants, forms)
+        denial = _check_and_lock(run, ctx, wants)
         if denial is not None:
             return denial
     else:
@@ -119,29 +119,26 @@ def pre_tool_use(run: HookRun) -> dict[str, Any] | None:
     return None
 
 
-def _wants(ctx: Context, analysis: Analysis, cwd: str) -> tuple[list[Want], dict[str, str]]:
-    """One lock key per distinct target (and the construct that writes it)."""
+def _wants(ctx: Context, analysis: Analysis, cwd: str) -> list[Want]:
+    """One lock key per distinct target, mapped exactly as an Edit's ``file_path``."""
     from coord_hooks.coordination.locks import Want
-
-    wants: list[Want] = []
-    forms: dict[str, str] = {}
     from coord_hooks.errors import UsageError
 
+    wants: list[Want] = []
+    seen: set[str] = set()
     for target in analysis.targets:
         try:
             key, _ = ctx.coordinator.key_for(target.path, cwd, literal=True)
         except UsageError:  # not a path the OS takes (a NUL byte): nothing bash can write
             continue
-        if key in forms:
-            continue
-        forms[key] = target.form
-        # A folder stands for everything inside it: checked, never locked whole.
-        wants.append(Want(key, False, take=not os.path.isdir(target.path)))
-    return wants, forms
+        if key not in seen:
+            seen.add(key)
+            # A folder stands for everything inside it: checked, never locked whole.
+            wants.append(Want(key, False, take=not os.path.isdir(target.path)))
+    return wants
 
 
-def _check_and_lock(run: HookRun, ctx: Context, wants: list[Want],
-                    forms: dict[str, str]) -> dict[str, Any] | None:
+def _check_and_lock(run: HookRun, ctx: Context, wants: list[Want]) -> dict[str, Any] | None:
     from coord_hooks.coordination.locks import Asker
 
     asker = Asker(run.session_id, payload_text(run.payload, "agent_id")[:100],
@@ -155,21 +152,21 @@ def _check_and_lock(run: HookRun, ctx: Context, wants: list[Want],
     run.outcome = "deny"
     run.notes["keys"] = [r.key for r in held]
     return hook_output("PreToolUse", permissionDecision="deny",
-                       permissionDecisionReason=denial_reason(held, forms))
+                       permissionDecisionReason=denial_reason(held))
 
 
-def denial_reason(held: list[AcquireResult], forms: dict[str, str]) -> str:
+def denial_reason(held: list[AcquireResult]) -> str:
     """Every held target with who holds it (the Edit deny's wording), within the limit."""
     count = len(held)
     noun = "a file" if count == 1 else f"{count} files"
-    tail = (f" The Bash command was not run: it would write {noun} another session holds. "
-            "Work on something else meanwhile, or ask and retry later (`coord locks` "
-            "lists every lock).")
+    siblings = all(c.sibling for result in held for c in result.conflicts)
+    who = "another subagent of this session holds" if siblings else "another session holds"
+    tail = (f" The Bash command was not run: it would write {noun} {who}. Work on something "
+            "else meanwhile, or ask and retry later (`coord locks` lists every lock).")
     parts: list[str] = []
     size = len(TAG) + len(tail) + 80
     for shown, result in enumerate(held):
-        form = forms.get(result.key, "")
-        text = (f"{result.denial_reason()}" + (f" (Bash: {form})" if form else ""))
+        text = result.denial_reason()
         if size + len(text) > MAX_REASON:
             parts.append(f"… and {count - shown} more held target(s).")
             break
