@@ -178,17 +178,17 @@ def denial_reason(held: list[AcquireResult]) -> str:
 def _first_notice(ctx: Context, session_id: str) -> bool:
     """True the first time this session gets the unjudged notice (a marker file made
     with O_EXCL: once, even when two of its hooks race; no store transaction)."""
+    from coord_hooks.errors import StoreError
+    from coord_hooks.fsio import open_state_file
     from coord_hooks.model import lock_id_for
+    from coord_hooks.paths import ensure_subdir
 
-    folder = ctx.state_dir / NOTICE_DIR
-    try:
-        if folder.is_symlink():
-            return False  # a committed link must not make us write elsewhere
-        folder.mkdir(mode=0o700, exist_ok=True)
-        name = f"bash-unjudged-{lock_id_for('bash-unjudged', session_id)}"
-        fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL
-                     | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    except OSError:  # FileExistsError: told already; anything else: say nothing
+    name = f"bash-unjudged-{lock_id_for('bash-unjudged', session_id)}"
+    try:  # a private real folder, never a link planted in the state dir
+        folder = ensure_subdir(ctx.state_dir / NOTICE_DIR)
+        fd = open_state_file(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                             ctx.state_dir)
+    except (OSError, StoreError):  # FileExistsError: told already; else: say nothing
         return False
     os.close(fd)
     return True

@@ -398,3 +398,13 @@ def test_the_corpus_through_the_hook(project: Project, capsys: pytest.CaptureFix
         print(f"\ncorpus through the hook: {len(CORPUS)} commands")
         for form, (denied, allowed) in sorted(tally.items()):
             print(f"  {form:14} denied {denied:3}  let through {allowed:3}")
+
+
+def test_a_planted_notices_link_is_never_followed(project: Project, tmp_path: Path) -> None:
+    a = _register(project, "a")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (project.state_dir / "notices").symlink_to(elsewhere)
+    result = _bash(project, a, "make build")
+    assert result.stdout == ""  # no notice rather than a write through the link
+    assert list(elsewhere.iterdir()) == []
