@@ -3,7 +3,9 @@
 ``coord hook EVENT`` is dispatched here, before Typer (or anything outside the standard
 library) is imported: hooks run before every edit and must start fast. So are the plain
 forms of ``coord send`` and ``coord broadcast`` (`coord_hooks.cli.fast`), which the model
-runs for every message. Everything else goes to the Typer app in `coord_hooks.cli.app`.
+runs for every message. Everything else goes to the Typer app in `coord_hooks.cli.app`,
+or, where Typer is not installed (a plugin Claude Code installed: it runs no pip), to the
+standard-library commands of `coord_hooks.cli.fast`.
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ def main(argv: list[str] | None = None) -> None:
         from coord_hooks.hook.entry import run_hook
 
         raise SystemExit(run_hook(args[1:]))
-    if args and args[0] in ("send", "broadcast"):
-        from coord_hooks.cli.fast import run_fast
+    from coord_hooks.cli.fast import CLI_PACKAGES, run_fast, run_plain
 
-        code = run_fast(args)
-        if code is not None:
-            raise SystemExit(code)
-    from coord_hooks.cli.app import run_cli
-
+    code = run_fast(args)
+    if code is not None:
+        raise SystemExit(code)
+    try:
+        from coord_hooks.cli.app import run_cli
+    except ModuleNotFoundError as missing:
+        if (missing.name or "").split(".")[0] not in CLI_PACKAGES:
+            raise
+        raise SystemExit(run_plain(args)) from None
     raise SystemExit(run_cli(args))
 
 

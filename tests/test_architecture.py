@@ -38,10 +38,15 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
 # What a hook runs: standard library only when imported (tests/hook/test_imports.py checks
 # one real run of every event; this checks every module of these rooms, every branch).
 HOOK_PATH_ROOMS = frozenset({"shared", "store", "coordination", "context", "hook", "main"})
-# The plain `coord send`/`broadcast` fast path runs with -I -S: standard library too.
-STDLIB_ONLY_MODULES = frozenset({"coord_hooks.cli", "coord_hooks.cli.fast"})
+# What `bin/coord` runs with a bare python3 (-I -S; a plugin gets no pip install): the
+# standard-library commands, their parser, output, state and views.
+STDLIB_ONLY_MODULES = frozenset({
+    "coord_hooks.cli", "coord_hooks.cli.fast", "coord_hooks.cli.usage",
+    "coord_hooks.cli.output", "coord_hooks.cli.state", "coord_hooks.cli.commands",
+    "coord_hooks.cli.views"})
 # Third-party imports allowed inside a function of a hook-path room, by design.
-LAZY_THIRD_PARTY = frozenset({("coord_hooks.store.jsonfiles", "portalocker")})
+LAZY_THIRD_PARTY = frozenset({("coord_hooks.store.jsonfiles", "portalocker"),
+                              ("coord_hooks.cli.output", "rich")})  # tables, when importable
 
 
 @dataclass(frozen=True)
@@ -223,6 +228,14 @@ def test_no_import_cycles_at_module_level() -> None:
 def test_the_cycle_finder_finds_cycles() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_standard_library_cli_imports_only_its_own_kind() -> None:
+    # A stdlib-only module may import only hook-path rooms and the other stdlib-only modules.
+    wrong = [f"{i.source}:{i.line} imports {i.target}" for i in all_imports()
+             if i.source in STDLIB_ONLY_MODULES and ours(i) and i.when != "typing"
+             and i.target not in STDLIB_ONLY_MODULES and room_of(i.target) not in HOOK_PATH_ROOMS]
+    assert wrong == [], "\n".join(wrong)
 
 
 @pytest.mark.parametrize("when", ["module", "function"])

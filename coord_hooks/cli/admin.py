@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from coord_hooks.cli.common import CoordCommand
 from coord_hooks.errors import UsageError
 from coord_hooks.ops import install as installer
 from coord_hooks.ops import shims
@@ -93,7 +94,7 @@ shims_app = typer.Typer(help="The hook shims Claude Code runs (shims/hooks-*.sh)
                         no_args_is_help=True)
 
 
-@shims_app.command("generate")
+@shims_app.command("generate", cls=CoordCommand)
 def shims_generate(
     directory: Annotated[Path | None, typer.Option(
         "--dir", metavar="DIR", help="Where to write them (default: the plugin's shims/).")
@@ -191,7 +192,7 @@ def backend_show(cli: typer.Context, as_json: JsonOpt = False) -> None:
     _echo(f"available: {', '.join(state['available'])}")
 
 
-@backend_app.command("use")
+@backend_app.command("use", cls=CoordCommand)
 def backend_use(
     name: Annotated[str, typer.Argument(metavar="BACKEND",
                                         help="legacy, optimized, sqlite or redis.")],
@@ -217,9 +218,13 @@ def backend_use(
         _echo(f"note: $COORD_BACKEND={os.environ['COORD_BACKEND']} still overrides it "
               "where it is set")
     state_dir = resolve_state_dir()
-    if backend_for(state_dir, name) != name:
-        _echo(f"note: this project's state ({state_dir}) is in the other layout and stays "
-              f"on it; move it with `coord migrate --to {BACKEND_LAYOUT[name]}`")
+    used = backend_for(state_dir, name)
+    if used != name:
+        held = "in coord.db" if BACKEND_LAYOUT.get(used) == "sqlite" else "JSON files"
+        _echo(f"note: a migration is needed here: this project's state ({state_dir}) is "
+              f"{held}, which the {name} backend does not read, so its hooks and commands "
+              f"stay on the {used} backend until you run `coord migrate --to "
+              f"{BACKEND_LAYOUT[name]}`")
 
 
 # --- install / uninstall ---------------------------------------------------------------------
@@ -313,10 +318,10 @@ def demo(
 
 def register(app: typer.Typer) -> None:
     """Add the admin commands to the ``coord`` Typer app."""
-    app.command("hook", hidden=True)(hook)
+    app.command("hook", hidden=True, cls=CoordCommand)(hook)
     app.add_typer(shims_app, name="shims")
     app.add_typer(backend_app, name="backend")
-    app.command("install")(install)
-    app.command("uninstall")(uninstall)
-    app.command("doctor")(doctor)
-    app.command("demo")(demo)
+    app.command("install", cls=CoordCommand)(install)
+    app.command("uninstall", cls=CoordCommand)(uninstall)
+    app.command("doctor", cls=CoordCommand)(doctor)
+    app.command("demo", cls=CoordCommand)(demo)

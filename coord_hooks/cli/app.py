@@ -21,14 +21,9 @@ import typer
 from typer.core import TyperGroup
 
 from coord_hooks import __version__
-from coord_hooks.cli.common import (
-    META_KEY,
-    PROG,
-    CliState,
-    SessionOpt,
-    report_error,
-    report_internal_error,
-)
+from coord_hooks.cli.common import META_KEY, SessionOpt, option, short_help
+from coord_hooks.cli.output import PROG, report_error, report_internal_error, warn
+from coord_hooks.cli.state import CliState
 from coord_hooks.errors import CoordError
 from coord_hooks.store import BACKENDS
 
@@ -62,6 +57,14 @@ class CoordGroup(TyperGroup):
                 except Exception:
                     pass
 
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        # Each command's whole first paragraph: Click cuts summaries at 45 characters.
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.short_help:
+                command.short_help = short_help(command)
+        super().format_commands(ctx, formatter)
+
 
 app = typer.Typer(
     name=PROG,
@@ -92,17 +95,10 @@ def _check_backend(value: str | None) -> str | None:
 @app.callback()
 def main(
     ctx: typer.Context,
-    backend: Annotated[str | None, typer.Option(
-        "--backend", metavar="NAME", callback=_check_backend,
-        help=f"Store backend for this command ({', '.join(BACKENDS)}); "
-             "$COORD_BACKEND still wins.")] = None,
-    state_dir: Annotated[Path | None, typer.Option(
-        "--state-dir", metavar="PATH", help="Use this state directory "
-        "(sets $COORD_STATE_DIR for this process).")] = None,
+    backend: Annotated[str | None, option("", "backend", callback=_check_backend)] = None,
+    state_dir: Annotated[Path | None, option("", "state_dir")] = None,
     session: SessionOpt = None,
-    version: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True,
-        help="Print the version and exit.")] = False,
+    version: Annotated[bool, option("", "version", callback=_version, is_eager=True)] = False,
 ) -> None:
     """Coordinate several Claude Code sessions on one repository.
 
@@ -124,7 +120,7 @@ def run_cli(args: list[str]) -> int:
         exc.show()
         return exc.exit_code
     except typer.Abort:
-        typer.echo("Aborted!", err=True)
+        warn("Aborted!")
         return 1
     except CoordError as err:  # raised outside any command (e.g. building the app)
         return report_error(err)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from coord_hooks.cli.common import META_KEY
+from coord_hooks.cli.common import META_KEY, CoordCommand
 from coord_hooks.errors import CoordError, UsageError, exit_code_for
 from coord_hooks.ops import monitor as mon
 
@@ -239,8 +239,8 @@ def _render(sample: mon.Sample, thresholds: mon.Thresholds) -> RenderableType:
 # --- registration -----------------------------------------------------------------------
 def register(app: typer.Typer) -> None:
     """Add ``diagnose`` and ``monitor`` to ``app`` (called by coord_hooks.cli.app)."""
-    app.command("diagnose")(diagnose_cmd)
-    app.command("monitor")(monitor_cmd)
+    app.command("diagnose", cls=CoordCommand)(diagnose_cmd)
+    app.command("monitor", cls=CoordCommand)(monitor_cmd)
 
 
 def standalone_app() -> typer.Typer:

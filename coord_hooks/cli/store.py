@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from coord_hooks.cli.common import emit_json, say, seconds
+from coord_hooks.cli.common import CoordCommand, emit_json, say
+from coord_hooks.cli.usage import seconds
 from coord_hooks.store import layout
 
 
@@ -93,4 +94,4 @@ def migrate_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add ``migrate`` to the ``coord`` app."""
-    app.command("migrate")(migrate_cmd)
+    app.command("migrate", cls=CoordCommand)(migrate_cmd)

@@ -4,28 +4,33 @@ Each ``*_dict`` function fixes the keys of one JSON record; each ``*_row`` funct
 a table row *from that dict*, so whatever a person sees is also in the JSON. Ages are
 seconds in the dicts and "5m ago" in the rows.
 
-`cache_view` and `performance_view` gather the data behind ``coord status --cache`` and
-``--performance``; they report plainly when there is nothing to show, never invented
-numbers. Standard library only, so hooks and other commands may reuse these.
+The ``*_view`` functions gather the documents behind each ``coord status`` view; they
+report plainly when there is nothing to show, never invented numbers. Standard library
+only: the Typer app and the standard-library path (`coord_hooks.cli.fast`) both build
+their output from these, and hooks may reuse them.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from collections.abc import Iterable, Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
 
-from coord_hooks.coordination.locks import AcquireResult, LockView
-from coord_hooks.coordination.messages import QueueRow
-from coord_hooks.coordination.sessions import SessionView
-from coord_hooks.model import HUMAN_SENDER, Lock, Message, Session, ago, peer_words
-from coord_hooks.settings import SECRET_SETTINGS, SETTINGS, Settings
+from coord_hooks.model import HUMAN_SENDER, ago, peer_words
+from coord_hooks.settings import SECRET_SETTINGS, SETTINGS
 
+TYPE_CHECKING = False  # typing is not imported at run time: `bin/coord` starts bare
 if TYPE_CHECKING:
-    from coord_hooks.context import Context
+    from collections.abc import Iterable
+    from pathlib import Path
+    from typing import Any
+
+    from coord_hooks.coordination import Coordinator
+    from coord_hooks.coordination.locks import AcquireResult, LockView
+    from coord_hooks.coordination.messages import QueueRow
+    from coord_hooks.coordination.sessions import SessionView
+    from coord_hooks.model import Lock, Message, Session
+    from coord_hooks.settings import Settings
 
 PERF_WINDOW = 1000  # most recent hook runs the performance view summarises
 SLOW_SHOWN = 10  # most recent slow operations listed
@@ -289,28 +294,66 @@ def config_row(name: str, d: Mapping[str, Any]) -> list[str]:
     return [name, text, d["source"], d["env"], d["help"]]
 
 
-# --- status views that later backends fill in ---------------------------------------------
-def cache_view(ctx: Context) -> dict[str, Any]:
+# --- status views -------------------------------------------------------------------------
+def pending_broadcasts(details: Mapping[str, Any]) -> int:
+    value = details.get("pending_broadcasts", 0)
+    return value if isinstance(value, int) else 0
+
+
+def overview_view(backend: str, settings: Settings, state_dir: Path, project_root: Path,
+                  coordinator: Coordinator | None, details: Mapping[str, Any]
+                  ) -> dict[str, Any]:
+    """``coord status``: sessions, locks and the queue (all empty before any state exists)."""
+    now = coordinator.clock() if coordinator is not None else 0.0
+    return {
+        "backend": backend,
+        "state_dir": str(state_dir),
+        "project_root": str(project_root),
+        # A shared server (redis): where, which project (and why that name), this host.
+        "store": {k: details[k] for k in ("url", "project_id", "project_source", "project",
+                                           "host_id") if k in details},
+        "sessions": ([session_dict(v, now) for v in coordinator.sessions()]
+                     if coordinator is not None else []),
+        "locks": [lock_dict(v) for v in coordinator.locks()] if coordinator is not None else [],
+        "queue": [queue_dict(r) for r in coordinator.queue()] if coordinator is not None else [],
+        "pending_broadcasts": pending_broadcasts(details),
+        "guard": guard_view(settings, state_dir),
+    }
+
+
+def queue_view(backend: str, settings: Settings, coordinator: Coordinator | None,
+               details: Mapping[str, Any]) -> dict[str, Any]:
+    """``coord status --queue``: unread per recipient and the broadcast batch queue."""
+    return {
+        "backend": backend,
+        "queue": [queue_dict(r) for r in coordinator.queue()] if coordinator is not None else [],
+        "pending_broadcasts": pending_broadcasts(details),
+        "batch": batch_view(settings, details),
+    }
+
+
+def cache_view(backend: str, settings: Settings, details: Mapping[str, Any]) -> dict[str, Any]:
     """What ``status --cache``/``--cache-stats`` show: the backend's ``cache`` details.
 
     A backend that caches puts a dict under ``StoreInfo.details["cache"]`` (TTL, entries,
     hits, misses, evictions, rebuilds, last rebuild …); it is shown as it is. A backend
     without one gets a plain note instead of numbers.
     """
-    info = ctx.store.info()
-    cache = info.details.get("cache")
+    cache = details.get("cache")
     available = isinstance(cache, Mapping)
     return {
-        "backend": ctx.backend,
-        "cache_ttl_s": ctx.settings.cache_ttl,
+        "backend": backend,
+        "cache_ttl_s": settings.cache_ttl,
         "available": available,
         "cache": dict(cache) if isinstance(cache, Mapping) else None,
-        "note": None if available else f"the {ctx.backend} backend keeps no cache",
+        "note": None if available else f"the {backend} backend keeps no cache",
     }
 
 
 def _tail_json_lines(path: Path, limit: int) -> list[dict[str, Any]]:
     """The last ``limit`` JSON-object lines of a log; unreadable lines are skipped."""
+    import json
+
     try:
         with open(path, "rb") as handle:
             handle.seek(0, os.SEEK_END)
@@ -358,13 +401,14 @@ def _event_name(record: Mapping[str, Any]) -> str | None:
     return None
 
 
-def performance_view(ctx: Context, window: int = PERF_WINDOW) -> dict[str, Any]:
+def performance_view(backend: str, settings: Settings, state_dir: Path,
+                     window: int = PERF_WINDOW) -> dict[str, Any]:
     """Hook latency per event over the last ``window`` runs, and recent slow operations.
 
     Reads ``logs/performance.log`` (one JSON line per hook run: ``hook`` or ``event``,
     and ``ms`` or ``duration_ms``) and the ``slow_operation`` lines of ``logs/app.log``.
     """
-    log = ctx.state_dir / "logs" / "performance.log"
+    log = state_dir / "logs" / "performance.log"
     per_event: dict[str, list[float]] = {}
     per_backend: dict[str, dict[str, list[float]]] = {}
     stamps: list[float] = []
@@ -373,23 +417,23 @@ def performance_view(ctx: Context, window: int = PERF_WINDOW) -> dict[str, Any]:
         event = _event_name(record)
         if ms is not None and event is not None:
             per_event.setdefault(event, []).append(ms)
-            backend = record.get("backend")
-            if isinstance(backend, str) and backend:
-                per_backend.setdefault(backend, {}).setdefault(event, []).append(ms)
+            run_backend = record.get("backend")
+            if isinstance(run_backend, str) and run_backend:
+                per_backend.setdefault(run_backend, {}).setdefault(event, []).append(ms)
             ts = record.get("ts")
             if isinstance(ts, (int, float)) and not isinstance(ts, bool):
                 stamps.append(float(ts))
     events = {name: _latency(values) for name, values in sorted(per_event.items())}
     # After a `coord backend use`, the window mixes backends: each one's own figures.
-    by_backend = {backend: {name: _latency(values) for name, values in sorted(found.items())}
-                  for backend, found in sorted(per_backend.items())}
+    by_backend = {name: {event: _latency(values) for event, values in sorted(found.items())}
+                  for name, found in sorted(per_backend.items())}
     slow = [{"ts": r.get("ts"), "event": _event_name(r) or "?", "ms": _duration_ms(r),
              "backend": r.get("backend", ""), "outcome": r.get("outcome", "")}
-            for r in _tail_json_lines(ctx.state_dir / "logs" / "app.log", window)
+            for r in _tail_json_lines(state_dir / "logs" / "app.log", window)
             if r.get("event") == "slow_operation"][-SLOW_SHOWN:]
     runs = sum(e["runs"] for e in events.values())
     return {
-        "backend": ctx.backend,
+        "backend": backend,
         "log": str(log),
         "window": window,
         "runs": runs,
@@ -397,13 +441,14 @@ def performance_view(ctx: Context, window: int = PERF_WINDOW) -> dict[str, Any]:
         "by_backend": by_backend,
         "first_ts": min(stamps) if stamps else None,
         "last_ts": max(stamps) if stamps else None,
-        "slow_threshold_ms": ctx.settings.slow_ms,
+        "slow_threshold_ms": settings.slow_ms,
         "slow_operations": slow,
         "note": None if runs else "no hook runs recorded yet",
     }
 
 
-def guard_view(ctx: Context, window: int = PERF_WINDOW) -> dict[str, Any]:
+def guard_view(settings: Settings, state_dir: Path, window: int = PERF_WINDOW
+               ) -> dict[str, Any]:
     """What the PreToolUse hook guards, and how its Bash checks went lately.
 
     Counted from the last ``window`` lines of ``logs/performance.log`` (the Bash hook
@@ -416,7 +461,7 @@ def guard_view(ctx: Context, window: int = PERF_WINDOW) -> dict[str, Any]:
     counts = {"runs": 0, "read_only": 0, "parsed": 0, "locked": 0, "denied": 0,
               "unjudged": 0}
     kinds: dict[str, int] = {}
-    for record in _tail_json_lines(ctx.state_dir / "logs" / "performance.log", window):
+    for record in _tail_json_lines(state_dir / "logs" / "performance.log", window):
         if record.get("tool") != "Bash":
             continue
         counts["runs"] += 1
@@ -436,7 +481,7 @@ def guard_view(ctx: Context, window: int = PERF_WINDOW) -> dict[str, Any]:
                 kinds[str(kind)] = kinds.get(str(kind), 0) + 1
     return {"guarded": [*FILE_TOOLS, "Bash (parsed)"], "window": window, "bash": counts,
             "unjudged_by_kind": dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
-            "subagents_share_locks": ctx.settings.subagents_share_locks}
+            "subagents_share_locks": settings.subagents_share_locks}
 
 
 def guard_lines(d: Mapping[str, Any]) -> list[str]:
@@ -459,21 +504,19 @@ def _latency(values: list[float]) -> dict[str, Any]:
             "p95_ms": round(percentile(values, 0.95), 2), "max_ms": round(max(values), 2)}
 
 
-def batch_view(ctx: Context) -> dict[str, Any]:
+def batch_view(settings: Settings, details: Mapping[str, Any]) -> dict[str, Any]:
     """Broadcasts waiting in the batch journal (``broadcasts.jsonl``) and the flush policy.
 
     Every JSON-layout backend reads queued broadcasts (they are delivered like any other
     message); only the optimized backend queues them. Others report what they know.
     """
-    details = ctx.store.info().details
     batch = details.get("batch")
-    pending = details.get("pending_broadcasts", 0)
     result: dict[str, Any] = {
-        "pending": pending if isinstance(pending, int) else 0,
+        "pending": pending_broadcasts(details),
         "seqs": [],
         "oldest_age_s": None,
-        "batch_size": ctx.settings.broadcast_batch_size,
-        "flush_interval_s": ctx.settings.batch_flush_interval,
+        "batch_size": settings.broadcast_batch_size,
+        "flush_interval_s": settings.batch_flush_interval,
     }
     if isinstance(batch, Mapping):
         for key in result:

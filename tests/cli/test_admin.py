@@ -149,3 +149,17 @@ def test_the_real_coord_app_has_the_admin_commands() -> None:
     assert {"install", "uninstall", "doctor", "demo", "hook", "shims", "backend"} <= names
     # errors from extension commands go through cli's one error handler
     assert cli.run_cli(["install", "--scope", "global"]) == 2
+
+
+def test_backend_use_of_the_other_layout_says_a_migration_is_needed(
+        plugin: Path, project: Path, state_dir: Path) -> None:
+    from coord_hooks.context import open_context
+
+    open_context().coordinator.register("aaaa1111-0000-4000-8000-000000000001")
+    result = invoke("backend", "use", "sqlite")
+    assert result.exit_code == 0, result.output
+    assert ("note: a migration is needed here: this project's state "
+            f"({state_dir}) is JSON files, which the sqlite backend does not read, so its "
+            "hooks and commands stay on the optimized backend until you run "
+            "`coord migrate --to sqlite`") in " ".join(result.output.split())
+    assert not list(state_dir.glob("coord.db*"))

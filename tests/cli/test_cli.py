@@ -1031,3 +1031,51 @@ def test_docs_describe_every_core_command_and_option() -> None:
                     assert opt in documented, f"coord {name} {opt} is not documented"
     for option in ("--backend", "--state-dir", "--session", "--version"):
         assert option in text
+
+
+# --- first contact -------------------------------------------------------------------------
+@pytest.mark.parametrize(("args", "line"), [
+    (["status"], "no sessions yet"), (["status", "--queue"], "no sessions yet"),
+    (["sessions"], "no sessions yet"), (["locks"], "no locks yet"),
+])
+def test_a_project_without_state_is_calm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         args: list[str], line: str) -> None:
+    root = tmp_path / "fresh"
+    root.mkdir()
+    monkeypatch.delenv("COORD_STATE_DIR")  # the default place: <project>/.claude-coordination
+    monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(root))
+    result = coord(*args)
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == (f"{line}: no Claude Code session has registered in this project "
+                             f"(its state will be in {root / '.claude-coordination'})\n")
+    assert not (root / ".claude-coordination").exists()
+    doc = as_json(coord(*args, "--json"))
+    assert doc.get("sessions", []) == [] and doc.get("locks", []) == []
+    assert doc.get("queue", []) == []
+
+
+def test_backend_option_of_the_other_layout_says_to_migrate(team: Coordinator,
+                                                            state_dir: Path) -> None:
+    result = coord("--backend", "sqlite", "status")
+    assert result.exit_code == 4 and result.stdout == ""
+    assert result.stderr.startswith(f"coord: error: state directory {state_dir} uses the json "
+                                    "layout")
+    assert "`coord migrate --to sqlite`" in result.stderr
+    assert not list(state_dir.glob("coord.db*"))  # nothing of sqlite left behind
+
+
+def test_help_is_whole_and_plain() -> None:
+    listing = coord("--help").stdout
+    commands = listing.split("Commands:", 1)[1]
+    assert "..." not in commands  # summaries are not cut short
+    assert "Show the acting session (from --session or $CLAUDE_CODE_SESSION_ID), or 'human'" \
+        in " ".join(commands.split())
+    group = typer.main.get_command(app)
+    for name in group.commands:  # type: ignore[attr-defined]
+        text = coord(name, "--help").stdout
+        assert not re.search(r"<(int|float|str|path|list\[\w+\])>", text), (name, text)
+        assert "{" not in text.splitlines()[0]
+        assert not re.search(r"seed's|\(issue|issue \d", text), name
+    assert coord("lock", "--help").stdout.startswith(
+        "Usage: coord lock [OPTIONS] PATH_OR_GLOB...\n")
+    assert "  PATH_OR_GLOB...  Files or glob patterns to lock." in coord("lock", "--help").stdout

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from coord_hooks.coordination import (
     QueueRow,
     SessionView,
 )
-from coord_hooks.model import Lock, Message, Session, StoreInfo
+from coord_hooks.model import Lock, Message, Session
 from coord_hooks.settings import SETTINGS, Settings, load_settings
 
 NOW = 1_800_000_000.0
@@ -184,26 +183,20 @@ def test_settings_dict_reports_sources(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert views.config_row("debug", d["debug"])[:3] == ["debug", "false", "default"]
 
 
-def _fake_ctx(tmp_path: Path, details: dict[str, Any], backend: str = "legacy") -> Any:
-    store = SimpleNamespace(info=lambda: StoreInfo(backend, str(tmp_path), details))
-    return SimpleNamespace(store=store, backend=backend, settings=Settings(),
-                           state_dir=tmp_path)
-
-
-def test_cache_view_without_cache_says_so(tmp_path: Path) -> None:
-    d = views.cache_view(_fake_ctx(tmp_path, {"generation": 3}))
+def test_cache_view_without_cache_says_so() -> None:
+    d = views.cache_view("legacy", Settings(), {"generation": 3})
     assert d == {"backend": "legacy", "cache_ttl_s": 30.0, "available": False, "cache": None,
                  "note": "the legacy backend keeps no cache"}
 
 
-def test_cache_view_shows_backend_cache(tmp_path: Path) -> None:
+def test_cache_view_shows_backend_cache() -> None:
     cache = {"entries": 4, "hits": 10, "misses": 2}
-    d = views.cache_view(_fake_ctx(tmp_path, {"cache": cache}, backend="optimized"))
+    d = views.cache_view("optimized", Settings(), {"cache": cache})
     assert d["available"] is True and d["cache"] == cache and d["note"] is None
 
 
 def test_performance_view_empty(tmp_path: Path) -> None:
-    d = views.performance_view(_fake_ctx(tmp_path, {}))
+    d = views.performance_view("legacy", Settings(), tmp_path)
     assert d["runs"] == 0 and d["events"] == {} and d["slow_operations"] == []
     assert d["note"] == "no hook runs recorded yet"
     assert d["log"] == str(tmp_path / "logs" / "performance.log")
@@ -223,7 +216,7 @@ def test_performance_view_percentiles(tmp_path: Path) -> None:
         json.dumps({"ts": 5, "level": "warning", "event": "slow_operation", "hook": "stop",
                     "ms": 900, "backend": "legacy", "outcome": "ok", "steps": {"a": 1}}) + "\n"
         + json.dumps({"event": "quarantined"}) + "\n")
-    d = views.performance_view(_fake_ctx(tmp_path, {}))
+    d = views.performance_view("legacy", Settings(), tmp_path)
     assert d["runs"] == 101
     assert d["events"] == {
         "pre-tool-use": {"runs": 100, "p50_ms": 50.0, "p95_ms": 95.0, "max_ms": 100.0},
@@ -241,7 +234,7 @@ def test_performance_view_window_keeps_most_recent(tmp_path: Path) -> None:
     old = [json.dumps({"event": "stop", "ms": 1000.0})] * 50
     new = [json.dumps({"event": "stop", "ms": 1.0})] * 10
     (logs / "performance.log").write_text("\n".join(old + new) + "\n")
-    d = views.performance_view(_fake_ctx(tmp_path, {}), window=10)
+    d = views.performance_view("legacy", Settings(), tmp_path, window=10)
     assert d["events"]["stop"] == {"runs": 10, "p50_ms": 1.0, "p95_ms": 1.0, "max_ms": 1.0}
 
 
