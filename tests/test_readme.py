@@ -32,3 +32,12 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 def test_main_job_runs_the_demo_through_the_shims() -> None:
     assert "coord demo" in opening_commands()[0]
+
+
+def test_docs_use_no_internal_words() -> None:
+    # Words from the project's own history mean nothing to a user.
+    pages = [ROOT / "README.md", ROOT / "ARCHITECTURE.md", *ROOT.glob("docs/*.md"),
+             *ROOT.glob("commands/*.md"), ROOT / "tests" / "e2e" / "README.md"]
+    for page in pages:
+        text = page.read_text()
+        assert not re.search(r"seed's|\(issue \d|issue \d+\)|Targets \(issue", text), page

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from coord_hooks.cli.common import CoordCommand
 from coord_hooks.ops import bench
 
 if TYPE_CHECKING:
@@ -170,12 +171,12 @@ def _scaling_table(report: dict[str, Any]) -> Table:
 
 
 def _redis_table(report: dict[str, Any]) -> Table | None:
-    """redis against sqlite per event, with the hooks' round trips (issue 13)."""
+    """redis against sqlite per event, with the hooks' round trips."""
     from rich.table import Table
 
     if not any("redis_vs_sqlite" in entry for entry in report["events"].values()):
         return None
-    table = Table(title="redis vs sqlite per event (issue 13: p50 within 1.2x); server: "
+    table = Table(title="redis vs sqlite per event (target: p50 within 1.2x); server: "
                         f"{report.get('redis_server')}", title_justify="left")
     for name in ("event", "p50 ratio", "p95 ratio", "paired p50 ratio",
                  "round trips (median per outcome)"):
@@ -196,7 +197,7 @@ def _redis_table(report: dict[str, Any]) -> Table | None:
 def _targets_table(report: dict[str, Any]) -> Table:
     from rich.table import Table
 
-    table = Table(title="Targets (issues 4 and 13)", title_justify="left")
+    table = Table(title="Performance targets", title_justify="left")
     table.add_column("target")
     table.add_column("measured", justify="right")
     table.add_column("met")
@@ -207,17 +208,21 @@ def _targets_table(report: dict[str, Any]) -> Table:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("bench")
+    @app.command("bench", cls=CoordCommand)
     def bench_command(
-        sessions: Annotated[int, typer.Option(help="Sessions in the built state.")] = 15,
-        locks: Annotated[int, typer.Option(help="Locks in the built state.")] = 1000,
-        messages: Annotated[int, typer.Option(help="Live messages in the built state.")
+        sessions: Annotated[int, typer.Option(metavar="N", help="Sessions in the built state.")
+                             ] = 15,
+        locks: Annotated[int, typer.Option(metavar="N", help="Locks in the built state.")] = 1000,
+        messages: Annotated[int, typer.Option(metavar="N",
+                                              help="Live messages in the built state.")
                             ] = 10_000,
-        rounds: Annotated[int, typer.Option(help="Interleaved rounds (calls per op).")] = 15,
+        rounds: Annotated[int, typer.Option(metavar="N",
+                                            help="Interleaved rounds (calls per op).")] = 15,
         sweep: Annotated[bool, typer.Option(
             "--sweep/--no-sweep", help="Scaling sweep: 1 -> 100 sessions, 0 -> 100k "
                                        "messages.")] = True,
-        sweep_rounds: Annotated[int, typer.Option(help="Rounds per sweep point.")] = 9,
+        sweep_rounds: Annotated[int, typer.Option(metavar="N", help="Rounds per sweep point.")
+                                 ] = 9,
         quick: Annotated[bool, typer.Option(
             "--quick", help="Tiny state, few rounds, two sweep points (CI: seconds).")
         ] = False,
@@ -227,17 +232,20 @@ def register(app: typer.Typer) -> None:
                  "its shim exists, and redis when $COORD_REDIS_URL is set or a valkey/redis "
                  "server can be started).")] = None,
         out: Annotated[Path, typer.Option(
-            help="Folder for benchmark.json and benchmark.svg.")] = Path("benchmark-results"),
+            metavar="DIR", help="Folder for benchmark.json and benchmark.svg.")
+        ] = Path("benchmark-results"),
         as_json: Annotated[bool, typer.Option(
             "--json", help="Print the JSON report on stdout (no tables).")] = False,
         workdir: Annotated[Path | None, typer.Option(
-            help="Build states here (kept) instead of a temporary folder.")] = None,
-        seed: Annotated[int, typer.Option(help="Random seed (state and order).")] = 1,
+            metavar="DIR", help="Build states here (kept) instead of a temporary folder.")
+        ] = None,
+        seed: Annotated[int, typer.Option(metavar="N", help="Random seed (state and order).")
+                         ] = 1,
     ) -> None:
         """Benchmark the backends through the real shims, one process per call.
 
-        Builds a state of the given size for each backend, then runs the seed's five
-        operations (session loading, message processing, file locking, broadcasts, memory)
+        Builds a state of the given size for each backend, then runs five operations
+        (session loading, message processing, file locking, broadcasts, memory)
         interleaved over several rounds, with bare `python3 -c pass` measured alongside,
         and a scaling sweep. Writes benchmark.json and benchmark.svg to --out.
         """

@@ -8,7 +8,7 @@ operations are interleaved round by round (in a shuffled backend order), so drif
 shared machine hits every column alike. Bare interpreter starts (``python3 -c pass``
 from PATH, and the interpreter the shims resolve) are measured in the same rounds.
 
-The seed's five operations, as processes:
+Five operations, as processes:
 
 * session loading — ``session-start`` of a new session (register, reap, list the
   others with their locks, deliver unread mail);
@@ -903,7 +903,7 @@ def _compare(entry: dict[str, Any], backends: Sequence[str], key: str,
 
 
 def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's targets, each with the measured value and whether it was met."""
+    """The performance targets, each with the measured value and whether it was met."""
     result = []
     ops = report["operations"]
     for op in OPERATIONS:
