@@ -133,10 +133,13 @@ backend_app = typer.Typer(help="Show or switch the store backend the hooks use."
 
 
 def _shim_dirs() -> list[tuple[str, Path]]:
+    """The shims the hooks run: the plugin's copies (wherever this coord runs from: a
+    pip/pipx install finds the installed plugin) and `coord install`'s."""
+    from coord_hooks.ops import plugins
     from coord_hooks.ops.doctor import installed_shim_dirs
 
-    found = [("plugin", shims.plugin_shims_dir())]
-    found += [("installed", folder) for folder in installed_shim_dirs()]
+    found = [(copy.label, copy.shims) for copy in plugins.find()]
+    found += [("installed", folder) for folder in installed_shim_dirs(_project_root())]
     return [(label, folder) for label, folder in found if folder.is_dir()]
 
 
@@ -283,16 +286,23 @@ def uninstall(scope: ScopeOpt = "user", as_json: JsonOpt = False) -> None:
 def doctor(
     no_run: Annotated[bool, typer.Option(
         "--no-run", help="Skip the synthetic hook events.")] = False,
+    plugin_dir: Annotated[list[Path] | None, typer.Option(
+        "--plugin-dir", metavar="DIR",
+        help="Also check the plugin in this folder (as given to claude --plugin-dir); "
+             "repeatable.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check python, shims, symlink, registration, state dir, and run a hook for real.
 
-    One line per check (ok / warn / fail); exit status 1 if anything failed.
+    Finds the plugin wherever this coord runs from: the checkout it belongs to, the
+    copies Claude Code installed (~/.claude/plugins), the shims settings files run, and
+    --plugin-dir. One line per check (ok / warn / fail); exit status 1 if anything failed.
     """
     from coord_hooks.ops import doctor as doc
     from coord_hooks.paths import resolve_state_dir
 
-    checks = doc.run_checks(_project_root(), resolve_state_dir(), run_hooks=not no_run)
+    checks = doc.run_checks(_project_root(), resolve_state_dir(), run_hooks=not no_run,
+                            plugin_dirs=plugin_dir or ())
     if as_json:
         _json({"checks": [c.to_dict() for c in checks]})
     else:

@@ -388,6 +388,27 @@ def registrations(project_root: Path) -> dict[str, list[str]]:
     return found
 
 
+def registered_shim_dirs(project_root: Path) -> list[Path]:
+    """The shim folders our settings entries call (``'<dir>/hooks.sh' EVENT # mark``)."""
+    found: list[Path] = []
+    for _, data in _readable_settings(project_root):
+        hooks = data.get("hooks")
+        for groups in (hooks.values() if isinstance(hooks, dict) else ()):
+            for group in (groups if isinstance(groups, list) else ()):
+                handlers = group.get("hooks") if isinstance(group, dict) else None
+                for handler in (handlers if isinstance(handlers, list) else ()):
+                    if not is_ours(handler):
+                        continue
+                    try:
+                        shim = shlex.split(handler["command"])[0]
+                    except (ValueError, IndexError):
+                        continue
+                    folder = Path(shim).parent
+                    if folder not in found:
+                        found.append(folder)
+    return found
+
+
 def enabled_plugins(project_root: Path) -> dict[str, list[str]]:
     """Per scope, the enabled plugin ids that are coord-hooks (``coord-hooks@…``)."""
     found: dict[str, list[str]] = {}

@@ -47,9 +47,12 @@ def python_flags(backend: str) -> list[str]:
 
 
 def render(backend: str, interpreter: str | None = None,
-           package_root: str | None = None) -> str:
-    """The shim text for ``backend`` (values recorded only for installed copies)."""
-    text = template()
+           package_root: str | None = None, text: str | None = None) -> str:
+    """The shim text for ``backend`` (values recorded only for installed copies).
+
+    ``text`` is another copy's template (a plugin of another version than this code).
+    """
+    text = template() if text is None else text
     head, sep, rest = text.partition(_START)
     _, sep2, tail = rest.partition(_END)
     if not sep or not sep2:
@@ -86,6 +89,7 @@ def generate(shims_dir: Path, interpreter: str | None = None, package_root: str 
     A file we did not generate is never overwritten unless ``force``. Files whose content
     is already right are left untouched (no needless mtime change in a git checkout).
     """
+    check_writable_target(shims_dir)
     shims_dir.mkdir(parents=True, exist_ok=True)
     result = GenerateResult(shims_dir)
     for backend in sorted(BACKENDS):
@@ -167,3 +171,16 @@ def plugin_shims_dir() -> Path:
     if root and (Path(root) / "shims").is_dir():
         return Path(root) / "shims"
     return PLUGIN_ROOT / "shims"
+
+
+def check_writable_target(shims_dir: Path) -> None:
+    """Refuse to write shims into site-packages (a pip/pipx install is not a plugin)."""
+    from coord_hooks.ops import plugins
+
+    if plugins.in_site_packages(shims_dir):
+        raise UsageError(
+            f"{shims_dir} is inside this Python's site-packages: this coord was installed "
+            "with pip or pipx, and the shims Claude Code runs belong to the plugin, not to "
+            "the package. Nothing was written. `coord doctor` shows where the plugin is; "
+            "pass --dir <plugin>/shims to regenerate its shims, or --dir DIR for a folder "
+            "of your own.")

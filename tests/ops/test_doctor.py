@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-from coord_hooks.ops import doctor, install, shims
+from coord_hooks.errors import UsageError
+from coord_hooks.ops import doctor, install, plugins, shims
 from coord_hooks.ops.doctor import FAIL, OK, WARN
 
 
@@ -140,3 +143,92 @@ def test_installed_shims_get_a_hook_run_too(tmp_path: Path, env: dict[str, str])
 def test_no_run_skips_the_synthetic_events(tmp_path: Path, env: dict[str, str]) -> None:
     names = [c.name for c in doctor.run_checks(tmp_path, tmp_path, env, run_hooks=False)]
     assert not any(n.endswith("hook run") for n in names)
+
+
+def _plugin_copy(target: Path) -> Path:
+    """A copy of the plugin as Claude Code installs it (manifest, shims, package)."""
+    for name in (".claude-plugin", "shims", "bin", "coord_hooks"):
+        src = Path(__file__).resolve().parents[2] / name
+        shutil.copytree(src, target / name, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+def _registry(home: Path, install_path: Path, scope: str = "user") -> None:
+    path = home / ".claude" / "plugins" / "installed_plugins.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"version": 2, "plugins": {"coord-hooks@market": [
+        {"scope": scope, "installPath": str(install_path), "version": "0.1.0"}]}}))
+
+
+def test_the_installed_plugin_is_found_in_claude_codes_registry(
+        tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    copy = _plugin_copy(tmp_path / "cache" / "coord-hooks" / "0.1.0")
+    _registry(Path(env["HOME"]), copy)
+    # as from a pip install: the code this runs is not a plugin checkout
+    monkeypatch.setattr(plugins, "PLUGIN_ROOT", tmp_path / "site-packages")
+    found = plugins.find(env)
+    assert [(c.root, c.origin, c.plugin_id, c.scope) for c in found] == [
+        (copy, "installed", "coord-hooks@market", "user")]
+    checks = _by_name(doctor.run_checks(tmp_path, tmp_path / "st", env))
+    assert checks["installed plugin shims"].status == OK
+    assert "coord-hooks@market (user scope)" in checks["installed plugin shims"].detail
+    assert checks["installed plugin symlink"].status == OK
+    assert checks["installed plugin hook run"].status == OK
+    assert "plugin shims" not in checks  # nothing looked for in site-packages
+    assert doctor.exit_status(list(checks.values())) == 0
+    (copy / "shims" / "hooks.sh").unlink()
+    broken = _by_name(doctor.run_checks(tmp_path, tmp_path / "st", env, run_hooks=False))
+    link_check = broken["installed plugin symlink"]
+    assert link_check.status == FAIL
+    assert ("reinstall the plugin: `claude plugin uninstall coord-hooks@market` then "
+            "`claude plugin install coord-hooks@market`") in link_check.detail
+
+
+def test_no_plugin_anywhere_fails_with_what_to_do(tmp_path: Path, env: dict[str, str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(plugins, "PLUGIN_ROOT", tmp_path / "site-packages")
+    checks = _by_name(doctor.run_checks(tmp_path, tmp_path / "st", env))
+    assert checks["plugin"].status == FAIL
+    detail = checks["plugin"].detail
+    assert "this coord runs from an installed package" in detail
+    assert "claude plugin install coord-hooks@coord-hooks" in detail
+    assert "coord doctor --plugin-dir DIR" in detail and "coord shims generate" not in detail
+    given = _plugin_copy(tmp_path / "mine")
+    found = _by_name(doctor.run_checks(tmp_path, tmp_path / "st", env, run_hooks=False,
+                                       plugin_dirs=[given]))
+    assert found["plugin shims"].status == OK and "plugin" not in found
+
+
+def test_shims_from_settings_entries_are_checked(tmp_path: Path, env: dict[str, str]) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    install.install("local", project, shims_dir=tmp_path / "inst")
+    install._record_path().unlink()  # the record lost: the settings file still names them
+    assert doctor.installed_shim_dirs(project) == [tmp_path / "inst"]
+
+
+def test_double_registration_names_the_removal_command_of_each_kind(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    (project / ".claude").mkdir(parents=True)
+    install.install("local", project, shims_dir=tmp_path / "s")
+    (project / ".claude" / "settings.json").write_text(json.dumps(
+        {"enabledPlugins": {"coord-hooks@market": True}}))
+    check = doctor.check_registration(project, {})
+    assert check.status == WARN and "registered twice" in check.detail
+    assert "`coord uninstall --scope local` removes the local settings entries" in check.detail
+    assert ("`claude plugin uninstall coord-hooks@market --scope project` removes the plugin"
+            in check.detail)
+    in_session = doctor.check_registration(project, {"CLAUDE_PLUGIN_ROOT": "/x"})
+    assert "start claude without --plugin-dir" in in_session.detail
+
+
+def test_shims_are_never_written_into_site_packages(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "venv" / "lib" / "site-packages"
+    site.mkdir(parents=True)
+    monkeypatch.setattr(plugins, "site_packages", lambda: [site])
+    with pytest.raises(UsageError, match="inside this Python's site-packages"):
+        shims.generate(site / "shims")
+    assert list(site.iterdir()) == []
+    assert shims.generate(tmp_path / "elsewhere").written  # anywhere else is fine
