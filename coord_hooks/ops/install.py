@@ -13,9 +13,11 @@ installing interpreter and package location and try them first.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
+import stat
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -25,7 +27,7 @@ from typing import Any
 
 from coord_hooks.errors import ConfigError, UsageError
 from coord_hooks.fsio import atomic_write_bytes
-from coord_hooks.ops import shims
+from coord_hooks.ops import jsonedit, shims
 from coord_hooks.paths import PLUGIN_ROOT
 
 SCOPES = ("user", "project", "local")
@@ -141,23 +143,50 @@ def load_settings_file(path: Path) -> dict[str, Any]:
 
 
 def _write_settings(path: Path, data: Mapping[str, Any]) -> None:
+    """Write ``data`` changing only what changed: formatting, key order and mode kept."""
+    try:
+        old_text: str | None = path.read_text(encoding="utf-8")
+        mode: int | None = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        old_text, mode = None, None
+    if old_text and old_text.strip():
+        text = jsonedit.preserving(old_text, data)
+    else:
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     atomic_write_bytes(path, text.encode("utf-8"))
+    os.chmod(path, 0o666 & ~_umask() if mode is None else mode)
 
 
-def backup(path: Path) -> Path | None:
-    """Copy ``path`` next to itself with a timestamp before we change it."""
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def backups_dir() -> Path:
+    """Where backups of settings files go: the user data folder, never ``.claude/``
+    (a backup there would show up in the project's ``git status``)."""
+    return data_dir() / "backups"
+
+
+def backup(path: Path, scope: str) -> Path | None:
+    """Copy ``path`` to `backups_dir` with a timestamp before we change it."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return None
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    target = path.with_name(f"{path.name}.coord-hooks-{stamp}.bak")
-    n = 1
+    # Which file it was: the scope, the project folder's name, and a hash of the full path.
+    where = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
+    project = path.parent.parent.name if scope != "user" else "user"
+    base = f"{stamp}-{scope}-{project}-{where}-{path.name}"
+    folder = backups_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    target, n = folder / base, 1
     while target.exists():
         n += 1
-        target = path.with_name(f"{path.name}.coord-hooks-{stamp}-{n}.bak")
+        target = folder / f"{base}.{n}"
     atomic_write_bytes(target, data)
     return target
 
@@ -289,7 +318,9 @@ def install(scope: str, project_root: Path, *, shims_dir: Path | None = None,
     record = read_record()
     entry = dict(record.get(str(path), {}))
     if new != current:
-        report.backup = backup(path)
+        if not path.exists():
+            entry["created"] = True  # uninstall may then remove the file again
+        report.backup = backup(path, scope)
         _write_settings(path, new)
         report.changed = True
     entry.update(scope=scope, hooks=hooks or bool(entry.get("hooks")))
@@ -335,8 +366,11 @@ def uninstall(scope: str, project_root: Path) -> UninstallReport:
                 del new["permissions"]
             report.allow_removed = True
     if new != current:
-        report.backup = backup(path)
-        _write_settings(path, new)
+        report.backup = backup(path, scope)
+        if not new and entry.get("created"):
+            path.unlink()  # we created it; nothing of the user's is in it
+        else:
+            _write_settings(path, new)
         report.changed = True
     shims_dir = entry.get("shims_dir")
     still_used = {e.get("shims_dir") for e in record.values()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import stat
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -77,22 +78,58 @@ def test_install_is_idempotent(project: Path) -> None:
     _write(path, THEIRS)
     install.install("local", project)
     first = path.read_text()
-    backups = sorted(path.parent.glob("*.bak"))
+    backups = sorted(install.backups_dir().iterdir())
     again = install.install("local", project)
     assert not again.changed and again.backup is None
     assert path.read_text() == first
-    assert sorted(path.parent.glob("*.bak")) == backups
+    assert sorted(install.backups_dir().iterdir()) == backups
 
 
-def test_install_into_a_missing_file_and_uninstall_leaves_an_empty_object(
-        project: Path) -> None:
+def test_install_into_a_missing_file_and_uninstall_removes_it_again(project: Path) -> None:
     path = install.settings_path("project", project)
     report = install.install("project", project)
     assert report.changed and report.backup is None
     assert any("usually committed" in w for w in report.warnings)
     assert set(json.loads(path.read_text())) == {"hooks"}
     install.uninstall("project", project)
-    assert json.loads(path.read_text()) == {}
+    assert not path.exists()  # we created it and nothing else is in it
+
+
+@pytest.mark.parametrize("scope", install.SCOPES)
+@pytest.mark.parametrize("style", ["indent4", "tabs", "compact", "odd"])
+def test_the_users_file_is_kept_byte_for_byte(project: Path, scope: str, style: str) -> None:
+    path = install.settings_path(scope, project)
+    text = {"indent4": json.dumps(THEIRS, indent=4) + "\n",
+            "tabs": json.dumps(THEIRS, indent="\t"),
+            "compact": json.dumps(THEIRS, separators=(",", ":")),
+            "odd": '{ "z": 1,\n  "model" :"opus" ,"a":{"\\u00e9": [ ]}}\n'}[style]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o640)
+    report = install.install(scope, project, allow_coord=True)
+    changed = path.read_text()
+    assert report.changed and stat.S_IMODE(path.stat().st_mode) == 0o640
+    if style == "indent4":  # only lines were added: the user's stay as they were
+        assert [ln for ln in changed.splitlines() if ln.rstrip(",") in
+                {x.rstrip(",") for x in text.splitlines()}] != []
+        removed = set(text.splitlines()) - set(changed.splitlines())
+        assert {ln.rstrip(",") for ln in removed} <= {ln.rstrip(",") for ln in
+                                                       changed.splitlines()}
+    install.uninstall(scope, project)
+    assert path.read_text() == text  # every byte back
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_backups_stay_out_of_the_project(project: Path) -> None:
+    path = install.settings_path("local", project)
+    _write(path, THEIRS)
+    report = install.install("local", project)
+    assert report.backup is not None and report.backup.parent == install.backups_dir()
+    assert report.backup.read_text() == json.dumps(THEIRS, indent=4) + "\n"
+    assert "local-proj-" in report.backup.name
+    assert sorted(p.name for p in (project / ".claude").iterdir()) == ["settings.local.json"]
+    install.uninstall("local", project)
+    assert sorted(p.name for p in (project / ".claude").iterdir()) == ["settings.local.json"]
 
 
 def test_commands_point_at_installed_shims_that_record_the_interpreter(
@@ -185,7 +222,7 @@ def test_a_broken_settings_file_is_never_rewritten(project: Path, content: str) 
     with pytest.raises(ConfigError):
         install.install("local", project)
     assert path.read_text() == content
-    assert list(path.parent.glob("*.bak")) == []
+    assert not install.backups_dir().exists() or list(install.backups_dir().iterdir()) == []
 
 
 def test_unknown_scope_is_a_usage_error(project: Path) -> None:
