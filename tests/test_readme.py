@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,3 +45,56 @@ def test_docs_use_no_internal_words() -> None:
     for page in pages:
         text = page.read_text()
         assert not re.search(r"seed's|\(issue \d|issue \d+\)|Targets \(issue", text), page
+
+
+# --- the first command on a fresh clone --------------------------------------------------
+REAL_HOME = Path.home()  # read at import: the autouse fixture moves HOME per test
+
+
+def fresh_clone(target: Path) -> Path:
+    """``git clone`` of this repository, with the working tree's uncommitted files on top."""
+    subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(ROOT), str(target)], check=True)
+    listed = subprocess.run(["git", "ls-files", "-m", "-o", "--exclude-standard", "-z"],
+                            cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for rel in filter(None, listed.split("\0")):
+        src = ROOT / rel
+        if src.is_file() or src.is_symlink():
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target / rel, follow_symlinks=False)
+    return target
+
+
+def test_the_first_command_sets_up_and_runs_the_demo_without_the_claude_cli(
+        tmp_path: Path) -> None:
+    clone = fresh_clone(tmp_path / "clone")
+    home = tmp_path / "home"
+    home.mkdir()
+    trap = tmp_path / "trap"  # npm and claude that only leave a mark
+    trap.mkdir()
+    for tool in ("npm", "npx", "claude"):
+        (trap / tool).write_text(f"#!/bin/sh\necho {tool} >> {tmp_path}/fetched\nexit 1\n")
+        (trap / tool).chmod(0o755)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("COORD_", "CLAUDE", "XDG_", "VIRTUAL_ENV"))}
+    env.update(HOME=str(home), PATH=f"{trap}:{env['PATH']}",
+               # the machine's pip cache: the same downloads, minus the waiting
+               PIP_CACHE_DIR=env.get("PIP_CACHE_DIR") or str(REAL_HOME / ".cache" / "pip"))
+    started = time.monotonic()
+    proc = subprocess.run(["bash", "-c", opening_commands()[0]], cwd=clone, env=env,
+                          capture_output=True, text=True, timeout=900, check=False)
+    took = time.monotonic() - started
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "8/8 expectations met" in proc.stdout
+    assert not (tmp_path / "fetched").exists()  # no npm, no claude
+    assert not (home / ".cache" / "coord-hooks-e2e").exists()
+    # quiet: one line per step, none of pip's own output
+    steps = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert steps and all(line.startswith("bootstrap: ") for line in steps), proc.stderr
+    assert len(steps) <= 5
+    print(f"first command on a fresh clone: {took:.1f} s")
+
+
+def test_nothing_is_installed_system_wide() -> None:
+    for script in ("scripts/bootstrap.sh", "scripts/test.sh", ".ci/run"):
+        text = (ROOT / script).read_text()
+        assert not re.search(r"\b(apt-get|apt|sudo|brew|dnf|yum)\b", text), script
