@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -177,6 +178,21 @@ def test_claude_plugin_validate_strict_passes(tmp_path: Path) -> None:
         assert "Validation passed" in proc.stdout
         for name in SLASH:
             assert f"coord-hooks:{name}" in proc.stdout
+
+
+def test_claude_plugin_validate_for_the_plugin_directory_passes(tmp_path: Path) -> None:
+    proc = _offline(tmp_path, "plugin", "validate", str(REPO), "--strict", "--profile",
+                    "directory")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "These checks found nothing to report" in proc.stdout
+
+
+def test_the_icon_is_a_square_png_the_directory_accepts() -> None:
+    data = (REPO / ".claude-plugin" / "icon.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    assert width == height and 512 <= width <= 2048
+    assert len(data) < 2 * 1024 * 1024
 
 
 def test_claude_plugin_validate_would_catch_a_bad_hook(tmp_path: Path) -> None:

@@ -98,3 +98,20 @@ def test_nothing_is_installed_system_wide() -> None:
     for script in ("scripts/bootstrap.sh", "scripts/test.sh", ".ci/run"):
         text = (ROOT / script).read_text()
         assert not re.search(r"\b(apt-get|apt|sudo|brew|dnf|yum)\b", text), script
+
+
+def test_relative_links_in_the_docs_exist_in_a_clone() -> None:
+    tracked = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "*.md"],
+                             cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    pages = [ROOT / rel for rel in tracked.split() if (ROOT / rel).is_file()]
+    assert ROOT / "tests" / "e2e" / "README.md" in pages
+    broken = []
+    for page in pages:
+        text = page.read_text()
+        targets = re.findall(r"\]\(([^)\s]+)\)", text) + re.findall(r"`(\.\./[^`\s]+)`", text)
+        for target in targets:
+            if re.match(r"[a-z]+:|#", target):
+                continue  # a URL or an anchor
+            if not (page.parent / target.split("#")[0]).exists():
+                broken.append(f"{page.relative_to(ROOT)}: {target}")
+    assert broken == []

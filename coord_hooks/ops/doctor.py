@@ -294,6 +294,35 @@ def _last_error(state_dir: Path) -> str:
     return ""
 
 
+HEAVY_COPY_BYTES = 20 * 1024 * 1024  # the plugin itself is ~2 MB
+DEVELOPER_LEFTOVERS = (".venv", "venv", "build", "dist", ".mypy_cache", ".ruff_cache",
+                       ".pytest_cache", ".hypothesis", "node_modules")
+
+
+def check_copy_size(copy: plugins.PluginCopy, label: str) -> Check | None:
+    """An installed copy that carries a developer checkout's .venv, build and caches."""
+    if copy.origin != "installed" or not copy.root.is_dir():
+        return None
+    leftovers = [name for name in DEVELOPER_LEFTOVERS if (copy.root / name).exists()]
+    size = 0
+    for folder, _, files in os.walk(copy.root):
+        for name in files:
+            try:
+                size += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                continue
+        if size > HEAVY_COPY_BYTES * 20:
+            break  # big enough to say so
+    if not leftovers and size <= HEAVY_COPY_BYTES:
+        return None
+    what = f"{', '.join(leftovers)}; " if leftovers else ""
+    return Check(f"{label} copy", WARN,
+                 f"{copy.root} holds {what}{size / 1e6:.0f} MB: Claude Code copied a "
+                 "developer checkout (it honours no ignore file). Install from a clean clone: "
+                 "`git clone --depth 1 file:///path/to/checkout DIR`, `claude plugin "
+                 f"marketplace add DIR`, then reinstall {copy.plugin_id}")
+
+
 def installed_shim_dirs(project_root: Path | None = None) -> list[Path]:
     """Shim folders `coord install` wrote: its record, and the settings files' entries."""
     dirs = []
@@ -321,6 +350,8 @@ def run_checks(project_root: Path, state_dir: Path,
         count = seen.count(copy.label)
         label = copy.label if count == 1 else f"{copy.label} {count}"
         checks += plugin_shim_checks(copy, label)
+        heavy = check_copy_size(copy, label)
+        checks += [heavy] if heavy is not None else []
         shim_sets.append((copy.shims, label))
     for folder in installed_shim_dirs(project_root):
         checks += check_shims(folder, "installed", portable=False)

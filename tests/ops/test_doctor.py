@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -232,3 +233,19 @@ def test_shims_are_never_written_into_site_packages(tmp_path: Path,
         shims.generate(site / "shims")
     assert list(site.iterdir()) == []
     assert shims.generate(tmp_path / "elsewhere").written  # anywhere else is fine
+
+
+def test_an_installed_copy_of_a_developer_checkout_is_named(tmp_path: Path,
+                                                            env: dict[str, str]) -> None:
+    copy = _plugin_copy(tmp_path / "cache" / "coord-hooks" / "0.1.0")
+    _registry(Path(env["HOME"]), copy)
+    [clean] = [c for c in plugins.find(env) if c.origin == "installed"]
+    assert doctor.check_copy_size(clean, "installed plugin") is None
+    (copy / ".venv" / "lib").mkdir(parents=True)
+    (copy / ".venv" / "lib" / "big").write_bytes(b"\0" * (doctor.HEAVY_COPY_BYTES + 1))
+    check = doctor.check_copy_size(clean, "installed plugin")
+    assert check is not None and check.status == WARN
+    assert re.search(r"holds \.venv; 2\d MB", check.detail)
+    assert "git clone --depth 1" in check.detail
+    names = [c.name for c in doctor.run_checks(tmp_path, tmp_path / "st", env, run_hooks=False)]
+    assert "installed plugin copy" in names
