@@ -978,7 +978,7 @@ def _esc(text: str) -> str:
 
 def render_svg(report: dict[str, Any]) -> str:
     """Two panels: the five operations (bars) and hook latency vs state size (lines)."""
-    width, height = 1100, 460
+    width, height = 1100, 490
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" '
              'font-size="12">',
@@ -988,11 +988,11 @@ def render_svg(report: dict[str, Any]) -> str:
     parts += _lines_panel(report, backends, 570, 20, 510, 400)
     legend_x = 20
     for backend in backends:
-        parts.append(f'<rect x="{legend_x}" y="440" width="12" height="12" '
+        parts.append(f'<rect x="{legend_x}" y="465" width="12" height="12" '
                      f'fill="{COLORS.get(backend, "#888")}"/>')
-        parts.append(f'<text x="{legend_x + 16}" y="450">{_esc(backend)}</text>')
+        parts.append(f'<text x="{legend_x + 16}" y="475">{_esc(backend)}</text>')
         legend_x += 110
-    parts.append(f'<text x="{legend_x}" y="450" fill="#555">{_esc(_subtitle(report))}</text>')
+    parts.append(f'<text x="{legend_x}" y="475" fill="#555">{_esc(_subtitle(report))}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -1014,7 +1014,8 @@ def _bars_panel(report: dict[str, Any], backends: Sequence[str], x0: float, y0: 
                  "MB"))
     out = [f'<text x="{x0}" y="{y0 + 12}" font-size="14" font-weight="bold">'
            'The five operations (median per call; one process per call)</text>']
-    label_w, top = 160, y0 + 30
+    # the widest title, at ~0.6 em per character, and a gap before the bars
+    label_w, top = max(text_width(title, 12) for title, _, _ in rows) + 14, y0 + 30
     row_h = (h - 40) / len(rows)
     bar_h = min(16.0, (row_h - 10) / max(1, len(backends)))
     for index, (title, values, unit) in enumerate(rows):
@@ -1072,14 +1073,20 @@ def _lines_panel(report: dict[str, Any], backends: Sequence[str], x0: float, y0:
                    'stroke="#eee"/>')
     out.append(f'<text x="{x0}" y="{top - 8}" font-size="10">ms</text>')
     step = pw / (len(points) - 1)
-    for i, p in enumerate(points):
-        x = left + i * step
-        empty = p["messages"] == 0 and p["locks"] == 0 and p["sessions"] <= 1
-        label = "empty" if empty else f"{p['messages']:,} msgs"
-        out.append(f'<text x="{x:.1f}" y="{top + ph + 16}" text-anchor="middle" '
-                   f'font-size="10">{_esc(label)}</text>')
-        out.append(f'<text x="{x:.1f}" y="{top + ph + 28}" text-anchor="middle" '
-                   f'font-size="9" fill="#777">{p["sessions"]} sess, {p["locks"]} locks</text>')
+    labels = ["empty" if p["messages"] == 0 and p["locks"] == 0 and p["sessions"] <= 1
+              else f"{p['messages']:,}" for p in points]
+    # Every label fits its slot, or only every n-th one is written.
+    every = 1
+    while max(text_width(t, 10) for t in labels) + 8 > step * every:
+        every += 1
+    for i, label in enumerate(labels):
+        if i % every == 0 or i == len(points) - 1:
+            out.append(f'<text x="{left + i * step:.1f}" y="{top + ph + 16}" '
+                       f'text-anchor="middle" font-size="10">{_esc(label)}</text>')
+    full = points[-1]
+    out.append(f'<text x="{left + pw / 2:.1f}" y="{top + ph + 32}" text-anchor="middle" '
+               f'font-size="10" fill="#555">live messages, with {full["sessions"]} sessions '
+               f'and {full["locks"]:,} locks ("empty": one session, nothing else)</text>')
     dashes = {"pre-tool-use": "", "user-prompt-submit": ' stroke-dasharray="5,3"'}
     for backend in backends:
         for event in SWEEP_EVENTS:
@@ -1096,16 +1103,22 @@ def _lines_panel(report: dict[str, Any], backends: Sequence[str], x0: float, y0:
                        f'stroke="{color}"{dashes[event]}/>')
             for x, y in coords:
                 out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"/>')
+    keys = ["solid: pre-tool-use (new lock); dashed: user-prompt-submit (5 unread)"]
     if baseline:
+        # Named in the key below the plot, never on it: a label there sits on the lines.
         y = top + ph - ph * baseline / peak
         out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" '
                    'stroke="#999" stroke-dasharray="2,4"/>')
-        out.append(f'<text x="{left + 4}" y="{y - 4:.1f}" font-size="10" fill="#777">'
-                   f'python3 -c pass (PATH) {baseline:.0f} ms</text>')
-    out.append(f'<text x="{left}" y="{top + ph + 46}" font-size="10" fill="#555">solid: '
-               'pre-tool-use (new lock); dashed: user-prompt-submit (5 unread); colour: '
-               'backend</text>')
+        keys.append(f"dotted: python3 -c pass from PATH ({baseline:.0f} ms)")
+    for n, key in enumerate(keys):
+        out.append(f'<text x="{left + pw / 2:.1f}" y="{top + ph + 48 + 13 * n}" '
+                   f'text-anchor="middle" font-size="10" fill="#555">{_esc(key)}</text>')
     return out
+
+
+def text_width(text: str, font_size: float) -> float:
+    """A generous estimate of a Helvetica/Arial line's width (for layout, not typesetting)."""
+    return 0.6 * font_size * len(text)
 
 
 def run(config: Config, progress: Progress | None = None) -> dict[str, Any]:

@@ -6,12 +6,14 @@ No timing is asserted here (figures belong to the benchmark's report, not to tes
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -150,3 +152,60 @@ def test_sqlite_joins_only_with_its_shim(monkeypatch: pytest.MonkeyPatch,
     assert bench.available_backends() == ("legacy", "optimized")
     (tmp_path / "hooks-sqlite.sh").write_text("#!/bin/sh\n")
     assert bench.available_backends() == ("legacy", "optimized", "sqlite")
+
+
+# --- the chart ---------------------------------------------------------------------------------
+def _text_boxes(svg: str) -> list[tuple[str, float, float, float, float]]:
+    """(text, x0, y0, x1, y1) of every <text>, with a generous width per character."""
+    boxes = []
+    for el in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text"):
+        text = el.text or ""
+        size = float(el.get("font-size", "12"))
+        width = 0.6 * size * len(text)
+        x, y = float(el.get("x", 0)), float(el.get("y", 0))
+        anchor = el.get("text-anchor", "start")
+        x0 = x - width if anchor == "end" else x - width / 2 if anchor == "middle" else x
+        boxes.append((text, x0, y - 0.8 * size, x0 + width, y + 0.2 * size))
+    return boxes
+
+
+def _plot_area(svg: str) -> tuple[float, float, float, float]:
+    axes = [el for el in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}line")
+            if el.get("stroke") == "#333"]
+    xs = [float(el.get(k, 0)) for el in axes for k in ("x1", "x2")]
+    ys = [float(el.get(k, 0)) for el in axes for k in ("y1", "y2")]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _overlapping(a: tuple[str, float, float, float, float],
+                 b: tuple[str, float, float, float, float]) -> bool:
+    return a[1] < b[3] and b[1] < a[3] and a[2] < b[4] and b[2] < a[4]
+
+
+def _many_points(report: dict[str, Any]) -> dict[str, Any]:
+    wide = copy.deepcopy(report)
+    points = wide["scaling"]["points"]
+    template = points[-1]
+    for n in range(1, 9):
+        point = copy.deepcopy(template)
+        point["messages"] = 100_000 * (n + 1)
+        points.append(point)
+    return wide
+
+
+@pytest.mark.parametrize("many", [False, True])
+def test_chart_labels_do_not_overlap_each_other_or_the_lines(many: bool) -> None:
+    report = json.loads((REPO / "docs" / "benchmark" / "benchmark.json").read_text())
+    svg = bench.render_svg(_many_points(report) if many else report)
+    boxes = _text_boxes(svg)
+    width = float(svg.split('width="', 1)[1].split('"', 1)[0])
+    height = float(svg.split('height="', 1)[1].split('"', 1)[0])
+    for box in boxes:
+        assert box[1] >= 0 and box[3] <= width and box[2] >= 0 and box[4] <= height, box
+    clashes = [(a[0], b[0]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+               if _overlapping(a, b)]
+    assert clashes == []
+    left, top, right, bottom = _plot_area(svg)
+    inside = [b[0] for b in boxes if _overlapping(b, ("plot", left, top, right, bottom))]
+    assert inside == []  # no label sits on the lines
+    assert "python3 -c pass from PATH" in svg  # the baseline is still named, in the key
