@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +14,8 @@ from coord_hooks.store import BACKENDS, Store, open_store
 
 # A real Redis/Valkey server for the redis backend (tests/redis_server.py).
 pytest_plugins = ("redis_server",)
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -76,3 +79,30 @@ def pids() -> Iterator[Callable[[], int]]:
     for proc in started:
         proc.kill()
         proc.wait()
+
+
+def clone_checkout(target: Path) -> Path:
+    """``git clone`` of this repository, with the working tree's uncommitted files on top:
+    what a user's fresh clone has (no .venv, no caches), plus the change under test."""
+    subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(REPO), str(target)],
+                   check=True, capture_output=True)
+    listed = subprocess.run(["git", "ls-files", "-m", "-o", "--exclude-standard", "-z"],
+                            cwd=REPO, capture_output=True, text=True, check=True).stdout
+    for rel in filter(None, listed.split("\0")):
+        src = REPO / rel
+        if src.is_file() or src.is_symlink():
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target / rel, follow_symlinks=False)
+    return target
+
+
+@pytest.fixture
+def fresh_clone(tmp_path: Path) -> Callable[[str], Path]:
+    """``fresh_clone(name)``: a clean clone of this checkout under ``tmp_path``."""
+    return lambda name: clone_checkout(tmp_path / name)
+
+
+@pytest.fixture(scope="session")
+def clone_into() -> Callable[[Path], Path]:
+    """`clone_checkout` for fixtures wider than one test."""
+    return clone_checkout

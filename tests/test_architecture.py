@@ -46,7 +46,9 @@ STDLIB_ONLY_MODULES = frozenset({
     "coord_hooks.cli.views"})
 # Third-party imports allowed inside a function of a hook-path room, by design.
 LAZY_THIRD_PARTY = frozenset({("coord_hooks.store.jsonfiles", "portalocker"),
-                              ("coord_hooks.cli.output", "rich")})  # tables, when importable
+                              ("coord_hooks.store.archive", "orjson"),  # large archives
+                              ("coord_hooks.cli.output", "rich"),  # tables, when importable
+                              ("coord_hooks.cli.output", "orjson")})  # large documents
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,22 +51,9 @@ def test_docs_use_no_internal_words() -> None:
 REAL_HOME = Path.home()  # read at import: the autouse fixture moves HOME per test
 
 
-def fresh_clone(target: Path) -> Path:
-    """``git clone`` of this repository, with the working tree's uncommitted files on top."""
-    subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(ROOT), str(target)], check=True)
-    listed = subprocess.run(["git", "ls-files", "-m", "-o", "--exclude-standard", "-z"],
-                            cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    for rel in filter(None, listed.split("\0")):
-        src = ROOT / rel
-        if src.is_file() or src.is_symlink():
-            (target / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, target / rel, follow_symlinks=False)
-    return target
-
-
 def test_the_first_command_sets_up_and_runs_the_demo_without_the_claude_cli(
-        tmp_path: Path) -> None:
-    clone = fresh_clone(tmp_path / "clone")
+        tmp_path: Path, fresh_clone: Callable[[str], Path]) -> None:
+    clone = fresh_clone("clone")
     home = tmp_path / "home"
     home.mkdir()
     trap = tmp_path / "trap"  # npm and claude that only leave a mark

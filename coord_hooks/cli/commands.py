@@ -176,7 +176,7 @@ def locks(state: CliState, as_json: bool) -> int:
         rows = [views.lock_dict(v) for v in ctx.coordinator.locks()]
         empty = "no locks"
     if as_json:
-        emit_json({"locks": rows})
+        emit_json({"locks": rows}, len(rows))
         return 0
     print_table(None, views.LOCK_COLUMNS, [views.lock_row(d) for d in rows], empty)
     return 0
@@ -347,7 +347,8 @@ def inbox(state: CliState, peek: bool, all_: bool, session: str | None, as_json:
 def _show_messages(session_id: str | None, marked_read: bool, rows: list[dict[str, Any]],
                    empty: str, as_json: bool) -> int:
     if as_json:
-        emit_json({"session_id": session_id, "marked_read": marked_read, "messages": rows})
+        emit_json({"session_id": session_id, "marked_read": marked_read, "messages": rows},
+                  len(rows))
         return 0
     print_table(None, views.MESSAGE_COLUMNS, [views.message_row(d) for d in rows], empty)
     return 0
@@ -367,7 +368,7 @@ def messages(state: CliState, archived: bool, session: str | None, as_json: bool
         found = ctx.coordinator.history(who, archived=archived)
         rows = views.messages_dicts(found, ctx.coordinator.clock(), _all_sessions(ctx))
     if as_json:
-        emit_json({"session_id": who, "archived": archived, "messages": rows})
+        emit_json({"session_id": who, "archived": archived, "messages": rows}, len(rows))
         return 0
     print_table(None, views.MESSAGE_COLUMNS, [views.message_row(d) for d in rows],
                 "no messages" if archived else "no messages (coord messages --archived shows "

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import sys
 from pathlib import Path
 
+import pytest
+
 from coord_hooks.model import Message
+from coord_hooks.store import archive
 from coord_hooks.store.archive import append_to_archive, archive_path, read_archive
 
 
@@ -58,3 +62,17 @@ def test_garbage_between_members_is_skipped(tmp_path: Path) -> None:
         handle.write(b"\x1f\x8b\x08 not really gzip")
     append_to_archive(tmp_path, msgs(2))
     assert list(read_archive(tmp_path)) == msgs(1, 2)
+
+
+@pytest.mark.parametrize("parser", ["orjson", "json"])
+def test_a_large_archive_reads_the_same_with_either_parser(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parser: str) -> None:
+    append_to_archive(tmp_path, msgs(*range(1, 60)))
+    path = archive_path(tmp_path)
+    path.write_bytes(path.read_bytes() + b"\x1f\x8b\x08 torn")  # a damaged tail
+    expected = list(read_archive(tmp_path))  # small: json
+    monkeypatch.setattr(archive, "ORJSON_FROM_BYTES", 0)  # "large"
+    if parser == "json":
+        monkeypatch.setitem(sys.modules, "orjson", None)  # not installed: json after all
+    assert archive._line_parser(10).__module__.split(".")[0] == parser
+    assert list(read_archive(tmp_path)) == expected == msgs(*range(1, 60))
