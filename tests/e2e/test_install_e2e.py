@@ -90,10 +90,12 @@ def test_a_plugin_dir_with_only_a_bare_python3_does_everything(
     assert any(handle in p.read_text() for p in state.glob("*.json"))
 
     # a human writes to the ended session; the slash command shows the queue
-    subprocess.run([str(plugin / "bin" / "coord"), "send", handle, "for later"],
-                   env={**os.environ, "PATH": _path_without_cli_pythons(bare_python),
-                        "CLAUDE_PROJECT_DIR": str(h.repo), "HOME": str(h.home)},
-                   capture_output=True, check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COORD_", "CLAUDE"))}
+    sent = subprocess.run([str(plugin / "bin" / "coord"), "send", handle, "for later"],
+                          env={**env, "PATH": _path_without_cli_pythons(bare_python),
+                               "CLAUDE_PROJECT_DIR": str(h.repo), "HOME": str(h.home)},
+                          capture_output=True, text=True, check=False)
+    assert sent.returncode == 0, sent.stderr
     queue = h.run(Session("q", [say("Here is the queue.")],
                           prompt="/coord-hooks:status --queue"))
     queue.assert_ok()
@@ -139,7 +141,7 @@ def pip_installed_cli(tmp_path_factory: pytest.TempPathFactory,
     (site / "zz-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     where = subprocess.run([str(python), "-c",
                             "import coord_hooks; print(coord_hooks.__file__)"],
-                           capture_output=True, text=True, check=True).stdout
+                           capture_output=True, text=True, check=True, cwd=root).stdout
     assert where.startswith(str(site)), where  # the wheel's copy, not this checkout
     return root / "venv"
 
