@@ -129,7 +129,8 @@ def _same_output(text: str) -> str:
             return json.dumps(_without_times(json.loads(text)), sort_keys=True)
         except ValueError:
             pass
-    return AGE.sub("N ago", text)
+    # an age's width ("9m ago", "10m ago") moves the columns after it
+    return re.sub(r" {2,}", "  ", AGE.sub("N ago", text))
 
 
 def _without_times(data: Any) -> Any:

@@ -285,7 +285,8 @@ def test_backend_use_sqlite_and_an_existing_json_project(
     assert run_cli(["backend", "use", "sqlite"]) == 0
     out = capsys.readouterr().out
     assert os.readlink(plugin / "shims" / "hooks.sh") == "hooks-sqlite.sh"
-    assert "stays on it; move it with `coord migrate --to sqlite`" in out
+    assert "a migration is needed here" in out
+    assert "until you run `coord migrate --to sqlite`" in out
     assert run_cli(["backend", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["effective_hooks"] == "optimized"
     assert run_cli(["migrate", "--to", "sqlite"]) == 0
