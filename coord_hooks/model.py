@@ -148,7 +148,7 @@ class Session(Record):
 
     FIELDS = ("session_id", "registered_at", "last_seen", "name", "task", "pid", "pid_start",
               "hostname", "cwd", "project_dir", "model", "source", "cursor",
-              "registered_seq", "ended_at", "end_reason", "last_midturn")
+              "registered_seq", "ended_at", "end_reason", "last_midturn", "delivery")
     _FIELD_SET = frozenset(FIELDS)
     __slots__ = FIELDS
 
@@ -171,13 +171,18 @@ class Session(Record):
     ended_at: float | None
     end_reason: str
     last_midturn: float
+    # Delivery beyond the cursor (`coordination.delivery`): "acked" seqs above the cursor
+    # already shown, a long message's "part" shown so far, hooks' pending "offers".
+    # Replaced, never changed in place: a backend may share the object with its cache.
+    delivery: dict[str, Any]
 
     def __init__(self, session_id: str, registered_at: float, last_seen: float,
                  name: str = "", task: str = "", pid: int | None = None,
                  pid_start: str | None = None, hostname: str = "", cwd: str = "",
                  project_dir: str = "", model: str = "", source: str = "", cursor: int = 0,
                  registered_seq: int = 0, ended_at: float | None = None,
-                 end_reason: str = "", last_midturn: float = 0.0) -> None:
+                 end_reason: str = "", last_midturn: float = 0.0,
+                 delivery: dict[str, Any] | None = None) -> None:
         self.session_id = session_id
         self.registered_at = registered_at
         self.last_seen = last_seen
@@ -195,6 +200,7 @@ class Session(Record):
         self.ended_at = ended_at
         self.end_reason = end_reason
         self.last_midturn = last_midturn
+        self.delivery = delivery if isinstance(delivery, dict) else {}
 
     @property
     def ended(self) -> bool:
@@ -277,6 +283,35 @@ def lock_id_for(key: str, owner: str) -> str:
     """Stable id of the lock one owner holds on one key (one record per pair)."""
     digest = sha1(f"{key}\0{owner}".encode()).hexdigest()
     return digest[:20]
+
+
+class Waiter(Record):
+    """A session denied a lock on ``key``, to be told once when the key is free.
+
+    ``holder`` is the session that held it then: the note says who let go, and how.
+    """
+
+    FIELDS = ("session_id", "key", "since", "holder")
+    _FIELD_SET = frozenset(FIELDS)
+    __slots__ = FIELDS
+
+    session_id: str
+    key: str
+    since: float
+    holder: str
+
+    def __init__(self, session_id: str, key: str, since: float, holder: str = "") -> None:
+        self.session_id = session_id
+        self.key = key
+        self.since = since
+        self.holder = holder
+
+
+def waiter_id_for(session_id: str, key: str) -> str:
+    """Stable file-name-safe id of one session's wait for one key: a prefix per session
+    (so a session's own waits are found by name) and one per key."""
+    return (sha1(session_id.encode()).hexdigest()[:16] + "-"
+            + sha1(key.encode()).hexdigest()[:20])
 
 
 class Message(Record):

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from coord_hooks.model import Lock, Message, NewMessage, Session, StoreInfo
+from coord_hooks.model import Lock, Message, NewMessage, Session, StoreInfo, Waiter
 
 
 class StoreReader(Protocol):
@@ -44,6 +44,10 @@ class StoreReader(Protocol):
         """How many messages are live (not archived)."""
         ...
 
+    def waiters(self, session_id: str | None = None) -> list[Waiter]:
+        """Lock hand-off waits: one session's (any order), or everyone's."""
+        ...
+
 
 class StoreWriter(StoreReader, Protocol):
     """Mutations, only available inside `Store.transaction()`."""
@@ -53,6 +57,14 @@ class StoreWriter(StoreReader, Protocol):
     def put_lock(self, lock: Lock) -> None: ...
 
     def delete_lock(self, key: str, owner: str) -> None: ...
+
+    def put_waiter(self, waiter: Waiter) -> None:
+        """Record (or replace) ``waiter.session_id``'s wait for ``waiter.key``."""
+        ...
+
+    def delete_waiter(self, session_id: str, key: str) -> None:
+        """Forget one wait; absent is a no-op."""
+        ...
 
     def append_message(self, message: NewMessage) -> Message:
         """Store a message with the next sequence number and return it."""

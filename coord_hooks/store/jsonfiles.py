@@ -8,6 +8,7 @@ switch between them at any time)::
     seq.json                 {"last_seq": N}: the last message sequence number given
     sessions/<id>.json       one `Session` per file
     locks/<lock id>.json     one `Lock` per (key, owner); id = sha1(key NUL owner)[:20]
+    waiters/<waiter id>.json one `Waiter` per (session, key): sha1(session)[:16]-sha1(key)[:20]
     messages/<seq:012d>.json one live `Message` per file
     broadcasts.jsonl         queued broadcasts not yet written as message files (below)
     archive/messages.jsonl.gz  archived messages (see `coord_hooks.store.archive`)
@@ -58,7 +59,16 @@ from coord_hooks.fsio import (
     read_state_file,
     write_fully,
 )
-from coord_hooks.model import FORMAT_VERSION, Lock, Message, NewMessage, Session, StoreInfo
+from coord_hooks.model import (
+    FORMAT_VERSION,
+    Lock,
+    Message,
+    NewMessage,
+    Session,
+    StoreInfo,
+    Waiter,
+    waiter_id_for,
+)
 from coord_hooks.paths import ensure_state_dir, ensure_subdir, is_link_error
 from coord_hooks.store import layout
 
@@ -234,6 +244,15 @@ class JsonFileView:
         return [lk for lk in (self._load_path(Lock, p) for p in _json_files(self.dir / "locks"))
                 if lk is not None]
 
+    def waiters(self, session_id: str | None = None) -> list[Waiter]:
+        folder = self.dir / "waiters"
+        # A session's waits share a file-name prefix: only its own files are read.
+        prefix = waiter_id_for(session_id, "")[:17] if session_id is not None else ""
+        found = [self._load_path(Waiter, folder / n) for n in sorted(_names(folder))
+                 if n.startswith(prefix) and n.endswith(".json") and not n.startswith(".")]
+        return [w for w in found if w is not None
+                and (session_id is None or w.session_id == session_id)]
+
     def _load_path(self, cls: Any, path: Path) -> Any:
         return _load(cls, self._read(path), path, self.dir)
 
@@ -326,6 +345,22 @@ class JsonFileTransaction(JsonFileView):
         from coord_hooks.model import lock_id_for
 
         path = self.dir / "locks" / f"{lock_id_for(key, owner)}.json"
+        if not os.path.lexists(path):
+            return
+        self.begin_write()
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+    def put_waiter(self, waiter: Waiter) -> None:
+        # Made on first use, not at every open: most state dirs never see a wait.
+        folder = ensure_subdir(self.dir / "waiters")
+        self._write(folder / f"{waiter_id_for(waiter.session_id, waiter.key)}.json",
+                    waiter.to_dict())
+
+    def delete_waiter(self, session_id: str, key: str) -> None:
+        path = self.dir / "waiters" / f"{waiter_id_for(session_id, key)}.json"
         if not os.path.lexists(path):
             return
         self.begin_write()

@@ -30,7 +30,7 @@ from typing import Any
 
 from coord_hooks.errors import StoreError, UsageError
 from coord_hooks.fsio import FlockLock, atomic_write_bytes, dump_json, fsync_dir, unused_name
-from coord_hooks.model import FORMAT_VERSION, Lock, Message, Session
+from coord_hooks.model import FORMAT_VERSION, Lock, Message, Session, Waiter, waiter_id_for
 from coord_hooks.paths import ensure_subdir
 from coord_hooks.store import layout
 from coord_hooks.store.jsonfiles import (
@@ -46,7 +46,7 @@ from coord_hooks.store.sqlite_file import creation_lock, others_attached
 BACKUP_DIR = "migrated"
 # What belongs to the JSON layout and moves out with it (the archive, logs, quarantine,
 # config and the generation counter are shared and stay).
-JSON_ENTRIES = ("sessions", "locks", "messages", "seq.json", JOURNAL_NAME, "index")
+JSON_ENTRIES = ("sessions", "locks", "messages", "waiters", "seq.json", JOURNAL_NAME, "index")
 
 
 @dataclass
@@ -57,6 +57,7 @@ class Snapshot:
     locks: list[Lock] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
     last_seq: int = 0
+    waiters: list[Waiter] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {"sessions": len(self.sessions), "locks": len(self.locks),
@@ -185,7 +186,8 @@ def _sqlite(state_dir: Path, timeout: float) -> SqliteStore:
 
 def _view_snapshot(view: Any) -> Snapshot:
     return Snapshot(sessions=view.sessions(), locks=view.locks(),
-                    messages=view.messages_after(0), last_seq=view.last_seq())
+                    messages=view.messages_after(0), last_seq=view.last_seq(),
+                    waiters=view.waiters())
 
 
 def _backup_path(state_dir: Path, kind: str) -> Path:
@@ -225,6 +227,8 @@ def _build_sqlite(state_dir: Path, timeout: float, snap: Snapshot, kept: str) ->
             tx.put_lock(lock)
         tx.restore_messages(snap.messages)
         tx.bump_last_seq(snap.last_seq)
+        for waiter in snap.waiters:
+            tx.put_waiter(waiter)
 
     store = _sqlite(state_dir, timeout)
     try:
@@ -320,7 +324,7 @@ def _write_json_layout(state_dir: Path, snap: Snapshot) -> None:
     """Write the JSON layout in a staging folder, sync once, then rename it into place."""
     staging = state_dir / f".migrate-{os.getpid()}-{time.monotonic_ns()}.tmp"
     staging.mkdir(mode=0o700)  # new: never mix in what a crashed run left
-    for sub in ("sessions", "locks", "messages"):
+    for sub in ("sessions", "locks", "messages", "waiters"):
         ensure_subdir(staging / sub)
 
     def put(path: Path, data: dict[str, Any]) -> None:
@@ -333,10 +337,13 @@ def _write_json_layout(state_dir: Path, snap: Snapshot) -> None:
         put(staging / "locks" / f"{lock.lock_id}.json", lock.to_dict())
     for message in snap.messages:
         put(staging / "messages" / message_file_name(message.seq), message.to_dict())
+    for waiter in snap.waiters:
+        put(staging / "waiters" / f"{waiter_id_for(waiter.session_id, waiter.key)}.json",
+            waiter.to_dict())
     put(staging / "seq.json", {"format_version": FORMAT_VERSION, "last_seq": snap.last_seq})
     if hasattr(os, "sync"):
         os.sync()
-    for name in ("sessions", "locks", "messages", "seq.json"):
+    for name in ("sessions", "locks", "messages", "waiters", "seq.json"):
         os.replace(staging / name, state_dir / name)  # room made by _clear_json_entries
     os.rmdir(staging)
     fsync_dir(state_dir)

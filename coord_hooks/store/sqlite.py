@@ -27,6 +27,7 @@ Standard library only (hook hot path).
 from __future__ import annotations
 
 import _thread  # what `threading` wraps; importing threading costs every hook ~1 ms
+import json
 import os
 import sqlite3
 import stat
@@ -42,7 +43,15 @@ from coord_hooks.errors import (
     StoreBusyError,
     StoreError,
 )
-from coord_hooks.model import Lock, Message, NewMessage, Session, StoreInfo, glob_prefix
+from coord_hooks.model import (
+    Lock,
+    Message,
+    NewMessage,
+    Session,
+    StoreInfo,
+    Waiter,
+    glob_prefix,
+)
 from coord_hooks.paths import ensure_state_dir
 from coord_hooks.store import layout
 
@@ -62,6 +71,7 @@ BUSY, LOCKED, CORRUPT, FULL, NOTADB = 5, 6, 11, 13, 26
 SESSION_COLUMNS = Session.FIELDS
 LOCK_COLUMNS = Lock.FIELDS
 MESSAGE_COLUMNS = Message.FIELDS
+WAITER_COLUMNS = Waiter.FIELDS
 
 
 def _cols(names: Iterable[str]) -> str:
@@ -75,10 +85,13 @@ def _marks(names: tuple[str, ...]) -> str:
 SESSION_SELECT = f"SELECT {_cols(SESSION_COLUMNS)} FROM sessions"
 LOCK_SELECT = f"SELECT {_cols(LOCK_COLUMNS)} FROM locks"
 MESSAGE_SELECT = f"SELECT {_cols(MESSAGE_COLUMNS)} FROM messages"
+WAITER_SELECT = f"SELECT {_cols(WAITER_COLUMNS)} FROM waiters"
 _SESSION_PUT = (f"INSERT OR REPLACE INTO sessions ({_cols(SESSION_COLUMNS)}) "
                 f"VALUES ({_marks(SESSION_COLUMNS)})")
 _LOCK_PUT = (f"INSERT OR REPLACE INTO locks ({_cols(LOCK_COLUMNS)}, glob_prefix) "
              f"VALUES ({_marks(LOCK_COLUMNS)}, ?)")
+_WAITER_PUT = (f"INSERT OR REPLACE INTO waiters ({_cols(WAITER_COLUMNS)}) "
+               f"VALUES ({_marks(WAITER_COLUMNS)})")
 _MESSAGE_PUT = (f"INSERT INTO messages ({_cols(MESSAGE_COLUMNS)}) "
                 f"VALUES ({_marks(MESSAGE_COLUMNS)})")
 
@@ -180,6 +193,19 @@ def m005_lock_agent_type(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE locks ADD COLUMN \"agent_type\" TEXT NOT NULL DEFAULT ''")
 
 
+@migration
+def m006_delivery_and_waiters(db: sqlite3.Connection) -> None:
+    # Delivery beyond the cursor (acked seqs, a long message's part, pending offers) as
+    # JSON text; lock hand-off waits, one row per (session, key).
+    db.execute("""ALTER TABLE sessions ADD COLUMN "delivery" TEXT NOT NULL DEFAULT '{}'""")
+    db.execute("""CREATE TABLE waiters (
+        "session_id" TEXT NOT NULL,
+        "key" TEXT NOT NULL,
+        "since" REAL NOT NULL,
+        "holder" TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY ("session_id", "key"))""")
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -249,7 +275,23 @@ def rollback(db: sqlite3.Connection) -> None:
 
 # --- row conversion ----------------------------------------------------------------------
 def session_from_row(row: tuple[Any, ...]) -> Session:
-    return Session(*row)
+    session = Session(*row[:-1])
+    try:
+        session.delivery = json.loads(row[-1]) if row[-1] else {}
+    except ValueError:  # written by hand: delivery state only refines the cursor, so
+        pass  # at worst a message is shown once more
+    if not isinstance(session.delivery, dict):
+        session.delivery = {}
+    return session
+
+
+def session_values(session: Session) -> tuple[Any, ...]:
+    *fields, delivery = _values(session, SESSION_COLUMNS)
+    return (*fields, json.dumps(delivery, separators=(",", ":")) if delivery else "{}")
+
+
+def waiter_from_row(row: tuple[Any, ...]) -> Waiter:
+    return Waiter(*row)
 
 
 def lock_from_row(row: tuple[Any, ...]) -> Lock:
@@ -338,6 +380,14 @@ class SqliteReader:
                                  "ORDER BY seq", (recipient, after))
         return [message_from_row(r) for r in cursor]
 
+    def waiters(self, session_id: str | None = None) -> list[Waiter]:
+        if session_id is None:
+            rows = self.db.execute(f"{WAITER_SELECT} ORDER BY session_id, key")
+        else:
+            rows = self.db.execute(f"{WAITER_SELECT} WHERE session_id = ? ORDER BY key",
+                                   (session_id,))
+        return [waiter_from_row(r) for r in rows]
+
     def last_seq(self) -> int:
         counted = self._meta("last_seq")
         # max(): a row inserted by hand (sqlite3 shell) must not get its seq reused.
@@ -360,7 +410,7 @@ class SqliteWriter(SqliteReader):
         self.state_dir = state_dir
 
     def put_session(self, session: Session) -> None:
-        self.db.execute(_SESSION_PUT, _values(session, SESSION_COLUMNS))
+        self.db.execute(_SESSION_PUT, session_values(session))
 
     def put_lock(self, lock: Lock) -> None:
         prefix = glob_prefix(lock.key) if lock.is_glob else None
@@ -368,6 +418,13 @@ class SqliteWriter(SqliteReader):
 
     def delete_lock(self, key: str, owner: str) -> None:
         self.db.execute("DELETE FROM locks WHERE key = ? AND owner = ?", (key, owner))
+
+    def put_waiter(self, waiter: Waiter) -> None:
+        self.db.execute(_WAITER_PUT, _values(waiter, WAITER_COLUMNS))
+
+    def delete_waiter(self, session_id: str, key: str) -> None:
+        self.db.execute("DELETE FROM waiters WHERE session_id = ? AND key = ?",
+                        (session_id, key))
 
     def append_message(self, message: NewMessage) -> Message:
         stored = message.with_seq(self.last_seq() + 1)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from coord_hooks.errors import StoreBusyError, StoreError
-from coord_hooks.model import Lock, Message, NewMessage, Session
+from coord_hooks.model import Lock, Message, NewMessage, Session, Waiter
 from coord_hooks.store import BACKENDS, Store
 
 StoreFactory = Callable[..., Store]
@@ -38,7 +38,9 @@ def make_session(session_id: str, **changes: object) -> Session:
                       name="alice", task="refactor the parser", pid=4242,
                       pid_start="987654", hostname="box", cwd="/p/sub", project_dir="/p",
                       model="opus", source="startup", cursor=7, registered_seq=3,
-                      ended_at=None, end_reason="", last_midturn=150.0)
+                      ended_at=None, end_reason="", last_midturn=150.0,
+                      delivery={"acked": [9, 12], "part": [8, 4000],
+                                "offers": [{"id": "box:1:2:3.5", "seqs": [10], "waits": ["a"]}]})
     for key, value in changes.items():
         setattr(session, key, value)
     return session
@@ -219,6 +221,44 @@ def test_a_subagent_lock_changes_hands_in_place(store: Store,
     with reopen().read() as view:
         assert [(lk.owner, lk.agent_id, lk.agent_type) for lk in view.locks()] == [
             ("s1", "", "")]
+
+
+# --- waiters (lock hand-off) ---------------------------------------------------------
+def test_waiters_put_list_delete(store: Store, reopen: Callable[[], Store]) -> None:
+    w1 = Waiter(session_id="s1", key="src/a.py", since=10.5, holder="s9")
+    w2 = Waiter(session_id="s1", key="/abs/ü [x].py", since=11.0, holder="s8")
+    w3 = Waiter(session_id="odd/id", key="src/a.py", since=12.0, holder="s9")
+    with store.transaction() as tx:
+        for waiter in (w1, w2, w3):
+            tx.put_waiter(waiter)
+        assert sorted(tx.waiters("s1"), key=lambda w: w.since) == [w1, w2]  # own writes
+    for instance in (store, reopen()):
+        with instance.read() as view:
+            assert sorted(view.waiters("s1"), key=lambda w: w.since) == [w1, w2]
+            assert view.waiters("odd/id") == [w3]
+            assert view.waiters("nobody") == []
+            assert sorted(view.waiters(), key=lambda w: w.since) == [w1, w2, w3]
+    with store.transaction() as tx:
+        tx.put_waiter(Waiter(session_id="s1", key="src/a.py", since=99.0, holder="s7"))
+        tx.delete_waiter("s1", "/abs/ü [x].py")
+        tx.delete_waiter("s1", "never/waited")  # absent: a no-op
+    with reopen().read() as view:
+        assert view.waiters("s1") == [Waiter(session_id="s1", key="src/a.py", since=99.0,
+                                             holder="s7")]
+        assert len(view.waiters()) == 2
+
+
+def test_session_delivery_state_round_trips_and_defaults_empty(
+        store: Store, reopen: Callable[[], Store]) -> None:
+    plain = Session(session_id="s2", registered_at=1.0, last_seen=2.0)
+    assert plain.delivery == {}
+    with store.transaction() as tx:
+        tx.put_session(plain)
+        tx.put_session(make_session("s1"))
+    with reopen().read() as view:
+        assert view.get_session("s2") == plain
+        state = view.get_session("s1")
+        assert state is not None and state.delivery == make_session("s1").delivery
 
 
 # --- messages -------------------------------------------------------------------------
@@ -424,6 +464,8 @@ def test_records_read_identically_across_backends(
             tx.put_session(session)
         for lock in locks:
             tx.put_lock(lock)
+        tx.put_waiter(Waiter(session_id="odd/id", key="src/a.py", since=3.0,
+                             holder="11111111-aaaa"))
         messages = [tx.append_message(new_message(f"m{i}", urgent=i % 2 == 0))
                     for i in range(5)]
         tx.archive_messages(2)
@@ -436,6 +478,8 @@ def test_records_read_identically_across_backends(
         assert sorted(view.locks(), key=lambda lk: lk.key) == sorted(locks, key=lambda lk: lk.key)
         assert view.messages_after(0) == messages[2:]
         assert view.last_seq() == 5
+        assert view.waiters("odd/id") == [Waiter(session_id="odd/id", key="src/a.py",
+                                                 since=3.0, holder="11111111-aaaa")]
     assert list(reader.archived_messages()) == messages[:2]
 
     # And back: the reader continues the same sequence and the writer sees it.

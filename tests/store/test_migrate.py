@@ -45,6 +45,7 @@ def snapshot(state_dir: Path) -> dict[str, Any]:
             "messages": view.messages_after(0),
             "last_seq": view.last_seq(),
             "count": view.message_count(),
+            "waiters": sorted(view.waiters(), key=lambda w: (w.session_id, w.key)),
         }
     doc["archive"] = list(store.archived_messages())
     store.close()
@@ -66,6 +67,7 @@ def build_json_state(state_dir: Path, project: Path, monkeypatch: pytest.MonkeyP
     coord.acquire(BOB, "docs/*.md", cwd=str(project))
     coord.acquire(CAROL, "README", cwd=str(project), exclusive=False)
     coord.acquire(DAVE, "README", cwd=str(project), exclusive=False)
+    assert not coord.try_acquire(CAROL, "src/a.py", cwd=str(project)).granted  # waits
     for i in range(30):
         coord.send(ALICE, "bob", f"direct {i}", urgent=i % 7 == 0)
         if i == 20:
@@ -86,6 +88,7 @@ def test_round_trip_json_sqlite_json_keeps_everything(state_dir: Path, project: 
     assert original["archive"] and original["messages"]
     assert len(original["locks"]) == 3  # dave ended: his lock went with him
     assert len({s.cursor for s in original["sessions"]}) > 1
+    assert [(w.session_id, w.key) for w in original["waiters"]] == [(CAROL, "src/a.py")]
 
     to_sqlite = migrate(state_dir, "sqlite")
     assert to_sqlite.changed and to_sqlite.source == "json"

@@ -165,7 +165,9 @@ def _fanout_worker(index: int, state_dir: Path, project: Path, per_process: int,
             if index % 2:
                 got.extend(m.body for m in coord.inbox(sid))
             else:  # the hook path
-                got.extend(m.body for m in coord.deliver(sid, 10**9, lambda m: m.body).messages)
+                delivery = coord.deliver(sid, 10**9, lambda m: m.body)
+                got.extend(m.body for m in delivery.messages)
+                coord.confirm(delivery)
 
         for i in range(per_process):
             coord.broadcast(sid, f"{sid}#{i}")
@@ -792,7 +794,7 @@ def test_hook_path_imports_only_the_standard_library(state_dir: Path, project: P
         "c = ctx.coordinator\n"
         "c.register('s-hook', pid=None)\n"
         "c.try_acquire('s-hook', 'a.py')\n"
-        "c.deliver('s-hook', 1000, lambda m: m.body)\n"
+        "c.confirm(c.deliver('s-hook', 1000, lambda m: m.body))\n"
         "ctx.store.close()\n"
         "std = sys.stdlib_module_names\n"
         "ours = {'coord_hooks', '__main__'}\n"
