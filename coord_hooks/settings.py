@@ -84,8 +84,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_message_chars", int, 4000, "longest message body accepted"),
     Setting("retention_messages", int, 500, "messages kept live before archiving older ones"),
     Setting("deliver_chars", int, 6000, "most characters of messages injected into one prompt"),
-    Setting("midturn_interval", float, 60.0, "seconds between mid-turn deliveries per session"),
-    Setting("midturn_wait", float, 120.0, "unread age that makes a message due mid-turn"),
+    Setting("midturn_interval", float, 5.0,
+            "least seconds between two mid-turn message blocks per session (urgent: none)"),
+    Setting("midturn_wait", float, 3.0,
+            "coalescing window: unread age that makes messages due at the next tool step"),
     Setting("slow_ms", float, 250.0, "hook duration that is logged as slow_operation"),
     Setting("store_lock_timeout", float, 10.0, "seconds to wait for the store lock"),
     Setting("log_max_bytes", int, 1_000_000, "size at which a log file is rotated"),
@@ -101,6 +103,8 @@ SETTINGS: tuple[Setting, ...] = (
             "origin remote)"),
     Setting("subagents_share_locks", bool, False,
             "subagents of one session share its locks instead of denying each other"),
+    Setting("release_at_stop", bool, False,
+            "release a session's locks when its turn ends (Stop); waiters are told"),
 )
 # Settings a person must never see printed (status, --json, diagnose reports).
 SECRET_SETTINGS = frozenset({"redis_password"})
@@ -121,7 +125,7 @@ class Settings(_FrozenPlain):
               "deliver_chars", "midturn_interval", "midturn_wait", "slow_ms",
               "store_lock_timeout", "log_max_bytes", "redis_url", "redis_password",
               "redis_connect_timeout", "redis_timeout", "host_id", "project_id",
-              "subagents_share_locks", "sources")
+              "subagents_share_locks", "release_at_stop", "sources")
     _COMPARED = FIELDS[:-1]
 
     backend: str
@@ -146,19 +150,21 @@ class Settings(_FrozenPlain):
     host_id: str
     project_id: str
     subagents_share_locks: bool
+    release_at_stop: bool
     sources: dict[str, str]
 
     def __init__(self, backend: str = "optimized", cache_ttl: float = 30.0,
                  broadcast_batch_size: int = 10, batch_flush_interval: float = 5.0,
                  debug: bool = False, lock_ttl: float = 1800.0, session_ttl: float = 900.0,
                  max_message_chars: int = 4000, retention_messages: int = 500,
-                 deliver_chars: int = 6000, midturn_interval: float = 60.0,
-                 midturn_wait: float = 120.0, slow_ms: float = 250.0,
+                 deliver_chars: int = 6000, midturn_interval: float = 5.0,
+                 midturn_wait: float = 3.0, slow_ms: float = 250.0,
                  store_lock_timeout: float = 10.0, log_max_bytes: int = 1_000_000,
                  redis_url: str = "redis://127.0.0.1:6379/0", redis_password: str = "",
                  redis_connect_timeout: float = 1.0, redis_timeout: float = 2.0,
                  host_id: str = "", project_id: str = "",
                  subagents_share_locks: bool = False,
+                 release_at_stop: bool = False,
                  sources: dict[str, str] | None = None) -> None:
         values = (backend, cache_ttl, broadcast_batch_size, batch_flush_interval, debug,
                   lock_ttl, session_ttl, max_message_chars, retention_messages,
@@ -166,6 +172,7 @@ class Settings(_FrozenPlain):
                   store_lock_timeout, log_max_bytes, redis_url, redis_password,
                   redis_connect_timeout, redis_timeout, host_id, project_id,
                   subagents_share_locks,
+                  release_at_stop,
                   {} if sources is None else sources)
         for attr, value in zip(self.FIELDS, values, strict=True):
             object.__setattr__(self, attr, value)

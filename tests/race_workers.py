@@ -123,6 +123,7 @@ def reader(backend: str, state_dir: str, root: str, index: int, mode: str,
             if mode == "deliver":  # a hook: at most ~3 messages per prompt
                 delivery = coord.deliver(sid, 60, lambda m: "x" * 20)
                 got.extend((m.seq, m.body) for m in delivery.messages)
+                coord.confirm(delivery)  # its output is out
             elif mode == "peek":  # a status view, then a read
                 coord.inbox(sid, peek=True)
                 got.extend((m.seq, m.body) for m in coord.inbox(sid))

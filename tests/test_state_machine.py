@@ -215,6 +215,7 @@ class CoordinationMachine(RuleBasedStateMachine):
     @rule(sid=st.sampled_from(SESSIONS), fits=st.integers(min_value=1, max_value=4))
     def deliver(self, sid: str, fits: int) -> None:
         delivery = self.coord.deliver(sid, fits * RENDER_CHARS, render)
+        self.coord.confirm(delivery)  # the hook's output is out
         if sid not in self.registered:
             assert delivery.messages == [] and delivery.remaining == 0
             return

@@ -20,21 +20,18 @@ if TYPE_CHECKING:  # the hook path never imports typing, nor store.base (Protoco
     from pathlib import Path
     from typing import Any
 
+    from coord_hooks.coordination.delivery import Delivery
+    from coord_hooks.coordination.handoff import FreeNote
     from coord_hooks.coordination.locks import AcquireResult, Asker, Conflict, LockView, Want
-    from coord_hooks.coordination.messages import (
-        Delivery,
-        QueueRow,
-        addressed_to,
-        clean_body,
-    )
+    from coord_hooks.coordination.messages import QueueRow, addressed_to, clean_body
     from coord_hooks.coordination.sessions import HEARTBEAT_EVERY, MIN_PREFIX, SessionView
     from coord_hooks.model import Lock, Message, Session, ago
     from coord_hooks.settings import Settings
     from coord_hooks.store.base import Store
 
 __all__ = ["HEARTBEAT_EVERY", "MIN_PREFIX", "AcquireResult", "Asker", "Conflict",
-           "Coordinator", "Delivery", "LockView", "QueueRow", "SessionView", "Want",
-           "addressed_to", "ago", "clean_body"]
+           "Coordinator", "Delivery", "FreeNote", "LockView", "QueueRow", "SessionView",
+           "Want", "addressed_to", "ago", "clean_body"]
 
 # Names other code imported from this module when it was one file: still importable
 # from here, loaded on first use (module __getattr__) so the lock path stays lean.
@@ -48,7 +45,8 @@ _MOVED = {
     "Want": "coord_hooks.coordination.locks",
     "Conflict": "coord_hooks.coordination.locks",
     "LockView": "coord_hooks.coordination.locks",
-    "Delivery": "coord_hooks.coordination.messages",
+    "Delivery": "coord_hooks.coordination.delivery",
+    "FreeNote": "coord_hooks.coordination.handoff",
     "QueueRow": "coord_hooks.coordination.messages",
     "addressed_to": "coord_hooks.coordination.messages",
     "clean_body": "coord_hooks.coordination.messages",
@@ -191,6 +189,22 @@ class Coordinator:
 
         return locks.expired_locks(self)
 
+    def release_all(self, session_id: str) -> list[Lock]:
+        """Release every lock the session holds, keeping it live (Stop, if configured)."""
+        from coord_hooks.coordination import locks
+
+        return locks.release_all(self, session_id)
+
+    # --- lock hand-off (coordination.handoff) -------------------------------------------
+    def wait_free(self, session_id: str | None, targets: list[str], *,
+                  cwd: str | None = None, timeout: float,
+                  poll: float | None = None) -> dict[str, list[Lock]]:
+        """Block until no other session holds ``targets``; what still blocks, per key."""
+        from coord_hooks.coordination import handoff
+
+        return handoff.wait_free(self, session_id, targets, cwd=cwd, timeout=timeout,
+                                 poll=handoff.WAIT_POLL if poll is None else poll)
+
     # --- messages and delivery (coordination.messages) ----------------------------------
     def send(self, sender_id: str | None, handle: str, body: str,
              urgent: bool = False) -> Message:
@@ -214,10 +228,18 @@ class Coordinator:
         return messages.history(self, session_id, archived)
 
     def deliver(self, session_id: str, max_chars: int, render: Callable[[Message], str],
-                due_only: bool = False) -> Delivery:
-        from coord_hooks.coordination import messages
+                due_only: bool = False,
+                render_note: Callable[[FreeNote], str] | None = None) -> Delivery:
+        """Offer unread messages and hand-off notes to a hook; `confirm` once shown."""
+        from coord_hooks.coordination import delivery
 
-        return messages.deliver(self, session_id, max_chars, render, due_only)
+        return delivery.offer(self, session_id, max_chars, render, due_only, render_note)
+
+    def confirm(self, shown: Delivery) -> None:
+        """The hook's output is out: mark what ``shown`` offered as delivered."""
+        from coord_hooks.coordination import delivery
+
+        delivery.confirm(self, shown)
 
     def queue(self) -> list[QueueRow]:
         from coord_hooks.coordination import messages

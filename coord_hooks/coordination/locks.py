@@ -2,7 +2,8 @@
 
 Conflicts are decided inside one store transaction: exactly one winner. A lock held by
 a dead or long-inactive session is cleared on the way (`sessions.lock_active`); one
-that cannot be judged stays and blocks. Keys and overlaps come from `globs`.
+that cannot be judged stays and blocks. Keys and overlaps come from `globs`. A denied
+session is recorded as waiting for the key in the same transaction (`handoff`).
 
 Holders. A lock belongs to a session (``owner``) and, within it, to the conversation
 that took it: the main one (``agent_id`` '') or one subagent (``agent_id``,
@@ -41,6 +42,7 @@ from coord_hooks.model import (
     Lock,
     Plain,
     Session,
+    Waiter,
     ago,
     peer_words,
     shell_word,
@@ -302,6 +304,9 @@ def try_acquire_keys(c: Coordinator, asker: Asker, wants: list[Want]) -> list[Ac
             for _, conflicts in found:
                 conflicts.extend(UnreadableConflict(record, now) for record in unreadable())
         if any(conflicts for _, conflicts in found):
+            for want, (_, conflicts) in zip(wants, found, strict=True):
+                if conflicts and not want.is_glob:  # a denied file: told when it is free
+                    _record_wait(tx, asker.session_id, want.key, conflicts[0].lock.owner, now)
             return [AcquireResult(want.key, want.is_glob, False, conflicts=conflicts)
                     for want, (_, conflicts) in zip(wants, found, strict=True)]
         results = [_grant(c, tx, asker, want, mine, now) if want.take
@@ -410,6 +415,13 @@ def hand_over(c: Coordinator, session_id: str, agent_id: str | None = None,
     return moved
 
 
+def _record_wait(tx: StoreWriter, session_id: str, key: str, holder: str,
+                 now: float) -> None:
+    """A denied session waits for ``key``: it is told once it is free (`handoff`)."""
+    if not any(w.key == key for w in tx.waiters(session_id)):  # keep the first wait
+        tx.put_waiter(Waiter(session_id=session_id, key=key, since=now, holder=holder))
+
+
 def _is_folder(c: Coordinator, key: str) -> bool:
     return os.path.isdir(key if os.path.isabs(key) else c.project_root / key)
 
@@ -453,6 +465,18 @@ def release(c: Coordinator, session_id: str | None, target: str, *, cwd: str | N
         logs.log_event(c.state_dir, "warning", "force_release", key=key,
                        owners=[lk.owner for lk in matching], by=session_id or HUMAN_SENDER)
     return matching
+
+
+def release_all(c: Coordinator, session_id: str) -> list[Lock]:
+    """Release every lock ``session_id`` holds; the session stays live."""
+    with c.store.read() as view:
+        if not owned_locks(view, session_id):
+            return []
+    with c.store.transaction() as tx:
+        released = owned_locks(tx, session_id)
+        for lock in released:
+            tx.delete_lock(lock.key, lock.owner)
+    return released
 
 
 def locks(c: Coordinator) -> list[LockView]:

@@ -1,11 +1,12 @@
 """Messages and their delivery: send, broadcast, inbox, history, hook delivery, the queue.
 
-One read cursor per session over one message sequence, advanced inside a transaction,
-so each message reaches each recipient once. A broadcast reaches the sessions that were
+One read cursor per session over one message sequence; hooks deliver through
+`coordination.delivery` (at least once: the cursor moves only after the hook's output
+is out), `coord inbox` marks everything read. A broadcast reaches the sessions that were
 registered when it was sent (`addressed_to`), never its sender.
 
 Every function takes the `Coordinator` as its first argument. Standard library only
-(the prompt and post-tool hooks deliver through `deliver`).
+(the prompt and post-tool hooks deliver through `coordination.delivery`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from coord_hooks.model import BROADCAST, HUMAN_SENDER, Message, NewMessage, Plai
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the hook path never imports typing, nor store.base (Protocols need it)
-    from collections.abc import Callable
-
     from coord_hooks.coordination import Coordinator
     from coord_hooks.store.base import StoreReader, StoreWriter
 
@@ -37,14 +36,6 @@ class QueueRow(Plain):
         self.unread = unread
         self.urgent = urgent
         self.oldest_unread_age = oldest_unread_age
-
-
-class Delivery(Plain):
-    FIELDS = ("messages", "remaining")
-
-    def __init__(self, messages: list[Message], remaining: int) -> None:
-        self.messages = messages
-        self.remaining = remaining
 
 
 def addressed_to(message: Message, session: Session) -> bool:
@@ -140,18 +131,20 @@ def _retain_after(c: Coordinator, tx: StoreWriter, now: float, message: Message)
 def inbox(c: Coordinator, session_id: str, peek: bool = False) -> list[Message]:
     """Unread messages for a session; marks them read unless ``peek``."""
     if peek:
+        from coord_hooks.coordination.delivery import unread
+
         with c.store.read() as view:
-            session = require(view, session_id)
-            return [m for m in view.messages_after(session.cursor)
-                    if addressed_to(m, session)]
+            return unread(view, require(view, session_id))
+    from coord_hooks.coordination.delivery import mark_all_read, unread
+
     with c.store.transaction() as tx:
         session = require(tx, session_id)
-        unread = [m for m in tx.messages_after(session.cursor) if addressed_to(m, session)]
-        last = tx.last_seq()
-        if last > session.cursor:
-            session.cursor = last
+        found = unread(tx, session)
+        before = (session.cursor, session.delivery)
+        mark_all_read(c, tx, session)
+        if (session.cursor, session.delivery) != before:
             tx.put_session(session)
-    return unread
+    return found
 
 
 def history(c: Coordinator, session_id: str | None = None,
@@ -169,52 +162,6 @@ def history(c: Coordinator, session_id: str | None = None,
     return messages
 
 
-def deliver(c: Coordinator, session_id: str, max_chars: int,
-            render: Callable[[Message], str], due_only: bool = False) -> Delivery:
-    """Hand unread messages to a hook, oldest first, within ``max_chars`` of text.
-
-    Messages that do not fit stay unread (the cursor stops at the last one shown).
-    With ``due_only`` (mid-turn), nothing is delivered unless a message is urgent or
-    has waited ``midturn_wait`` seconds, and at most once per ``midturn_interval``.
-    """
-    now = c.clock()
-    with c.store.read() as view:
-        session = view.get_session(session_id)
-        if session is None:
-            return Delivery([], 0)
-        peek = [m for m in view.messages_after(session.cursor) if addressed_to(m, session)]
-    if not peek or (due_only and not _due(c, session, peek, now)):
-        return Delivery([], len(peek))
-    with c.store.transaction() as tx:
-        session = tx.get_session(session_id)
-        if session is None:
-            return Delivery([], 0)
-        unread = [m for m in tx.messages_after(session.cursor) if addressed_to(m, session)]
-        if due_only and not _due(c, session, unread, now):
-            return Delivery([], len(unread))
-        shown: list[Message] = []
-        used = 0
-        for message in unread:
-            size = len(render(message))
-            if shown and used + size > max_chars:
-                break
-            shown.append(message)
-            used += size
-        remaining = len(unread) - len(shown)
-        session.cursor = shown[-1].seq if remaining else max(tx.last_seq(), session.cursor)
-        if due_only:
-            session.last_midturn = now
-        session.last_seen = now
-        tx.put_session(session)
-    return Delivery(shown, remaining)
-
-
-def _due(c: Coordinator, session: Session, unread: list[Message], now: float) -> bool:
-    if now - session.last_midturn < c.settings.midturn_interval:
-        return False
-    return any(m.urgent or now - m.created_at >= c.settings.midturn_wait for m in unread)
-
-
 def require(view: StoreReader, session_id: str) -> Session:
     session = view.get_session(session_id)
     if session is None:
@@ -226,6 +173,8 @@ def require(view: StoreReader, session_id: str) -> Session:
 def unread_counts(view: StoreReader, sessions: list[Session]
                   ) -> dict[str, tuple[int, int, float | None]]:
     """Per session id: (unread, urgent unread, oldest unread's creation time)."""
+    from coord_hooks.coordination.delivery import acked
+
     if not sessions:
         return {}
     floor = min(s.cursor for s in sessions)
@@ -235,7 +184,9 @@ def unread_counts(view: StoreReader, sessions: list[Session]
         # An ended session keeps its direct mail and the broadcasts it missed while
         # live; broadcasts sent after it ended are no backlog of its own (counting
         # them would grow without end in `status --queue`).
+        done = acked(s)
         mine = [m for m in pending if m.seq > s.cursor and addressed_to(m, s)
+                and m.seq not in done
                 and not (m.is_broadcast and s.ended_at is not None
                          and m.created_at > s.ended_at)]
         oldest = min((m.created_at for m in mine), default=None)

@@ -70,6 +70,8 @@ def end_session(tx: StoreWriter, session: Session, now: float, reason: str) -> l
     released = owned_locks(tx, session.session_id)
     for lock in released:
         tx.delete_lock(lock.key, lock.owner)
+    for waiter in tx.waiters(session.session_id):  # an ended session waits for nothing
+        tx.delete_waiter(waiter.session_id, waiter.key)
     if not session.ended:
         session.ended_at = now
         session.end_reason = reason

@@ -16,7 +16,7 @@ from coord_hooks.errors import LayoutChangedError
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from typing import Any
 
     from coord_hooks.context import Context
@@ -76,6 +76,12 @@ class HookRun:
         self.outcome = "ok"
         self.notes: dict[str, Any] = {}
         self.perf: dict[str, Any] = {}  # extra fields of this run's performance.log line
+        self.confirmations: list[Callable[[], None]] = []
+
+    def after_output(self, confirm: Callable[[], None]) -> None:
+        """Run ``confirm`` once this hook's output is written and flushed (never if not:
+        a hook killed or with stdout closed must leave its messages unread)."""
+        self.confirmations.append(confirm)
 
     @property
     def session_id(self) -> str:

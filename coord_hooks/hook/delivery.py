@@ -1,5 +1,7 @@
-"""UserPromptSubmit and PostToolUse: heartbeat, then hand over unread peer messages
-(every prompt; mid-turn only when urgent or long-waiting, rate-limited).
+"""UserPromptSubmit and PostToolUse: heartbeat, then hand over unread peer messages and
+lock hand-off notes: with every prompt, and at the next tool step (PostToolUse) once the
+coalescing window has passed (urgent messages and hand-off notes at once). Marked
+delivered only after the output is out (`HookRun.after_output`).
 
 Standard library only (hook hot path).
 """
@@ -26,16 +28,18 @@ def _heartbeat_and_deliver(run: HookRun, event: str, title: str,
         return None
     ctx = run.open()
     run.touch(ctx)
-    text = messages_block(ctx.coordinator, run.session_id, budget(ctx), header(title),
-                          due_only=due_only)
+    text, delivery = messages_block(ctx.coordinator, run.session_id, budget(ctx),
+                                    header(title), due_only=due_only)
     run.timer.mark("deliver")
-    if not text:
+    if delivery is None:
         return None
+    run.after_output(lambda: ctx.coordinator.confirm(delivery))
+    run.notes["delivered"] = len(delivery.messages)
     run.outcome = "context"
     return hook_output(event, additionalContext=text)
 
 
 def post_tool_use(run: HookRun) -> dict[str, Any] | None:
-    """Heartbeat; deliver urgent or long-waiting messages mid-turn (rate-limited)."""
+    """Heartbeat; deliver messages at this tool step once due, and hand-off notes."""
     return _heartbeat_and_deliver(run, "PostToolUse", "Messages that arrived while you work",
                                   due_only=True)

@@ -226,14 +226,20 @@ def salvage_payload(raw: bytes) -> dict[str, Any] | None:
     return payload
 
 
-def emit(obj: dict[str, Any]) -> None:
-    """Write one JSON object (ASCII-only, so no locale can break it) and a newline."""
+def emit(obj: dict[str, Any]) -> bool:
+    """Write one JSON object (ASCII-only, so no locale can break it) and a newline.
+
+    True once all of it is flushed to stdout (a pipe: then it is Claude Code's, even if
+    this process is killed next); False if it could not be written.
+    """
     data = (json.dumps(obj, ensure_ascii=True, separators=(",", ":")) + "\n").encode()
     try:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     except (OSError, ValueError):
         _silence_stdout()
+        return False
+    return True
 
 
 def _silence_stdout() -> None:
@@ -303,9 +309,13 @@ def run_hook(args: list[str], environ: Mapping[str, str] | None = None, stdin: i
         outcome = run.outcome
         if run.ctx is not None:
             state_dir = run.ctx.state_dir
-        if output is not None:
-            emit(output)
-        timer.mark("output")
+        if output is not None and emit(output):
+            timer.mark("output")
+            for confirm in run.confirmations:  # delivered: only now mark it so
+                confirm()
+            timer.mark("confirm")
+        else:
+            timer.mark("output")
     except KeyboardInterrupt:
         outcome = "interrupted"
     except Exception as exc:

@@ -6,6 +6,7 @@ Standard library only (hook hot path).
 
 from __future__ import annotations
 
+from coord_hooks.coordination.handoff import ENDED, GONE, LAPSED, RELEASED
 from coord_hooks.hook import TAG
 from coord_hooks.model import BROADCAST, HUMAN_SENDER, Message, ago
 
@@ -13,10 +14,13 @@ TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot pa
 if TYPE_CHECKING:
     from coord_hooks.context import Context
     from coord_hooks.coordination import Coordinator
+    from coord_hooks.coordination.delivery import Delivery, Part
+    from coord_hooks.coordination.handoff import FreeNote
 
 # additionalContext over 10,000 characters is spilled to a file by Claude Code; stay
 # well below it whatever deliver_chars says.
 CONTEXT_LIMIT = 9000
+MIN_BLOCK = 200  # characters of messages a block may always hold
 
 
 def sender_label(message: Message) -> str:
@@ -27,29 +31,63 @@ def sender_label(message: Message) -> str:
     return f"{handle} ({name})" if name and name != handle else handle
 
 
-def render_message(message: Message, now: float) -> str:
-    """One message as a list item; continuation lines indented."""
+def render_message(message: Message, now: float, part: Part | None = None) -> str:
+    """One message as a list item; continuation lines indented.
+
+    ``part``: the body is a slice of a message too long for one block; say which.
+    """
     to = "to everyone" if message.recipient == BROADCAST else "to you"
     urgent = "URGENT, " if message.urgent else ""
     body = message.body.replace("\n", "\n  ")
     when = ago(now - message.created_at)
-    return f"- {urgent}{when} ago, from {sender_label(message)}, {to}: {body}\n"
+    text = f"- {urgent}{when} ago, from {sender_label(message)}, {to}: {body}\n"
+    if part is not None and part.seq == message.seq:
+        rest = ("this is its end" if part.last
+                else "the rest follows with your next step or prompt")
+        text += (f"  {TAG} (a long message, characters {part.start + 1:,}-{part.end:,} of "
+                 f"{part.total:,}; {rest})\n")
+    return text
+
+
+def _inline(text: str, limit: int) -> str:
+    """Peer- or repository-chosen text on one line of our own framing, capped."""
+    flat = "".join(ch if ch.isprintable() else " " for ch in text)
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def render_note(note: FreeNote) -> str:
+    """A lock hand-off note: the file a session was denied is free now."""
+    holder = note.holder
+    who = _inline(holder.label(), 60) if holder is not None else ""
+    how = {
+        RELEASED: f"released by {who}" if who else "released",
+        ENDED: f"{who} ended" if who else "its holder ended",
+        GONE: f"{who} is no longer running" if who else "its holder is gone",
+        LAPSED: f"the lease of {who} lapsed" if who else "the lease lapsed",
+    }.get(note.how, "released")
+    return f"{TAG} {_inline(note.waiter.key, 300)} is free now ({how}); retry your edit.\n"
 
 
 def messages_block(coordinator: Coordinator, session_id: str, budget: int, header: str,
-                   due_only: bool = False) -> str:
-    """Deliver unread messages (advancing the cursor) as one framed block, or ''."""
+                   due_only: bool = False) -> tuple[str, Delivery | None]:
+    """Offer unread messages and hand-off notes as one framed block: (text, delivery).
+
+    Nothing is marked delivered here: the hook confirms ``delivery`` once its output is
+    written (`HookRun.after_output`), so a hook killed before that loses nothing.
+    """
     now = coordinator.clock()
-    delivery = coordinator.deliver(session_id, max(200, budget - len(header) - 120),
-                                   lambda m: render_message(m, now), due_only=due_only)
-    if not delivery.messages:
-        return ""
-    text = header + "".join(render_message(m, now) for m in delivery.messages)
+    delivery = coordinator.deliver(session_id, max(MIN_BLOCK, budget - len(header) - 120),
+                                   lambda m: render_message(m, now), due_only=due_only,
+                                   render_note=render_note)
+    if not delivery:
+        return "", None
+    text = "".join(render_note(note) for note in delivery.notes)
+    if delivery.messages:
+        text += header + "".join(render_message(m, now, delivery.part)
+                                 for m in delivery.messages)
     if delivery.remaining:
         text += f"{delivery.remaining} more unread: run `coord inbox` to read them.\n"
-    if len(text) > CONTEXT_LIMIT:  # only when message limits were configured very high
-        text = text[: CONTEXT_LIMIT - 60] + "\n… (cut short; run `coord history` for all)\n"
-    return text
+    return text, delivery
 
 
 def header(when: str) -> str:

@@ -70,8 +70,11 @@ def session_start(run: HookRun) -> dict[str, Any] | None:
     if len(text) > CONTEXT_LIMIT // 2:
         # Long names or tasks: keep the briefing well under Claude Code's 10,000 chars.
         text = text[: CONTEXT_LIMIT // 2] + "…\n" + HOW_TO + "\n"
-    text += messages_block(coordinator, me.session_id, budget(ctx) - len(text),
-                           header("Unread messages"))
+    block, delivery = messages_block(coordinator, me.session_id, budget(ctx) - len(text),
+                                     header("Unread messages"))
+    text += block
+    if delivery is not None:
+        run.after_output(lambda: coordinator.confirm(delivery))
     run.timer.mark("deliver")
     run.notes.update(others=len(others), reaped=len(reaped))
     run.outcome = "context"

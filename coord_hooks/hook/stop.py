@@ -1,5 +1,6 @@
 """Stop, SubagentStop, PreCompact and SubagentStart: heartbeats; Stop also makes batched
-writes visible and housekeeps; a stopping subagent's locks pass to its session.
+writes visible and housekeeps; a stopping subagent's locks pass to its session; Stop
+releases the session's locks if ``release_at_stop``.
 
 Standard library only (hook hot path).
 """
@@ -28,6 +29,9 @@ def heartbeat_flush(run: HookRun) -> dict[str, Any] | None:
         subagent_stop(run, ctx)
     elif run.event == "Stop":
         orphans_to_parent(run, ctx)
+        if ctx.settings.release_at_stop:  # its waiters hear at their next step
+            run.notes["released"] = len(ctx.coordinator.release_all(run.session_id))
+            run.timer.mark("release")
         run.housekeep(ctx)
     return None
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clocked import T0, Clock
 
 from coord_hooks import procs
 from coord_hooks.coordination import Coordinator, addressed_to, ago, clean_body
@@ -23,53 +24,12 @@ from coord_hooks.errors import (
     UsageError,
 )
 from coord_hooks.model import Lock, Message, NewMessage, Session
-from coord_hooks.settings import Settings
 from coord_hooks.store import Store
 
-T0 = 1_000_000.0
 ALICE = "aaaa1111-0000-4000-8000-000000000001"
 BOB = "bbbb2222-0000-4000-8000-000000000002"
 CAROL = "cccc3333-0000-4000-8000-000000000003"
 DAVE = "dddd4444-0000-4000-8000-000000000004"
-
-
-class Clock:
-    """An injected clock: time only moves when a test says so."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    (root / "src" / "sub").mkdir(parents=True)
-    return Path(os.path.realpath(root))
-
-
-@pytest.fixture
-def store(backend_name: str, store_factory: Callable[..., Store], state_dir: Path) -> Store:
-    return store_factory(backend_name, state_dir)
-
-
-@pytest.fixture
-def coord(store: Store, project: Path, state_dir: Path, clock: Clock,
-          monkeypatch: pytest.MonkeyPatch) -> Coordinator:
-    monkeypatch.chdir(project)  # relative lock targets resolve against the project
-    settings = Settings(session_ttl=900.0, lock_ttl=1800.0, max_message_chars=200,
-                        retention_messages=500, midturn_interval=60.0, midturn_wait=120.0)
-    return Coordinator(store, settings, project, state_dir, clock=clock, hostname="here")
 
 
 def reg(coord: Coordinator, session_id: str, **kwargs: Any) -> Session:
@@ -585,57 +545,6 @@ def test_control_characters_stripped_newline_tab_kept() -> None:
     assert clean_body("  padded \n", 100) == "padded"
 
 
-def test_deliver_cap_leaves_rest_unread(coord: Coordinator) -> None:
-    reg(coord, ALICE)
-    reg(coord, BOB)
-    for i in range(5):
-        coord.send(ALICE, BOB, f"message {i}")
-
-    def render(m: Message) -> str:
-        return "x" * 100
-
-    first = coord.deliver(BOB, 250, render)
-    assert bodies(first.messages) == ["message 0", "message 1"] and first.remaining == 3
-    assert bodies(coord.inbox(BOB, peek=True)) == ["message 2", "message 3", "message 4"]
-    second = coord.deliver(BOB, 250, render)
-    assert bodies(second.messages) == ["message 2", "message 3"] and second.remaining == 1
-    huge = coord.deliver(BOB, 10, render)  # one message always goes, even if too long
-    assert bodies(huge.messages) == ["message 4"] and huge.remaining == 0
-    assert coord.deliver(BOB, 250, render).messages == []
-    assert coord.deliver("unknown", 250, render).messages == []
-
-
-def test_deliver_due_only_rate_limit(coord: Coordinator, clock: Clock) -> None:
-    reg(coord, ALICE)
-    reg(coord, BOB)
-
-    def render(m: Message) -> str:
-        return m.body
-
-    coord.send(ALICE, BOB, "not urgent")
-    early = coord.deliver(BOB, 1000, render, due_only=True)
-    assert early.messages == [] and early.remaining == 1
-    coord.send(ALICE, BOB, "urgent!", urgent=True)
-    due = coord.deliver(BOB, 1000, render, due_only=True)
-    assert bodies(due.messages) == ["not urgent", "urgent!"] and due.remaining == 0
-
-    clock.advance(30)
-    coord.send(ALICE, BOB, "urgent again", urgent=True)
-    limited = coord.deliver(BOB, 1000, render, due_only=True)
-    assert limited.messages == [] and limited.remaining == 1  # once per midturn_interval
-    clock.advance(31)
-    assert bodies(coord.deliver(BOB, 1000, render, due_only=True).messages) == ["urgent again"]
-
-    coord.send(ALICE, BOB, "old news")
-    clock.advance(coord.settings.midturn_wait - 1)
-    assert coord.deliver(BOB, 1000, render, due_only=True).messages == []
-    clock.advance(1)
-    assert bodies(coord.deliver(BOB, 1000, render, due_only=True).messages) == ["old news"]
-    # Not due-only (a prompt): delivered regardless of the mid-turn limit.
-    coord.send(ALICE, BOB, "prompt time")
-    assert bodies(coord.deliver(BOB, 1000, render).messages) == ["prompt time"]
-
-
 def test_addressed_to_and_ago() -> None:
     me = Session(session_id="me", registered_at=0, last_seen=0, registered_seq=5)
     assert addressed_to(Message(6, "other", "*", "b", 0), me)
@@ -662,7 +571,9 @@ def test_retention_waits_for_every_live_recipient(coord: Coordinator) -> None:
     coord.inbox(BOB)
     assert coord.retain() == 0  # carol has not
     render: Callable[[Message], str] = lambda m: "x" * 10  # noqa: E731
-    assert len(coord.deliver(CAROL, 30, render).messages) == 3  # carol read b0..b2
+    shown = coord.deliver(CAROL, 30, render)
+    assert len(shown.messages) == 3
+    coord.confirm(shown)  # carol read b0..b2
     assert coord.retain() == 3
     with coord.store.read() as view:
         assert [m.body for m in view.messages_after(0)] == [f"b{i}" for i in range(3, 12)]

@@ -269,12 +269,12 @@ def test_pre_tool_use_of_an_unregistered_session_registers_it(project: Project) 
 
 
 # --- PostToolUse --------------------------------------------------------------------------
-def test_post_tool_use_delivers_only_urgent_messages_mid_turn(project: Project) -> None:
+def test_post_tool_use_delivers_urgent_messages_at_once(project: Project) -> None:
     a, b = _register(project, "a"), _register(project, "b")
     coordinator = project.coordinator()
     coordinator.send(a.session_id, b.handle, "whenever you can")
     payload = pl.post_tool_use(b.session_id, project.cwd, f"{project.cwd}/y.py")
-    assert project.run("post-tool-use", payload, b).output is None  # not due yet
+    assert project.run("post-tool-use", payload, b).output is None  # inside the window
     coordinator.send(a.session_id, b.handle, "stop editing y.py now", urgent=True)
     out = project.run("post-tool-use", payload, b).output
     assert out is not None and list(out) == ["hookSpecificOutput"]
@@ -283,11 +283,11 @@ def test_post_tool_use_delivers_only_urgent_messages_mid_turn(project: Project) 
     text = out["hookSpecificOutput"]["additionalContext"]
     assert text.startswith("[coord-hooks] Messages that arrived while you work from peer")
     assert "to you: whenever you can" in text and "URGENT" in text
-    # rate-limited: another urgent message right away waits for the next prompt
+    # urgent jumps the rate limit too: the very next step carries it
     coordinator.send(a.session_id, b.handle, "and also this", urgent=True)
-    assert project.run("post-tool-use", payload, b).output is None
-    assert "and also this" in project.run(
-        "user-prompt-submit", pl.user_prompt_submit(b.session_id, project.cwd), b).context
+    assert "and also this" in project.run("post-tool-use", payload, b).context
+    assert project.run("user-prompt-submit", pl.user_prompt_submit(b.session_id, project.cwd),
+                       b).output is None  # each once
 
 
 def test_post_tool_use_delivers_long_waiting_messages(project: Project) -> None:

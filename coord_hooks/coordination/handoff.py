@@ -1,0 +1,151 @@
+"""Lock hand-off: a session denied a file waits for it, and hears once when it is free.
+
+* A denial records a `Waiter` (session, key, the holder then) in the store, in the
+  transaction that decided it (`locks.try_acquire`).
+* Whether a waited-for key is free is decided when the waiter next looks (its next
+  tool step or prompt, `delivery.offer`), by the same rule a lock decision uses: no
+  other session holds an active lock that overlaps it. So every way a file becomes free
+  counts alike — ``coord unlock``, the holder ending or dying, its lease lapsing, its
+  locks released at Stop (``release_at_stop``) — and a file taken again by a third
+  session before the waiter looked is not reported free.
+* The note is delivered at least once with the messages (`delivery.confirm` then
+  forgets the wait). A waiter that took the lock itself meanwhile is forgotten quietly.
+* `wait_free` blocks until keys are free (``coord wait``).
+
+Every function takes the `Coordinator` first. Standard library only (hook hot path).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from coord_hooks.coordination import globs
+from coord_hooks.coordination.sessions import is_live, lock_active
+from coord_hooks.model import Plain, Waiter
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the hook path never imports typing, nor store.base (Protocols need it)
+    from collections.abc import Callable, Iterable
+
+    from coord_hooks.coordination import Coordinator
+    from coord_hooks.model import Lock, Session
+    from coord_hooks.store.base import StoreReader
+
+# How a waited-for key became free (FreeNote.how).
+RELEASED, ENDED, GONE, LAPSED, TAKEN = "released", "ended", "gone", "lapsed", "taken"
+WAIT_POLL = 0.25  # s between looks in `coord wait`: a store read, cheap at this rate
+
+
+class FreeNote(Plain):
+    """A waited-for key found free: ``how`` it became free and who ``holder`` was."""
+
+    FIELDS = ("waiter", "how", "holder")
+
+    def __init__(self, waiter: Waiter, how: str, holder: Session | None) -> None:
+        self.waiter = waiter
+        self.how = how
+        self.holder = holder
+
+    @property
+    def quiet(self) -> bool:
+        """The waiter holds the key itself now: nothing to tell it."""
+        return self.how == TAKEN
+
+
+def _overlapping(c: Coordinator, view: StoreReader, key: str) -> list[Lock]:
+    from coord_hooks.coordination.locks import lock_candidates
+
+    def is_folder(k: str) -> bool:
+        return os.path.isdir(k if os.path.isabs(k) else c.project_root / k)
+
+    return [lk for lk in lock_candidates(view, key, False)
+            if globs.keys_overlap(lk.key, lk.is_glob, key, False, is_folder)]
+
+
+def blockers(c: Coordinator, view: StoreReader, session_id: str | None, key: str, now: float,
+             sessions: dict[str, Session | None] | None = None) -> list[Lock]:
+    """Active locks of other sessions that would deny ``session_id`` an edit of ``key``."""
+    known: dict[str, Session | None] = {} if sessions is None else sessions
+    found = []
+    for lock in _overlapping(c, view, key):
+        if lock.owner == session_id:
+            continue
+        if lock.owner not in known:
+            known[lock.owner] = view.get_session(lock.owner)
+        if lock_active(c, lock, known[lock.owner], now):
+            found.append(lock)
+    return found
+
+
+def free_notes(c: Coordinator, view: StoreReader, session: Session, now: float,
+               skip: Iterable[str] = ()) -> list[FreeNote]:
+    """The session's waits whose key is free now (``skip``: offered by a live hook)."""
+    waits = [w for w in view.waiters(session.session_id) if w.key not in skip]
+    notes = []
+    known: dict[str, Session | None] = {}
+    for waiter in waits:
+        if blockers(c, view, session.session_id, waiter.key, now, known):
+            continue
+        notes.append(_note(c, view, waiter, now, known))
+    return notes
+
+
+def _note(c: Coordinator, view: StoreReader, waiter: Waiter, now: float,
+          known: dict[str, Session | None]) -> FreeNote:
+    locks = _overlapping(c, view, waiter.key)
+    if any(lk.owner == waiter.session_id for lk in locks):
+        return FreeNote(waiter, TAKEN, None)
+    if waiter.holder not in known:
+        known[waiter.holder] = view.get_session(waiter.holder) if waiter.holder else None
+    holder = known[waiter.holder]
+    if holder is None:
+        how = RELEASED
+    elif holder.ended:
+        how = GONE if holder.end_reason == "dead" else ENDED
+    elif not is_live(c, holder, now):
+        how = GONE
+    elif any(lk.owner == holder.session_id for lk in locks):
+        how = LAPSED  # its lock is still there, but the lease ran out
+    else:
+        how = RELEASED
+    return FreeNote(waiter, how, holder)
+
+
+def forget(c: Coordinator, session_id: str, keys: Iterable[str]) -> None:
+    """Drop waits the session no longer needs told about (it saw the key free)."""
+    wanted = set(keys)
+    with c.store.read() as view:
+        if not any(w.key in wanted for w in view.waiters(session_id)):
+            return
+    with c.store.transaction() as tx:
+        for key in wanted:
+            tx.delete_waiter(session_id, key)
+
+
+def wait_free(c: Coordinator, session_id: str | None, targets: list[str], *,
+              cwd: str | None = None, timeout: float, poll: float = WAIT_POLL,
+              sleep: Callable[[float], None] = time.sleep,
+              monotonic: Callable[[], float] = time.monotonic) -> dict[str, list[Lock]]:
+    """Block until no other session holds any of ``targets``, or ``timeout`` passes.
+
+    Returns what still blocks, per key ({} when everything is free). Once free, the
+    session's waits for those keys are forgotten: it knows, no note follows.
+    """
+    from coord_hooks.coordination.locks import key_for
+
+    keys = [key_for(c, target, cwd)[0] for target in targets]
+    deadline = monotonic() + timeout
+    while True:
+        now = c.clock()
+        with c.store.read() as view:
+            held = {key: found for key in keys
+                    if (found := blockers(c, view, session_id, key, now))}
+        if not held:
+            if session_id:
+                forget(c, session_id, keys)
+            return {}
+        left = deadline - monotonic()
+        if left <= 0:
+            return held
+        sleep(min(poll, left))
