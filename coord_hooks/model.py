@@ -148,7 +148,8 @@ class Session(Record):
 
     FIELDS = ("session_id", "registered_at", "last_seen", "name", "task", "pid", "pid_start",
               "hostname", "cwd", "project_dir", "model", "source", "cursor",
-              "registered_seq", "ended_at", "end_reason", "last_midturn", "delivery")
+              "registered_seq", "ended_at", "end_reason", "last_midturn", "delivery",
+              "idle_since")
     _FIELD_SET = frozenset(FIELDS)
     __slots__ = FIELDS
 
@@ -175,6 +176,9 @@ class Session(Record):
     # already shown, a long message's "part" shown so far, hooks' pending "offers".
     # Replaced, never changed in place: a backend may share the object with its cache.
     delivery: dict[str, Any]
+    # When its turn ended (Stop) and no prompt came since: waiting for its user. The
+    # idle watcher (`hook.watch`) rings only then; None while it works.
+    idle_since: float | None
 
     def __init__(self, session_id: str, registered_at: float, last_seen: float,
                  name: str = "", task: str = "", pid: int | None = None,
@@ -182,7 +186,8 @@ class Session(Record):
                  project_dir: str = "", model: str = "", source: str = "", cursor: int = 0,
                  registered_seq: int = 0, ended_at: float | None = None,
                  end_reason: str = "", last_midturn: float = 0.0,
-                 delivery: dict[str, Any] | None = None) -> None:
+                 delivery: dict[str, Any] | None = None,
+                 idle_since: float | None = None) -> None:
         self.session_id = session_id
         self.registered_at = registered_at
         self.last_seen = last_seen
@@ -201,6 +206,7 @@ class Session(Record):
         self.end_reason = end_reason
         self.last_midturn = last_midturn
         self.delivery = delivery if isinstance(delivery, dict) else {}
+        self.idle_since = idle_since
 
     @property
     def ended(self) -> bool:

@@ -1,5 +1,5 @@
 """The commands a model and the slash commands run, written once on the standard library:
-status, sessions, locks, lock, unlock, send, broadcast, inbox, messages, whoami, name.
+status, sessions, locks, lock, unlock, wait, send, broadcast, inbox, messages, whoami, name.
 
 Each takes a `CliState` and the parsed options, prints through `coord_hooks.cli.output`
 and returns the exit status (or raises a `CoordError`). The Typer commands parse their
@@ -259,6 +259,41 @@ def unlock(state: CliState, targets: list[str], force: bool, glob: bool,
             extra = f" (forced; held by {holders})" if r["forced"] else ""
             say(f"released {r['key']}{extra}")
     return exit_code_for(first_error) if first_error is not None else 0
+
+
+def wait(state: CliState, targets: list[str], timeout: float, session: str | None,
+         as_json: bool) -> int:
+    """Wait until no other session holds these files (exit 0), or the timeout (exit 3).
+
+    Free means what an edit would find: no other session holds an active lock that
+    covers the file (released, its holder ended or gone, or its lease lapsed). Once they
+    are free, the acting session is not told again at its next step. Nothing is locked:
+    edit the file (or `coord lock` it) next.
+
+    \b
+    Examples:
+      coord wait src/app.py && echo "free now"
+      coord wait src/app.py src/router.py --timeout 60
+    """
+    ctx = state.context(write=False)
+    acting = state.acting(ctx, session)
+    held = ctx.coordinator.wait_free(acting.session_id, targets, timeout=timeout)
+    keys = [ctx.coordinator.key_for(target)[0] for target in targets]
+    now = ctx.coordinator.clock()
+    if as_json:
+        emit_json({"session_id": acting.session_id, "free": not held, "timeout_s": timeout,
+                   "keys": keys,
+                   "held": {key: [views.lock_record(lk, None, True, now) for lk in found]
+                            for key, found in held.items()}})
+    elif not held:
+        for key in keys:
+            say(f"free: {key}")
+    if not held:
+        return 0
+    holders = "; ".join(f"{key} (held by {', '.join(lk.owner[:8] for lk in found)})"
+                        for key, found in held.items())
+    warn(f"{PROG}: still locked after {views.duration_text(timeout)}: {holders}")
+    return LockConflictError.exit_code
 
 
 # --- messages --------------------------------------------------------------------------------

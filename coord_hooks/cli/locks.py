@@ -1,5 +1,5 @@
-"""``coord locks``, ``lock`` and ``unlock``: list, take and release advisory file locks
-(the work: `cli.commands`)."""
+"""``coord locks``, ``lock``, ``unlock`` and ``wait``: list, take, release advisory file
+locks, and wait until files are free (the work: `cli.commands`)."""
 
 from __future__ import annotations
 
@@ -49,8 +49,19 @@ def unlock(
     exit_with(commands.unlock(current_state(cli), targets, force, glob, session, as_json))
 
 
+def wait(
+    cli: typer.Context,
+    targets: Annotated[list[str], argument("wait", "targets")],
+    timeout: Annotated[float, option("wait", "timeout", parser=usage.seconds("--timeout", 0.0))
+                       ] = usage.WAIT_DEFAULT,
+    session: SessionOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    exit_with(commands.wait(current_state(cli), targets, timeout, session, as_json))
+
+
 def register(app: typer.Typer) -> None:
-    """Add locks, lock, unlock to the ``coord`` app (in --help order)."""
-    for command in (locks, lock, unlock):
+    """Add locks, lock, unlock, wait to the ``coord`` app (in --help order)."""
+    for command in (locks, lock, unlock, wait):
         app.command(cls=CoordCommand,
                     help=getattr(commands, command.__name__).__doc__)(command)

@@ -88,6 +88,10 @@ def seconds(option: str, minimum: float) -> Callable[[str], float]:
     return parse
 
 
+# Claude Code's Bash tool stops a command after 2 minutes unless told otherwise: `coord wait`
+# must end first, with its own answer, and leave time to start the process.
+WAIT_DEFAULT = 110.0
+
 JSON = Param("as_json", ("--json",), help="Print one JSON document.")
 SESSION = Param("session", ("-s", "--session"), metavar="ID", value=str,
                 help="Act as this session (full id, name, or unique prefix of 4+ characters). "
@@ -128,6 +132,13 @@ COMMANDS: dict[str, tuple[Param, ...]] = {
         Param("force", ("--force",),
               help="Release it even if another session holds it (logged)."),
         GLOB, SESSION, JSON),
+    "wait": (
+        Param("targets", metavar="PATH", nargs=-1, help="Files to wait for."),
+        Param("timeout", ("--timeout",), metavar="SECONDS", value=seconds("--timeout", 0.0),
+              default=WAIT_DEFAULT,
+              help=f"Give up after this long (exit 3). The default, {WAIT_DEFAULT:g}, fits "
+                   "Claude Code's 2-minute Bash tool limit."),
+        SESSION, JSON),
     "send": (
         Param("to", metavar="SESSION", help="Recipient: full id, name, or unique prefix."),
         Param("text", metavar="TEXT", help="The message; '-' reads it from stdin."),

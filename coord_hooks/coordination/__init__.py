@@ -115,6 +115,11 @@ class Coordinator:
 
         return sessions.end(self, session_id, reason)
 
+    def set_idle(self, session_id: str, idle: bool) -> None:
+        from coord_hooks.coordination import sessions
+
+        sessions.set_idle(self, session_id, idle)
+
     def set_identity(self, session_id: str, name: str | None = None,
                      task: str | None = None) -> Session:
         from coord_hooks.coordination import sessions

@@ -154,6 +154,23 @@ def touch(c: Coordinator, session_id: str, **register_args: Any) -> Session:
     return fresh
 
 
+def set_idle(c: Coordinator, session_id: str, idle: bool) -> None:
+    """Its turn ended (Stop), or a prompt came (UserPromptSubmit): the idle watcher rings
+    only for a session that waits for its user. Writes only on a change."""
+    with c.store.read() as view:
+        session = view.get_session(session_id)
+    if session is None or (session.idle_since is not None) == idle:
+        return
+    now = c.clock()
+    with c.store.transaction() as tx:
+        fresh = tx.get_session(session_id)
+        if fresh is None or (fresh.idle_since is not None) == idle:
+            return
+        fresh.idle_since = now if idle else None
+        fresh.last_seen = now
+        tx.put_session(fresh)
+
+
 def end(c: Coordinator, session_id: str, reason: str = "ended"
         ) -> tuple[Session | None, list[Lock]]:
     """Mark a session ended and release its locks; its unread mail is kept."""

@@ -50,6 +50,10 @@ STDIN_DEADLINES: dict[str, tuple[float, float]] = {"SessionEnd": (0.3, 0.5)}
 STDIN_GRACE = 0.05  # wait for EOF after a complete object before using it anyway
 STDIN_KEEP = 8 * 1024 * 1024  # bytes kept; the rest is drained and dropped
 _CHUNK = 1 << 16
+# Seconds after its start past which a delivering hook no longer marks its messages
+# delivered: well inside the 5 s timeouts hooks.json gives these events, after which
+# Claude Code kills a hook and drops its output.
+CONFIRM_WITHIN = {"SessionStart": 3.0, "UserPromptSubmit": 3.0, "PostToolUse": 3.0}
 
 
 class Timer:
@@ -311,8 +315,7 @@ def run_hook(args: list[str], environ: Mapping[str, str] | None = None, stdin: i
             state_dir = run.ctx.state_dir
         if output is not None and emit(output):
             timer.mark("output")
-            for confirm in run.confirmations:  # delivered: only now mark it so
-                confirm()
+            _confirm(run, timer, state_dir)  # now, not before: see _confirm
             timer.mark("confirm")
         else:
             timer.mark("output")
@@ -333,7 +336,8 @@ def run_hook(args: list[str], environ: Mapping[str, str] | None = None, stdin: i
         _log(state_dir, "error", "hook_failed", hook=event, error=f"{type(exc).__name__}: {exc}",
              hint=_hint(exc), traceback=traceback.format_exc(limit=8)[-4000:])
     finally:
-        _finish(run, state_dir, event, backend, outcome, timer, env)
+        _log_run(run, state_dir, event, backend, outcome, timer, env)
+        _close(run)
     return 0
 
 
@@ -359,6 +363,29 @@ def _log_rate_limited(state_dir: Path | None, what: str, **fields: Any) -> None:
     _log(state_dir, "warning", what, **fields)
 
 
+def _confirm(run: HookRun, timer: Timer, state_dir: Path | None) -> None:
+    """The output is flushed: mark what it delivered as delivered (at least once).
+
+    Right after the output, so that a hook killed on its way out rarely shows a message
+    twice. Claude Code kills a hook only at its timeout, and then drops its output: a
+    hook this close to the timeout leaves its messages unread rather than lose them
+    (they may then come twice).
+    """
+    if not run.confirmations:
+        return
+    budget = CONFIRM_WITHIN.get(run.event)
+    if budget is not None and timer.total_ms() > budget * 1000:
+        _log(state_dir, "warning", "delivery_unconfirmed", hook=run.event,
+             ms=timer.total_ms(), why="too close to the hook timeout; delivered again later")
+        return
+    try:
+        for confirm in run.confirmations:
+            confirm()
+    except Exception as exc:
+        _log(state_dir, "error", "hook_failed", hook=run.event,
+             error=f"confirm: {type(exc).__name__}: {exc}")
+
+
 def _hint(exc: BaseException) -> str:
     if isinstance(exc, ModuleNotFoundError):
         return (f"module {exc.name!r} is not importable by the hook's Python "
@@ -366,18 +393,21 @@ def _hint(exc: BaseException) -> str:
     return ""
 
 
-def _finish(run: Any, state_dir: Path | None, event: str, backend: str | None, outcome: str,
-            timer: Timer, env: Mapping[str, str]) -> None:
-    """Close the store and write the performance line (and slow/debug lines)."""
+def _close(run: HookRun | None) -> None:
+    if run is not None and run.ctx is not None:
+        try:
+            run.ctx.store.close()
+        except Exception:
+            pass
+
+
+def _log_run(run: Any, state_dir: Path | None, event: str, backend: str | None, outcome: str,
+             timer: Timer, env: Mapping[str, str]) -> None:
+    """Write the performance line (and slow/debug lines)."""
     try:
         ctx = run.ctx if run is not None else None
         # A networked store counts its exchanges with the server (read before close).
         trips = getattr(ctx.store, "round_trips", None) if ctx is not None else None
-        if ctx is not None:
-            try:
-                ctx.store.close()
-            except Exception:
-                pass
         if state_dir is None:
             return
         from coord_hooks import logs

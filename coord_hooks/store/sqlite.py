@@ -196,8 +196,9 @@ def m005_lock_agent_type(db: sqlite3.Connection) -> None:
 @migration
 def m006_delivery_and_waiters(db: sqlite3.Connection) -> None:
     # Delivery beyond the cursor (acked seqs, a long message's part, pending offers) as
-    # JSON text; lock hand-off waits, one row per (session, key).
+    # JSON text, when the session went idle; lock hand-off waits, one per (session, key).
     db.execute("""ALTER TABLE sessions ADD COLUMN "delivery" TEXT NOT NULL DEFAULT '{}'""")
+    db.execute('ALTER TABLE sessions ADD COLUMN "idle_since" REAL')
     db.execute("""CREATE TABLE waiters (
         "session_id" TEXT NOT NULL,
         "key" TEXT NOT NULL,
@@ -274,20 +275,24 @@ def rollback(db: sqlite3.Connection) -> None:
 
 
 # --- row conversion ----------------------------------------------------------------------
+_DELIVERY = SESSION_COLUMNS.index("delivery")  # a dict, kept as JSON text
+
+
 def session_from_row(row: tuple[Any, ...]) -> Session:
-    session = Session(*row[:-1])
+    session = Session(*row)
     try:
-        session.delivery = json.loads(row[-1]) if row[-1] else {}
-    except ValueError:  # written by hand: delivery state only refines the cursor, so
-        pass  # at worst a message is shown once more
+        session.delivery = json.loads(row[_DELIVERY]) if row[_DELIVERY] else {}
+    except (TypeError, ValueError):  # written by hand: delivery state only refines the
+        session.delivery = {}  # cursor, so at worst a message is shown once more
     if not isinstance(session.delivery, dict):
         session.delivery = {}
     return session
 
 
 def session_values(session: Session) -> tuple[Any, ...]:
-    *fields, delivery = _values(session, SESSION_COLUMNS)
-    return (*fields, json.dumps(delivery, separators=(",", ":")) if delivery else "{}")
+    values = list(_values(session, SESSION_COLUMNS))
+    values[_DELIVERY] = json.dumps(session.delivery, separators=(",", ":"))
+    return tuple(values)
 
 
 def waiter_from_row(row: tuple[Any, ...]) -> Waiter:

@@ -40,7 +40,8 @@ def make_session(session_id: str, **changes: object) -> Session:
                       model="opus", source="startup", cursor=7, registered_seq=3,
                       ended_at=None, end_reason="", last_midturn=150.0,
                       delivery={"acked": [9, 12], "part": [8, 4000],
-                                "offers": [{"id": "box:1:2:3.5", "seqs": [10], "waits": ["a"]}]})
+                                "offers": [{"id": "box:1:2:3.5", "seqs": [10], "waits": ["a"]}]},
+                      idle_since=180.5)
     for key, value in changes.items():
         setattr(session, key, value)
     return session
