@@ -10,6 +10,7 @@ standard-library commands of `coord_hooks.cli.fast`.
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -18,7 +19,12 @@ def main(argv: list[str] | None = None) -> None:
     if args and args[0] == "hook" and not {"-h", "--help"} & set(args[1:]):
         from coord_hooks.hook.entry import run_hook
 
-        raise SystemExit(run_hook(args[1:]))
+        code = run_hook(args[1:])
+        # Leave now: a delivery was just marked done, and Claude Code counts the hook's
+        # output only once the process has exited (interpreter teardown takes ms).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     from coord_hooks.cli.fast import CLI_PACKAGES, run_fast, run_plain
 
     code = run_fast(args)

@@ -282,6 +282,7 @@ def run_hook(args: list[str], environ: Mapping[str, str] | None = None, stdin: i
     state_dir: Path | None = None
     run: HookRun | None = None
     outcome = "error"
+    delivered = False
     try:
         try:
             event, backend = parse_args(args)
@@ -313,12 +314,8 @@ def run_hook(args: list[str], environ: Mapping[str, str] | None = None, stdin: i
         outcome = run.outcome
         if run.ctx is not None:
             state_dir = run.ctx.state_dir
-        if output is not None and emit(output):
-            timer.mark("output")
-            _confirm(run, timer, state_dir)  # now, not before: see _confirm
-            timer.mark("confirm")
-        else:
-            timer.mark("output")
+        delivered = output is not None and emit(output)
+        timer.mark("output")
     except KeyboardInterrupt:
         outcome = "interrupted"
     except Exception as exc:
@@ -337,6 +334,8 @@ def run_hook(args: list[str], environ: Mapping[str, str] | None = None, stdin: i
              hint=_hint(exc), traceback=traceback.format_exc(limit=8)[-4000:])
     finally:
         _log_run(run, state_dir, event, backend, outcome, timer, env)
+        if delivered and run is not None:
+            _confirm(run, timer, state_dir)  # last: see _confirm
         _close(run)
     return 0
 
@@ -366,10 +365,11 @@ def _log_rate_limited(state_dir: Path | None, what: str, **fields: Any) -> None:
 def _confirm(run: HookRun, timer: Timer, state_dir: Path | None) -> None:
     """The output is flushed: mark what it delivered as delivered (at least once).
 
-    Right after the output, so that a hook killed on its way out rarely shows a message
-    twice. Claude Code kills a hook only at its timeout, and then drops its output: a
-    hook this close to the timeout leaves its messages unread rather than lose them
-    (they may then come twice).
+    Claude Code drops the output of a hook it kills (at its timeout), so a message is
+    only safe once the hook exits 0. Hence last of all, after the logs, with nothing
+    but closing the store between it and the exit (`__main__` then leaves at once): a
+    hook killed on its way out may show a message twice, rarely loses one. And a hook
+    this close to its timeout leaves its messages unread for the next hook.
     """
     if not run.confirmations:
         return

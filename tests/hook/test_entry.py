@@ -358,3 +358,35 @@ def test_a_payload_cwd_that_does_not_exist_gets_no_state_dir(tmp_path: Path,
                               check=False)
         assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
     assert not (tmp_path / "deleted-worktree").exists()
+
+
+# --- confirming a delivery ----------------------------------------------------------------
+def _hook_run(event: str, started_ago: float) -> tuple[entry.HookRun, list[str]]:
+    timer = entry.Timer()
+    timer.start -= started_ago
+    run = entry.HookRun(event=event, payload={}, backend=None, environ={}, timer=timer)
+    confirmed: list[str] = []
+    run.after_output(lambda: confirmed.append(event))
+    return run, confirmed
+
+
+def test_a_delivery_is_confirmed_right_after_its_output(project: Project) -> None:
+    run, confirmed = _hook_run("PostToolUse", started_ago=0.2)
+    entry._confirm(run, run.timer, project.state_dir)
+    assert confirmed == ["PostToolUse"]
+
+
+def test_a_hook_near_its_timeout_leaves_its_delivery_unconfirmed(project: Project) -> None:
+    """Claude Code kills a hook at its timeout and drops its output: a late hook must not
+    mark messages delivered (they come again, maybe twice, never lost)."""
+    assert set(entry.CONFIRM_WITHIN) == {"SessionStart", "UserPromptSubmit", "PostToolUse"}
+    hooks = json.loads((Path(__file__).resolve().parents[2] / "hooks.json").read_text())
+    for event, seconds in entry.CONFIRM_WITHIN.items():
+        [group] = hooks["hooks"][event]
+        assert seconds <= group["hooks"][0]["timeout"] - 1.5, event  # well inside
+    run, confirmed = _hook_run("UserPromptSubmit",
+                               started_ago=entry.CONFIRM_WITHIN["UserPromptSubmit"] + 0.1)
+    project.state_dir.mkdir(parents=True, exist_ok=True)
+    entry._confirm(run, run.timer, project.state_dir)
+    assert confirmed == []
+    assert [r["event"] for r in project.app_log()] == ["delivery_unconfirmed"]
