@@ -19,12 +19,12 @@ def main(argv: list[str] | None = None) -> None:
     if args and args[0] == "hook" and not {"-h", "--help"} & set(args[1:]):
         from coord_hooks.hook.entry import run_hook
 
-        code = run_hook(args[1:])
+        status = run_hook(args[1:])
         # Leave now: a delivery was just marked done, and Claude Code counts the hook's
         # output only once the process has exited (interpreter teardown takes ms).
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(code)
+        os._exit(status)
     from coord_hooks.cli.fast import CLI_PACKAGES, run_fast, run_plain
 
     code = run_fast(args)

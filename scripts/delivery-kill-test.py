@@ -45,7 +45,8 @@ SENDER = r"""
 import sys, time
 sys.path.insert(0, sys.argv[1])
 from coord_hooks.context import open_context
-sender, recipients, stop_file, every = sys.argv[2], sys.argv[3].split(","), sys.argv[4], float(sys.argv[5])
+sender, stop_file, every = sys.argv[2], sys.argv[4], float(sys.argv[5])
+recipients = sys.argv[3].split(",")
 ctx = open_context()
 n = 0
 while True:
