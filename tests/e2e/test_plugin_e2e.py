@@ -3,7 +3,8 @@
 (a) a session registers and its Write/Edit takes a lock; (b) two sessions at once: the
 second's Edit of the first's file is denied and the reason reaches its model; (c) a
 broadcast sent from one session's Bash tool reaches the other's next request; (d)
-``/coord-hooks:status --queue`` in -p mode shows the queue.
+``/coord-hooks:status --queue`` in -p mode shows the queue; (e) a plain direct message
+and a lock hand-off reach a busy session mid-turn.
 """
 
 from __future__ import annotations
@@ -15,7 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import ClaudeHarness, Session, bash, edit, read, say, signal_barrier, wait_for, write
+from harness import (
+    ClaudeHarness,
+    Session,
+    bash,
+    edit,
+    read,
+    request_text,
+    say,
+    signal_barrier,
+    wait_for,
+    write,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -164,15 +176,17 @@ def test_broadcast_from_bash_reaches_the_other_sessions_next_request(
 
 def test_plain_broadcast_arrives_with_the_next_prompt(h: ClaudeHarness) -> None:
     note = "heads-up: rebasing main at noon (e2e-plain-4410)"
+    # A coalescing window longer than b's turn: the broadcast is not due mid-turn.
+    slow = {"COORD_MIDTURN_WAIT": "600"}
     first = h.run(
         Session("a", [wait_for("b-ready"), bash(f"coord broadcast '{note}'"),
                       signal_barrier("sent"), say("a done")]),
-        Session("b", [signal_barrier("b-ready"), wait_for("sent"), say("b done")]),
+        Session("b", [signal_barrier("b-ready"), wait_for("sent"), say("b done")], env=slow),
     )
     first.assert_ok()
     b_id = first["b"].session_id
     assert b_id is not None
-    assert note not in first["b"].requests_text()  # not urgent: not mid-turn
+    assert note not in first["b"].requests_text()  # not due: not mid-turn
     # b's next prompt (a resumed session) gets it
     second = h.run(Session("b2", [say("b2 done")], prompt="continue",
                            args=["--resume", b_id]))
@@ -196,3 +210,52 @@ def test_status_queue_slash_command_prints_the_queue(h: ClaudeHarness) -> None:
     assert "ended" in row and " 1 " in row
     assert "broadcasts waiting in the batch queue: 0" in shown
     assert res["q"].result == "Here is the queue."
+
+
+def test_a_plain_message_and_a_hand_off_reach_a_busy_session_mid_turn(
+        h: ClaudeHarness) -> None:
+    """Issue 11: A holds a file B is denied; A sends B a plain (not urgent) direct
+    message and releases the file while B's turn goes on; both reach B's following
+    requests before its turn ends, and B's retried Edit goes through."""
+    note = "plain note: I renamed utils.py to helpers.py (e2e-handoff-5120)"
+    res = h.run(
+        Session("a", [
+            write("{{cwd}}/shared.py", "x = 1\n"),
+            signal_barrier("locked"),
+            wait_for("denied"),
+            bash(f"coord send bob '{note}'", "tell bob"),
+            bash("coord unlock shared.py", "release the file"),
+            signal_barrier("released"),
+            wait_for("b-done", seconds=60),
+            say("a done"),
+        ]),
+        Session("b", [
+            bash("coord name bob", "name myself"),
+            wait_for("locked"),
+            read("{{cwd}}/shared.py"),
+            edit("{{cwd}}/shared.py", "x = 1", "x = 2"),
+            signal_barrier("denied"),
+            wait_for("released"),
+            bash("e2e-wait never 4", "keep working a few seconds"),
+            edit("{{cwd}}/shared.py", "x = 1", "x = 2"),
+            signal_barrier("b-done"),
+            say("b done"),
+        ]),
+    )
+    res.assert_ok()
+    a, b = res["a"], res["b"]
+    assert a.session_id and b.session_id
+    assert b.denied_tools == ["Edit"]  # the first Edit only
+    assert (h.repo / "shared.py").read_text() == "x = 2\n"  # the retry went through
+    handoff = f"shared.py is free now (released by {a.session_id[:8]}); retry your edit."
+    texts = [request_text(r) for r in b.main_requests]
+    told = [i for i, t in enumerate(texts) if handoff in t]
+    heard = [i for i, t in enumerate(texts) if note in t]
+    assert told and heard, "hand-off note or message never reached b's model"
+    released = next(i for i, t in enumerate(texts) if "barrier released passed" in t)
+    assert told[0] == released  # the request right after its wait: the next step
+    assert heard[0] < len(texts) - 1  # mid-turn: before the request that ends its turn
+    delivered = "\n".join(b.system_messages())
+    assert delivered.count(handoff) == 1 and delivered.count(note) == 1  # each once
+    assert "Messages that arrived while you work" in delivered
+    assert "PostToolUse:Bash hook additional context" in delivered
