@@ -51,7 +51,8 @@ def _check_scope(scope: str) -> str:
 def hook(
     event: Annotated[str, typer.Argument(
         metavar="EVENT", help="session-start, user-prompt-submit, pre-tool-use, "
-                              "post-tool-use, stop, subagent-start, subagent-stop, "
+                              "post-tool-use, post-tool-use-failure, stop, subagent-start, "
+                              "subagent-stop, "
                               "pre-compact or session-end.")],
     backend: Annotated[str | None, typer.Option(
         "--backend", metavar="NAME", help="Store backend (the shims pass it).")] = None,

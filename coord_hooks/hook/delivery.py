@@ -42,6 +42,7 @@ def _heartbeat_and_deliver(run: HookRun, event: str, title: str,
 
 
 def post_tool_use(run: HookRun) -> dict[str, Any] | None:
-    """Heartbeat; deliver messages at this tool step once due, and hand-off notes."""
-    return _heartbeat_and_deliver(run, "PostToolUse", "Messages that arrived while you work",
+    """PostToolUse and PostToolUseFailure (a tool that failed): heartbeat; deliver
+    messages at this tool step once due, and hand-off notes."""
+    return _heartbeat_and_deliver(run, run.event, "Messages that arrived while you work",
                                   due_only=True)

@@ -30,6 +30,7 @@ EVENTS: dict[str, str] = {
     "user-prompt-submit": "UserPromptSubmit",
     "pre-tool-use": "PreToolUse",
     "post-tool-use": "PostToolUse",
+    "post-tool-use-failure": "PostToolUseFailure",
     "stop": "Stop",
     "subagent-start": "SubagentStart",
     "subagent-stop": "SubagentStop",
@@ -53,7 +54,8 @@ _CHUNK = 1 << 16
 # Seconds after its start past which a delivering hook no longer marks its messages
 # delivered: well inside the 5 s timeouts hooks.json gives these events, after which
 # Claude Code kills a hook and drops its output.
-CONFIRM_WITHIN = {"SessionStart": 3.0, "UserPromptSubmit": 3.0, "PostToolUse": 3.0}
+CONFIRM_WITHIN = {"SessionStart": 3.0, "UserPromptSubmit": 3.0, "PostToolUse": 3.0,
+                  "PostToolUseFailure": 3.0}
 
 
 class Timer:

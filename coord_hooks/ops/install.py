@@ -54,6 +54,8 @@ HOOKS: tuple[HookSpec, ...] = (
     HookSpec("UserPromptSubmit", "user-prompt-submit", 5),
     HookSpec("PreToolUse", "pre-tool-use", 10, GUARDED_TOOLS_MATCHER),
     HookSpec("PostToolUse", "post-tool-use", 5),
+    # A failed tool (a test run, a grep that found nothing) fires this instead.
+    HookSpec("PostToolUseFailure", "post-tool-use-failure", 5),
     HookSpec("Stop", "stop", 5),
     HookSpec("SubagentStart", "subagent-start", 5),
     HookSpec("SubagentStop", "subagent-stop", 5),

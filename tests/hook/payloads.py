@@ -105,6 +105,16 @@ def post_tool_use(session_id: str, cwd: str, path: str) -> dict[str, Any]:
     return payload
 
 
+def post_tool_use_failure(session_id: str, cwd: str, command: str = "pytest -q"
+                          ) -> dict[str, Any]:
+    """A Bash call that exited non-zero (fields as 2.1.330 sent them)."""
+    payload = _tool(_base(session_id, cwd, "PostToolUseFailure"))
+    payload.update(tool_name="Bash", tool_input={"command": command, "description": "Run"},
+                   tool_use_id=f"toolu_test_{uuid.uuid4().hex[:20]}",
+                   error="Exit code 1\n1 failed", is_interrupt=False, duration_ms=812)
+    return payload
+
+
 def stop(session_id: str, cwd: str) -> dict[str, Any]:
     payload = _tool(_base(session_id, cwd, "Stop"))
     payload.update(stop_hook_active=False, last_assistant_message="Done: parser added.",
@@ -154,6 +164,7 @@ EVERY_EVENT = {
     "user-prompt-submit": user_prompt_submit,
     "pre-tool-use": lambda sid, cwd: write(sid, cwd, f"{cwd}/every.txt"),
     "post-tool-use": lambda sid, cwd: post_tool_use(sid, cwd, f"{cwd}/every.txt"),
+    "post-tool-use-failure": post_tool_use_failure,
     "stop": stop,
     "subagent-start": subagent_start,
     "subagent-stop": subagent_stop,

@@ -236,8 +236,8 @@ def test_one_performance_line_per_run(project: Project) -> None:
         assert project.run(event, build(sess.session_id, project.cwd), sess).rc == 0
     records = project.perf_log()
     assert [r["hook"] for r in records] == [
-        "SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop",
-        "SubagentStart", "SubagentStop", "PreCompact", "SessionEnd"]
+        "SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolUseFailure",
+        "Stop", "SubagentStart", "SubagentStop", "PreCompact", "SessionEnd"]
     for r in records:
         assert set(r) == {"ts", "hook", "ms", "backend", "outcome"}
         assert r["backend"] == "optimized" and r["ms"] > 0
@@ -379,7 +379,8 @@ def test_a_delivery_is_confirmed_right_after_its_output(project: Project) -> Non
 def test_a_hook_near_its_timeout_leaves_its_delivery_unconfirmed(project: Project) -> None:
     """Claude Code kills a hook at its timeout and drops its output: a late hook must not
     mark messages delivered (they come again, maybe twice, never lost)."""
-    assert set(entry.CONFIRM_WITHIN) == {"SessionStart", "UserPromptSubmit", "PostToolUse"}
+    assert set(entry.CONFIRM_WITHIN) == {"SessionStart", "UserPromptSubmit", "PostToolUse",
+                                         "PostToolUseFailure"}
     hooks = json.loads((Path(__file__).resolve().parents[2] / "hooks.json").read_text())
     for event, seconds in entry.CONFIRM_WITHIN.items():
         [group] = hooks["hooks"][event]

@@ -55,6 +55,17 @@ def test_a_plain_message_reaches_the_next_tool_step(project: Project) -> None:
     assert _post(project, b) is None and _prompt(project, b) is None  # once
 
 
+def test_a_failed_tool_step_delivers_too(project: Project) -> None:
+    a, b = _register(project, "a"), _register(project, "b")
+    _sender(project, age=4).send(a.session_id, b.handle, "tests are red on main")
+    out = project.run("post-tool-use-failure",
+                      pl.post_tool_use_failure(b.session_id, project.cwd), b).output
+    assert out is not None
+    assert out["hookSpecificOutput"]["hookEventName"] == "PostToolUseFailure"
+    assert "tests are red on main" in out["hookSpecificOutput"]["additionalContext"]
+    assert _post(project, b) is None
+
+
 def test_a_burst_within_the_window_arrives_as_one_block(project: Project) -> None:
     a, b = _register(project, "a"), _register(project, "b")
     sender = _sender(project)
