@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from typing import Any, NoReturn
 
 APP_NAME = "coord-hooks"
+WAKE_IDLE = ("all", "urgent", "off")
 
 
 def _frozen(self: object, name: str, *args: object) -> NoReturn:
@@ -105,6 +106,10 @@ SETTINGS: tuple[Setting, ...] = (
             "subagents of one session share its locks instead of denying each other"),
     Setting("release_at_stop", bool, False,
             "release a session's locks when its turn ends (Stop); waiters are told"),
+    Setting("wake_idle", str, "all",
+            "wake an idle interactive session for new messages: all, urgent or off"),
+    Setting("watch_interval", float, 1.0,
+            "seconds between two looks of the idle-session watcher (at least 0.2)"),
 )
 # Settings a person must never see printed (status, --json, diagnose reports).
 SECRET_SETTINGS = frozenset({"redis_password"})
@@ -125,7 +130,8 @@ class Settings(_FrozenPlain):
               "deliver_chars", "midturn_interval", "midturn_wait", "slow_ms",
               "store_lock_timeout", "log_max_bytes", "redis_url", "redis_password",
               "redis_connect_timeout", "redis_timeout", "host_id", "project_id",
-              "subagents_share_locks", "release_at_stop", "sources")
+              "subagents_share_locks", "release_at_stop", "wake_idle",
+              "watch_interval", "sources")
     _COMPARED = FIELDS[:-1]
 
     backend: str
@@ -151,6 +157,8 @@ class Settings(_FrozenPlain):
     project_id: str
     subagents_share_locks: bool
     release_at_stop: bool
+    wake_idle: str
+    watch_interval: float
     sources: dict[str, str]
 
     def __init__(self, backend: str = "optimized", cache_ttl: float = 30.0,
@@ -164,7 +172,8 @@ class Settings(_FrozenPlain):
                  redis_connect_timeout: float = 1.0, redis_timeout: float = 2.0,
                  host_id: str = "", project_id: str = "",
                  subagents_share_locks: bool = False,
-                 release_at_stop: bool = False,
+                 release_at_stop: bool = False, wake_idle: str = "all",
+                 watch_interval: float = 1.0,
                  sources: dict[str, str] | None = None) -> None:
         values = (backend, cache_ttl, broadcast_batch_size, batch_flush_interval, debug,
                   lock_ttl, session_ttl, max_message_chars, retention_messages,
@@ -172,7 +181,7 @@ class Settings(_FrozenPlain):
                   store_lock_timeout, log_max_bytes, redis_url, redis_password,
                   redis_connect_timeout, redis_timeout, host_id, project_id,
                   subagents_share_locks,
-                  release_at_stop,
+                  release_at_stop, wake_idle, watch_interval,
                   {} if sources is None else sources)
         for attr, value in zip(self.FIELDS, values, strict=True):
             object.__setattr__(self, attr, value)
@@ -238,6 +247,10 @@ def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
         if setting.name == "backend" and value not in ("legacy", "optimized", "sqlite",
                                                        "redis"):
             raise ValueError("expected legacy, optimized, sqlite or redis")
+        if setting.name == "wake_idle" and value not in WAKE_IDLE:
+            raise ValueError("expected " + ", ".join(WAKE_IDLE))
+        if setting.name == "watch_interval" and float(value) < 0.2:
+            raise ValueError("at least 0.2 s: the watcher polls the store at this rate")
         return value
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{origin}: bad value {raw!r} for {setting.name} ({exc})") from None

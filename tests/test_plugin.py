@@ -178,6 +178,25 @@ def test_claude_plugin_validate_strict_passes(tmp_path: Path) -> None:
         assert "Validation passed" in proc.stdout
         for name in SLASH:
             assert f"coord-hooks:{name}" in proc.stdout
+        assert 'monitors: inbox "exec' in proc.stdout  # the idle-session watcher is seen
+
+
+# --- monitors/monitors.json: `validate --strict` passes a bad entry that then never runs
+def test_monitors_json_shape() -> None:
+    """2.1.330 loads an entry only with a non-empty name, command and description (one
+    without a description passes validation and is then skipped: "Failed to load
+    monitors"); names are unique per plugin (Claude Code starts one process per name)."""
+    entries = _load("monitors/monitors.json")
+    assert isinstance(entries, list) and len(entries) == 1
+    [entry] = entries
+    assert set(entry) <= {"name", "command", "description", "when"}
+    for key in ("name", "command", "description"):
+        assert isinstance(entry[key], str) and entry[key].strip(), key
+    assert entry.get("when", "always") == "always"
+    # exec: the watcher is claude's own child (and dies with it); the shim resolves the
+    # interpreter; nothing the repository controls (its path) is put into the command.
+    assert entry["command"] == 'exec "${CLAUDE_PLUGIN_ROOT}/shims/hooks.sh" watch'
+    assert "monitors" not in _load(".claude-plugin/plugin.json")  # the file form, not both
 
 
 def test_claude_plugin_validate_for_the_plugin_directory_passes(tmp_path: Path) -> None:

@@ -254,6 +254,28 @@ def _with_body(message: Message, body: str) -> Message:
                    message.sender_name, message.urgent)
 
 
+# --- waking an idle session -------------------------------------------------------------
+def wake_for(c: Coordinator, view: StoreReader, session: Session, now: float,
+             urgent_only: bool = False) -> tuple[list[int], list[str]]:
+    """What an idle session should be woken for now: the seqs of unread messages that
+    are due (urgent, or past the coalescing window) and the keys of waits now free.
+
+    Nothing while it works (``idle_since`` unset): its next step delivers anyway.
+    """
+    from coord_hooks.coordination import handoff
+
+    if session.idle_since is None:
+        return [], []
+    _, busy_seqs, busy_waits = _busy(c, session, now)
+    pending = [m for m in unread(view, session) if m.seq not in busy_seqs
+               and (m.urgent or not urgent_only)]
+    due = pending and (any(m.urgent for m in pending)
+                       or now - min(m.created_at for m in pending) >= c.settings.midturn_wait)
+    keys = [n.waiter.key for n in handoff.free_notes(c, view, session, now, skip=busy_waits)
+            if not n.quiet]
+    return ([m.seq for m in pending] if due else []), keys
+
+
 # --- phase 2: confirm -------------------------------------------------------------------
 def confirm(c: Coordinator, delivery: Delivery) -> None:
     """The hook's output is written and flushed: mark what it offered as delivered."""

@@ -254,6 +254,13 @@ def sessions(c: Coordinator, include_ended: bool = False) -> list[SessionView]:
     return result
 
 
+def of_process(c: Coordinator, view: StoreReader, pid: int) -> Session | None:
+    """The live session a Claude Code process runs now (after /clear: the newest)."""
+    mine = [s for s in view.sessions() if s.pid == pid and not s.ended
+            and (not s.hostname or s.hostname == c.hostname)]
+    return max(mine, key=lambda s: s.registered_at, default=None)
+
+
 def owned_locks(tx: StoreReader, owner: str) -> list[Lock]:
     """The locks ``owner`` holds (through the store's index when it has one)."""
     owned = getattr(tx, "locks_owned_by", None)

@@ -74,6 +74,9 @@ class Timer:
         return round((time.perf_counter() - self.start) * 1000, 2)
 
 
+WATCH = "watch"  # `coord hook watch`: the idle-session watcher (hook.watch), not an event
+
+
 class BadInvocation(Exception):
     """The hook was called with an event we do not know."""
 
@@ -94,6 +97,8 @@ def parse_args(args: list[str]) -> tuple[str, str | None]:
             event = arg
     if event is not None and event in EVENTS:
         return EVENTS[event], backend
+    if event == WATCH:
+        return WATCH, backend
     if event is not None and event in EVENTS.values():  # Claude Code's own spelling too
         return event, backend
     raise BadInvocation(f"unknown hook event {event!r}; expected one of {', '.join(EVENTS)}")
@@ -293,6 +298,11 @@ def run_hook(args: list[str], environ: Mapping[str, str] | None = None, stdin: i
             state_dir = _state_dir_for(None, env)
             _log(state_dir, "warning", "hook_bad_invocation", error=str(exc), args=args)
             return 0
+        if event == WATCH:  # a long-lived process with no payload (a plugin monitor)
+            from coord_hooks.hook.watch import watch
+
+            outcome = "watched"
+            return watch(backend, env)
         deadline, max_deadline = STDIN_DEADLINES.get(event, (STDIN_DEADLINE,
                                                              STDIN_MAX_DEADLINE))
         raw, how = read_stdin(stdin, deadline=deadline, max_deadline=max_deadline)
