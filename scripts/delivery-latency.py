@@ -77,12 +77,13 @@ def arrivals(log: Path, scenario: str, tokens: dict[str, float]) -> dict[str, fl
 
 
 def registered(repo: Path, home: Path, name: str, timeout: float = 60) -> None:
+    """Wait until a session named ``name`` ('' for any) is registered."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         out = subprocess.run([sys.executable, "-m", "coord_hooks", "sessions", "--json"],
                              env=coord_env(repo, home), cwd=repo, capture_output=True,
                              text=True, timeout=60, check=False)
-        if out.returncode == 0 and any(s["name"] == name
+        if out.returncode == 0 and any(s["name"] == name or not name
                                        for s in json.loads(out.stdout)["sessions"]):
             return
         time.sleep(0.5)
@@ -121,6 +122,58 @@ def busy(args: argparse.Namespace, root: Path, claude: Path) -> dict[str, Any]:
             "missing": sorted(set(tokens) - set(got)), "run_dir": str(run_dir)}
 
 
+def idle_now(repo: Path) -> bool:
+    """Is the (only) session idle: its turn ended and no prompt came since?"""
+    from coord_hooks.context import open_context
+
+    ctx = open_context(cwd=str(repo), environ={"CLAUDE_PROJECT_DIR": str(repo)}, create=False)
+    try:
+        with ctx.store.read() as view:
+            return any(s.idle_since is not None and not s.ended for s in view.sessions())
+    finally:
+        ctx.store.close()
+
+
+def idle(args: argparse.Namespace, root: Path, claude: Path) -> dict[str, Any]:
+    from harness import ClaudeHarness, Session, say
+
+    h = ClaudeHarness(root, claude, plugin_dirs=[REPO],
+                      env={"COORD_PYTHON": sys.executable})
+    turns = [say("ready"), *[say(f"noted {n}") for n in range(args.messages)]]
+    run = h.start(Session("b", turns, interactive=True),
+                  timeout=args.messages * (max(args.gap) + 30) + 120)
+    rng = random.Random(args.seed)
+    tokens: dict[str, float] = {}
+    got: dict[str, float] = {}
+    try:
+        registered(h.repo, h.home, "", timeout=60)
+        time.sleep(2.0)  # the TUI draws its prompt after SessionStart
+        run.type("b", "hello")
+        for n in range(args.messages):
+            run.until("the session to be idle", lambda: idle_now(h.repo), seconds=60)
+            time.sleep(rng.uniform(*args.gap))  # idle for a while: no turn under way
+            token = f"lat-{n:03d}-{rng.randrange(10**6):06d}"
+            tokens[token] = send(h.repo, h.home, _only_session(h.repo, h.home),
+                                 f"status {token}: carry on")
+            run.until(f"the wake for {token}",
+                      lambda t=token: arrivals(run.run_dir / "requests.jsonl", "b",
+                                               {t: tokens[t]}), seconds=60)
+        got = arrivals(run.run_dir / "requests.jsonl", "b", tokens)
+    finally:
+        run.type("b", "/exit")
+        run.wait()
+    return {"latencies": [got[t] - tokens[t] for t in tokens if t in got],
+            "missing": sorted(set(tokens) - set(got)), "run_dir": str(run.run_dir)}
+
+
+def _only_session(repo: Path, home: Path) -> str:
+    out = subprocess.run([sys.executable, "-m", "coord_hooks", "sessions", "--json"],
+                         env=coord_env(repo, home), cwd=repo, capture_output=True, text=True,
+                         timeout=60, check=True)
+    [session] = json.loads(out.stdout)["sessions"]
+    return str(session["handle"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=20)
@@ -139,8 +192,6 @@ def main() -> int:
         return 2
     root = Path(tempfile.mkdtemp(prefix="coord-latency-"))
     if args.idle:
-        from idle_latency import idle
-
         report = idle(args, root, found[0])
     else:
         report = busy(args, root, found[0])

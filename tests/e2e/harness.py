@@ -240,6 +240,8 @@ class Session:
     front of PATH (the Bash tool and hooks inherit both). ``args`` are extra
     CLI arguments. ``start_after`` names a session that must have exited
     first; ``delay`` is counted from that exit, or from the start of the run.
+    ``interactive`` runs the TUI (no ``-p``) in a private tmux server instead:
+    drive it with :meth:`ClaudeHarness.start` (``prompt`` is then not used).
     """
 
     name: str
@@ -251,6 +253,7 @@ class Session:
     start_after: str | None = None
     delay: float = 0.0
     cwd: Path | None = None  # default: the harness repo
+    interactive: bool = False
 
 
 @dataclasses.dataclass
@@ -458,6 +461,10 @@ class ClaudeHarness:
         # one. The onboarding flags only matter interactively but cost nothing.
         conf = {
             "hasCompletedOnboarding": True,
+            # interactive only: no theme screen, no "use this API key?" question
+            "theme": "dark",
+            "customApiKeyResponses": {"approved": [_OFFLINE_ENV["ANTHROPIC_API_KEY"]],
+                                      "rejected": []},
             "projects": {
                 str(self.repo): {
                     "hasTrustDialogAccepted": True,
@@ -531,7 +538,10 @@ class ClaudeHarness:
         )
 
     def command(self, session: Session, run_dir: Path) -> list[str]:
-        cmd = [str(self.claude_bin), "-p", session.prompt, "--output-format", "json"]
+        if session.interactive:
+            cmd = [str(self.claude_bin)]
+        else:
+            cmd = [str(self.claude_bin), "-p", session.prompt, "--output-format", "json"]
         if self.permission_mode:
             cmd += ["--permission-mode", self.permission_mode]
         for p in self.plugin_dirs:
@@ -553,6 +563,18 @@ class ClaudeHarness:
         starts each one after the previous exited. Explicit ``start_after``
         / ``delay`` on a session win over both.
         """
+        return self.start(*sessions, timeout=timeout, stagger=stagger,
+                          sequential=sequential).wait()
+
+    def start(
+        self,
+        *sessions: Session,
+        timeout: float = DEFAULT_TIMEOUT,
+        stagger: float | None = None,
+        sequential: bool = False,
+    ) -> Running:
+        """Like :meth:`run`, but return at once: drive interactive sessions, then
+        :meth:`Running.wait` for the results."""
         names = [s.name for s in sessions]
         if len(set(names)) != len(names):
             raise ValueError(f"session names must be unique: {names}")
@@ -582,6 +604,7 @@ class ClaudeHarness:
                     "start_after": after,
                     "delay": delay,
                     "cwd": str(s.cwd or self.repo),
+                    "interactive": s.interactive,
                 }
             )
         spec = {
@@ -595,14 +618,10 @@ class ClaudeHarness:
         spec_path = run_dir / "spec.json"
         spec_path.write_text(json.dumps(spec, indent=2))
         cmd = [*(self._netns or ()), sys.executable, str(Path(__file__).resolve()), str(spec_path)]
-        launcher = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 30)
-        (run_dir / "launcher.log").write_text(launcher.stdout + launcher.stderr)
-        results_path = run_dir / "results.json"
-        if launcher.returncode != 0 or not results_path.exists():
-            raise RuntimeError(
-                f"e2e launcher failed (rc={launcher.returncode}):\n{launcher.stderr[-3000:]}"
-            )
-        return self._collect(run_dir, json.loads(results_path.read_text()), specs)
+        log = (run_dir / "launcher.log").open("w")
+        launcher = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True)
+        log.close()
+        return Running(self, launcher, run_dir, specs, timeout)
 
     def _collect(
         self, run_dir: Path, results: Mapping[str, Any], specs: list[dict[str, Any]]
@@ -638,6 +657,72 @@ class ClaudeHarness:
         return RunResult(
             sessions=sessions, requests=requests, run_dir=run_dir, netns=results["netns"]
         )
+
+
+class Running:
+    """A run under way (:meth:`ClaudeHarness.start`).
+
+    Interactive sessions run in a tmux server whose socket is ``tmux.sock`` in
+    the run dir (a file socket: reachable from outside the network namespace).
+    """
+
+    def __init__(self, harness: ClaudeHarness, launcher: subprocess.Popen[str], run_dir: Path,
+                 specs: list[dict[str, Any]], timeout: float) -> None:
+        self.harness = harness
+        self.launcher = launcher
+        self.run_dir = run_dir
+        self.specs = specs
+        self.timeout = timeout
+
+    def tmux(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["tmux", "-S", str(self.run_dir / "tmux.sock"), *args],
+                              capture_output=True, text=True, timeout=30, check=False)
+
+    def type(self, name: str, text: str, enter: bool = True) -> None:
+        """Type ``text`` into session ``name`` (then Enter)."""
+        self.tmux("send-keys", "-t", name, "-l", text)
+        if enter:
+            time.sleep(0.3)  # the TUI reads a pasted line and Enter apart
+            self.tmux("send-keys", "-t", name, "Enter")
+
+    def screen(self, name: str) -> str:
+        return self.tmux("capture-pane", "-p", "-t", name).stdout
+
+    def requests(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Requests logged so far (of session ``name``'s main loop, if given)."""
+        log = self.run_dir / "requests.jsonl"
+        lines = log.read_text().splitlines() if log.exists() else []
+        found = [json.loads(line) for line in lines if line.strip()]
+        if name is None:
+            return found
+        return [r for r in found if r.get("scenario") == name and r.get("kind") == "main"]
+
+    def until(self, what: str, check: Any, seconds: float = 60) -> Any:
+        """Poll ``check()`` until it is truthy; fail naming ``what`` after ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if value := check():
+                return value
+            if self.launcher.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"e2e: timed out waiting for {what} (files in {self.run_dir})")
+
+    def wait(self) -> RunResult:
+        """Wait for every session to exit (or the timeout) and collect the results."""
+        try:
+            self.launcher.wait(timeout=self.timeout + 30)
+        except subprocess.TimeoutExpired:
+            self.launcher.kill()
+            self.launcher.wait()
+        results_path = self.run_dir / "results.json"
+        if self.launcher.returncode != 0 or not results_path.exists():
+            raise RuntimeError(
+                f"e2e launcher failed (rc={self.launcher.returncode}):\n"
+                f"{_read(self.run_dir / 'launcher.log')[-3000:]}"
+            )
+        return self.harness._collect(self.run_dir, json.loads(results_path.read_text()),
+                                     self.specs)
 
 
 # ---------------------------------------------------------------- launcher (inside the namespace)
@@ -700,6 +785,41 @@ def _reap_orphans() -> None:
             pass
 
 
+def _start_in_tmux(run_dir: Path, s: Mapping[str, Any], env: dict[str, str]) -> Any:
+    """Start an interactive session in the run's tmux server; a Popen-like handle.
+
+    The server takes its environment from this first client (so nothing of it is
+    written to a file); the rc is written to ``<name>.rc`` when the CLI exits.
+    """
+    import shlex
+
+    rc_file = run_dir / f"{s['name']}.rc"
+    script = (f"cd {shlex.quote(s['cwd'])} && {shlex.join(s['cmd'])}; "
+              f"echo $? > {shlex.quote(str(rc_file))}")
+    tmux = ["tmux", "-S", str(run_dir / "tmux.sock")]
+    subprocess.run([*tmux, "new-session", "-d", "-s", s["name"], "-x", "200", "-y", "50",
+                    "bash", "-c", script], env={**env, "TERM": "xterm-256color"},
+                   check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)  # the server keeps whatever it inherits
+
+    class InTmux:
+        def poll(self) -> int | None:
+            alive = subprocess.run([*tmux, "has-session", "-t", s["name"]],
+                                   capture_output=True, check=False).returncode == 0
+            if alive:
+                return None
+            text = rc_file.read_text().strip() if rc_file.exists() else ""
+            return int(text) if text.isdigit() else -1
+
+        def kill(self) -> None:
+            subprocess.run([*tmux, "kill-server"], capture_output=True, check=False)
+
+        def wait(self) -> int | None:
+            return self.poll()
+
+    return InTmux()
+
+
 def _launch(spec_path: Path) -> int:
     """Start the fake model and the sessions of a spec; write results.json."""
     spec = json.loads(spec_path.read_text())
@@ -712,7 +832,7 @@ def _launch(spec_path: Path) -> int:
     t0 = time.monotonic()
     deadline = t0 + spec["timeout"]
     pending = list(spec["sessions"])
-    running: dict[str, subprocess.Popen[bytes]] = {}
+    running: dict[str, Any] = {}  # Popen, or a handle on a tmux session
     done: dict[str, dict[str, Any]] = {}
     started: dict[str, float] = {}
     try:
@@ -736,6 +856,10 @@ def _launch(spec_path: Path) -> int:
                     continue
                 pending.remove(s)
                 env = {**_clean_env(), **s["env"], "ANTHROPIC_BASE_URL": server.base_url(s["name"])}
+                if s.get("interactive"):
+                    running[s["name"]] = _start_in_tmux(run_dir, s, env)
+                    started[s["name"]] = time.monotonic() - t0
+                    continue
                 with (
                     (run_dir / f"{s['name']}.stdout").open("wb") as out,
                     (run_dir / f"{s['name']}.stderr").open("wb") as err,
@@ -753,11 +877,13 @@ def _launch(spec_path: Path) -> int:
             for name, proc in list(running.items()):
                 rc = proc.poll()
                 timed_out = rc is None and now > deadline
-                if timed_out:
+                if timed_out and isinstance(proc, subprocess.Popen):
                     for pid in [*_descendants(proc.pid), proc.pid]:
                         with contextlib.suppress(ProcessLookupError):
                             os.kill(pid, signal.SIGKILL)
                     proc.wait()
+                elif timed_out:
+                    proc.kill()  # the tmux server, and with it the interactive CLI
                 if rc is not None or timed_out:
                     del running[name]
                     done[name] = {
