@@ -191,10 +191,7 @@ def main() -> int:
         print("no claude CLI: run scripts/install-claude-cli.sh", file=sys.stderr)
         return 2
     root = Path(tempfile.mkdtemp(prefix="coord-latency-"))
-    if args.idle:
-        report = idle(args, root, found[0])
-    else:
-        report = busy(args, root, found[0])
+    report = (idle if args.idle else busy)(args, root, found[0])
     values = report["latencies"]
     summary = {"recipient": "idle" if args.idle else "busy", "messages": args.messages,
                "delivered": len(values), "missing": report["missing"],
