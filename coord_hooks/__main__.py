@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> None:
         status = run_hook(args[1:])
         # Leave now: a delivery was just marked done, and Claude Code counts the hook's
         # output only once the process has exited (interpreter teardown takes ms).
+        import atexit
+
+        atexit._run_exitfuncs()  # what exit handlers there are (finalizers) still run
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)

@@ -180,6 +180,10 @@ def offer(c: Coordinator, session_id: str, max_chars: int, render: Callable[[Mes
         for note in handoff.free_notes(c, tx, session, now, skip=busy_waits):
             if note.quiet:  # it took the lock itself: nothing to say
                 tx.delete_waiter(session_id, note.waiter.key)
+                if not tx.waiters(session_id):
+                    session.delivery = {k: v for k, v in session.delivery.items()
+                                        if k != "waiting"}
+                    tx.put_session(session)
                 continue
             size = len(render_note(note)) if render_note is not None else 0
             if notes and used + size > max_chars // 2:
@@ -299,13 +303,19 @@ def confirm(c: Coordinator, delivery: Delivery) -> None:
                 done.add(message.seq)
         for note in delivery.notes:
             tx.delete_waiter(session.session_id, note.waiter.key)
-        _settle(c, tx, session, done, part, now, drop=delivery.offer_id)
+        still_waiting = bool(delivery.notes) and bool(tx.waiters(session.session_id))
+        _settle(c, tx, session, done, part, now, drop=delivery.offer_id,
+                waiting=still_waiting if delivery.notes else None)
         tx.put_session(session)
 
 
 def _settle(c: Coordinator, view: StoreReader, session: Session, done: set[int],
-            part: tuple[int, int] | None, now: float, drop: str = "") -> None:
-    """Move the cursor up to the first message not yet delivered; keep the rest small."""
+            part: tuple[int, int] | None, now: float, drop: str = "",
+            waiting: bool | None = None) -> None:
+    """Move the cursor up to the first message not yet delivered; keep the rest small.
+
+    ``waiting``: whether it still waits for a file (None: as before).
+    """
     undelivered = [m.seq for m in view.messages_after(session.cursor)
                    if addressed_to(m, session) and m.seq not in done]
     if undelivered:
@@ -321,6 +331,8 @@ def _settle(c: Coordinator, view: StoreReader, session: Session, done: set[int],
     offers = [o for o in _offers(session) if o.get("id") != drop and _offer_alive(c, o, now)]
     if offers:
         state["offers"] = offers
+    if session.delivery.get("waiting") if waiting is None else waiting:
+        state["waiting"] = True
     session.delivery = state
 
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # the hook path never imports typing, nor store.base (Protoco
 
     from coord_hooks.coordination import Coordinator
     from coord_hooks.model import Lock, Session
-    from coord_hooks.store.base import StoreReader
+    from coord_hooks.store.base import StoreReader, StoreWriter
 
 # How a waited-for key became free (FreeNote.how).
 RELEASED, ENDED, GONE, LAPSED, TAKEN = "released", "ended", "gone", "lapsed", "taken"
@@ -78,9 +78,16 @@ def blockers(c: Coordinator, view: StoreReader, session_id: str | None, key: str
     return found
 
 
+def waiting(session: Session) -> bool:
+    """May the session wait for a file? (Set with its first wait, cleared with its last.)"""
+    return bool(session.delivery.get("waiting"))
+
+
 def free_notes(c: Coordinator, view: StoreReader, session: Session, now: float,
                skip: Iterable[str] = ()) -> list[FreeNote]:
     """The session's waits whose key is free now (``skip``: offered by a live hook)."""
+    if not waiting(session):
+        return []
     waits = [w for w in view.waiters(session.session_id) if w.key not in skip]
     notes = []
     known: dict[str, Session | None] = {}
@@ -121,6 +128,15 @@ def forget(c: Coordinator, session_id: str, keys: Iterable[str]) -> None:
     with c.store.transaction() as tx:
         for key in wanted:
             tx.delete_waiter(session_id, key)
+        settle_waiting(tx, session_id)
+
+
+def settle_waiting(tx: StoreWriter, session_id: str) -> None:
+    """Clear the session's "waiting" mark once it has no wait left (inside ``tx``)."""
+    session = tx.get_session(session_id)
+    if session is not None and waiting(session) and not tx.waiters(session_id):
+        session.delivery = {k: v for k, v in session.delivery.items() if k != "waiting"}
+        tx.put_session(session)
 
 
 def wait_free(c: Coordinator, session_id: str | None, targets: list[str], *,

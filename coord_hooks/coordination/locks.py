@@ -306,7 +306,7 @@ def try_acquire_keys(c: Coordinator, asker: Asker, wants: list[Want]) -> list[Ac
         if any(conflicts for _, conflicts in found):
             for want, (_, conflicts) in zip(wants, found, strict=True):
                 if conflicts and not want.is_glob:  # a denied file: told when it is free
-                    _record_wait(tx, asker.session_id, want.key, conflicts[0].lock.owner, now)
+                    _record_wait(tx, me, want.key, conflicts[0].lock.owner, now)
             return [AcquireResult(want.key, want.is_glob, False, conflicts=conflicts)
                     for want, (_, conflicts) in zip(wants, found, strict=True)]
         results = [_grant(c, tx, asker, want, mine, now) if want.take
@@ -415,11 +415,18 @@ def hand_over(c: Coordinator, session_id: str, agent_id: str | None = None,
     return moved
 
 
-def _record_wait(tx: StoreWriter, session_id: str, key: str, holder: str,
-                 now: float) -> None:
-    """A denied session waits for ``key``: it is told once it is free (`handoff`)."""
-    if not any(w.key == key for w in tx.waiters(session_id)):  # keep the first wait
-        tx.put_waiter(Waiter(session_id=session_id, key=key, since=now, holder=holder))
+def _record_wait(tx: StoreWriter, me: Session, key: str, holder: str, now: float) -> None:
+    """A denied session waits for ``key``: it is told once it is free (`handoff`).
+
+    Its record says so too ("waiting"), so that its other hooks look for waits only
+    then (one read fewer per prompt and tool step otherwise).
+    """
+    waiting = bool(me.delivery.get("waiting"))
+    if not waiting or not any(w.key == key for w in tx.waiters(me.session_id)):
+        tx.put_waiter(Waiter(session_id=me.session_id, key=key, since=now, holder=holder))
+    if not waiting:
+        me.delivery = {**me.delivery, "waiting": True}
+        tx.put_session(me)
 
 
 def _is_folder(c: Coordinator, key: str) -> bool:

@@ -137,12 +137,19 @@ def register(c: Coordinator, session_id: str, *, pid: int | None = None,
     return session
 
 
-def touch(c: Coordinator, session_id: str, **register_args: Any) -> Session:
-    """Heartbeat; registers the session first if no SessionStart was seen."""
+def touch(c: Coordinator, session_id: str, busy: bool = False,
+          **register_args: Any) -> Session:
+    """Heartbeat; registers the session first if no SessionStart was seen.
+
+    ``busy`` (a prompt came): it no longer waits for its user (``idle_since`` cleared
+    in the same write).
+    """
     now = c.clock()
     with c.store.read() as view:
         session = view.get_session(session_id)
-    if session is not None and not session.ended and now - session.last_seen < HEARTBEAT_EVERY:
+    waking = busy and session is not None and session.idle_since is not None
+    if (session is not None and not session.ended and not waking
+            and now - session.last_seen < HEARTBEAT_EVERY):
         return session
     if session is None or session.ended:
         return register(c, session_id, source=register_args.pop("source", "auto"),
@@ -150,13 +157,15 @@ def touch(c: Coordinator, session_id: str, **register_args: Any) -> Session:
     with c.store.transaction() as tx:
         fresh = tx.get_session(session_id) or session
         fresh.last_seen = now
+        if busy:
+            fresh.idle_since = None
         tx.put_session(fresh)
     return fresh
 
 
 def set_idle(c: Coordinator, session_id: str, idle: bool) -> None:
-    """Its turn ended (Stop), or a prompt came (UserPromptSubmit): the idle watcher rings
-    only for a session that waits for its user. Writes only on a change."""
+    """Its turn ended (Stop), or it works again: the idle watcher rings only for a
+    session that waits for its user. Writes only on a change (see also `touch`)."""
     with c.store.read() as view:
         session = view.get_session(session_id)
     if session is None or (session.idle_since is not None) == idle:

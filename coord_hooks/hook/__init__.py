@@ -120,10 +120,18 @@ class HookRun:
             "model": payload_text(self.payload, "model")[:100],
         }
 
-    def touch(self, ctx: Context) -> Session:
-        session = ctx.coordinator.touch(self.session_id, **self.register_args(ctx))
+    def touch(self, ctx: Context, busy: bool = False) -> Session:
+        session = ctx.coordinator.touch(self.session_id, busy=busy and self.tracks_idle,
+                                        **self.register_args(ctx))
         self.timer.mark("touch")
         return session
+
+    @property
+    def tracks_idle(self) -> bool:
+        """Whether this session's turns end at a prompt a person answers: only then can
+        a monitor wake it (`hook.watch`); headless runs (``claude -p``, the SDKs) skip
+        the writes that track it."""
+        return not self.environ.get("CLAUDE_CODE_ENTRYPOINT", "").startswith("sdk")
 
     def housekeep(self, ctx: Context) -> None:
         """Retention, reaping and size sampling, at most every few minutes across sessions."""

@@ -27,9 +27,7 @@ def _heartbeat_and_deliver(run: HookRun, event: str, title: str,
         run.outcome = "no-session"
         return None
     ctx = run.open()
-    me = run.touch(ctx)
-    if event == "UserPromptSubmit" and me.idle_since is not None:
-        ctx.coordinator.set_idle(run.session_id, False)  # at work again: no doorbell
+    run.touch(ctx, busy=event == "UserPromptSubmit")  # at work again: no doorbell
     text, delivery = messages_block(ctx.coordinator, run.session_id, budget(ctx),
                                     header(title), due_only=due_only)
     run.timer.mark("deliver")

@@ -46,7 +46,7 @@ def session_start(run: HookRun) -> dict[str, Any] | None:
     coordinator = ctx.coordinator
     source = payload_text(run.payload, "source")[:32] or "startup"
     me = coordinator.register(run.session_id, source=source, **run.register_args(ctx))
-    if source != "compact":  # a compaction may happen mid-turn
+    if source != "compact" and run.tracks_idle:  # a compaction may happen mid-turn
         coordinator.set_idle(me.session_id, True)  # until its first prompt
     run.timer.mark("register")
     reaped = coordinator.reap()

@@ -29,7 +29,8 @@ def heartbeat_flush(run: HookRun) -> dict[str, Any] | None:
         subagent_stop(run, ctx)
     elif run.event == "Stop":
         orphans_to_parent(run, ctx)
-        ctx.coordinator.set_idle(run.session_id, True)  # waits for its user now
+        if run.tracks_idle:
+            ctx.coordinator.set_idle(run.session_id, True)  # waits for its user now
         if ctx.settings.release_at_stop:  # its waiters hear at their next step
             run.notes["released"] = len(ctx.coordinator.release_all(run.session_id))
             run.timer.mark("release")

@@ -11,6 +11,7 @@ hash slot, so every script may touch them all):
   by a pattern's literal folder, ``P:ownidx`` by owner) so a lock check reads only the
   locks that may overlap its path, as the SQLite backend's indexes do;
 * ``P:msgs`` sorted set, score = seq, member = the message's JSON (live messages);
+* ``P:waiters`` hash, ``session NUL key`` → JSON: lock hand-off waits (a few);
 * ``P:archive`` list of archived messages' JSON, ascending: retention moves messages
   here in the same atomic step that removes them from ``P:msgs``. It is the archive:
   never trimmed, read by `archived_messages` (``coord messages --archived``) from every
@@ -62,7 +63,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from coord_hooks.errors import StoreBusyError, StoreError, StoreUnavailableError
-from coord_hooks.model import Lock, Message, NewMessage, Session, StoreInfo, glob_prefix
+from coord_hooks.model import (
+    Lock,
+    Message,
+    NewMessage,
+    Session,
+    StoreInfo,
+    Waiter,
+    glob_prefix,
+)
 from coord_hooks.paths import STATE_DIR_NAME, ensure_state_dir
 from coord_hooks.store import layout, resp
 from coord_hooks.store.identity import ProjectIdentity, project_identity
@@ -102,6 +111,14 @@ def _message(raw: str) -> Message:
     return Message.from_dict(json.loads(raw))
 
 
+def waiter_field(session_id: str, key: str) -> str:
+    return f"{session_id}\0{key}"
+
+
+def _waiter(raw: str) -> Waiter:
+    return Waiter.from_dict(json.loads(raw))
+
+
 def _pairs(reply: Any) -> dict[str, str]:
     """A hash as a dict, from a RESP3 map or a RESP2 flat list."""
     if isinstance(reply, dict):
@@ -122,7 +139,7 @@ class Keys:
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
         for name in ("mutex", "meta", "sessions", "locks", "lockidx", "globidx", "ownidx",
-                     "msgs", "archive", "events"):
+                     "msgs", "archive", "events", "waiters"):
             setattr(self, name, f"{namespace}:{name}")
 
     mutex: str
@@ -135,11 +152,12 @@ class Keys:
     msgs: str
     archive: str
     events: str
+    waiters: str
 
     @property
     def commit_keys(self) -> tuple[str, ...]:
         return (self.mutex, self.meta, self.sessions, self.locks, self.lockidx, self.globidx,
-                self.ownidx, self.msgs, self.archive)
+                self.ownidx, self.msgs, self.archive, self.waiters)
 
     @property
     def data_keys(self) -> tuple[str, ...]:
@@ -209,6 +227,15 @@ class RedisReader:
     def message_count(self) -> int:
         return int(self._cmd("ZCARD", self.keys.msgs))
 
+    def _server_waiters(self) -> dict[str, Waiter]:
+        raw = _pairs(self._cmd("HGETALL", self.keys.waiters))
+        return {field: _waiter(value) for field, value in raw.items()}
+
+    def waiters(self, session_id: str | None = None) -> list[Waiter]:
+        # One small hash (a wait per session and denied file): read whole, filtered here.
+        return [w for _, w in sorted(self._server_waiters().items())
+                if session_id is None or w.session_id == session_id]
+
 
 class RedisWriter(RedisReader):
     """Reads under the lease, writes buffered for the one commit (read your own writes).
@@ -218,7 +245,8 @@ class RedisWriter(RedisReader):
     give one, or keep the renewed lock's); ``D field key owner prefix is_glob`` delete a
     lock; ``M seq json`` message; ``A upto`` archive; ``R json`` append an archived
     message as it is (migration); ``Q seq`` raise last_seq;
-    ``H name value``/``h name`` set/delete a meta field.
+    ``H name value``/``h name`` set/delete a meta field; ``W field json``/``w field``
+    put/delete a lock hand-off wait.
     """
 
     def __init__(self, store: RedisStore, conn: resp.Connection, token: str,
@@ -229,6 +257,7 @@ class RedisWriter(RedisReader):
         self._base_last = last_seq
         self._sessions: dict[str, str] = {}
         self._locks: dict[tuple[str, str], Lock | None] = {}  # None: deleted
+        self._waiters: dict[str, Waiter | None] = {}  # by field; None: deleted
         self._fenced: list[Lock] = []  # put_lock objects, given their fence at commit
         self._appended: list[Message] = []
         self._archived_upto = 0
@@ -308,6 +337,27 @@ class RedisWriter(RedisReader):
         self.ops += ["D", lock_field(key, owner), key, owner, glob_prefix(key),
                      "1" if any(ch in key for ch in "*?[") else "0"]
 
+    # --- lock hand-off waits -------------------------------------------------------------
+    def _server_waiters(self) -> dict[str, Waiter]:
+        found = super()._server_waiters()
+        for field, waiter in self._waiters.items():
+            if waiter is None:
+                found.pop(field, None)
+            else:
+                found[field] = waiter
+        return found
+
+    def put_waiter(self, waiter: Waiter) -> None:
+        field = waiter_field(waiter.session_id, waiter.key)
+        self._waiters[field] = Waiter(waiter.session_id, waiter.key, waiter.since,
+                                      waiter.holder)
+        self.ops += ["W", field, _dumps(waiter.to_dict())]
+
+    def delete_waiter(self, session_id: str, key: str) -> None:
+        field = waiter_field(session_id, key)
+        self._waiters[field] = None
+        self.ops += ["w", field]
+
     # --- messages ------------------------------------------------------------------------
     def last_seq(self) -> int:
         return max([self._base_last, *(m.seq for m in self._appended)])
@@ -366,7 +416,7 @@ class RedisWriter(RedisReader):
             # The server holds all of it now: reads need no overlay any more.
             self._base_last = self.last_seq()
             self.ops, self._fenced, self._appended = [], [], []
-            self._sessions, self._locks = {}, {}
+            self._sessions, self._locks, self._waiters = {}, {}, {}
             self._archived_upto = self._server_archived = 0
             self._server_count = None
         self._keep_lease(force=True)

@@ -39,7 +39,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[
 return 0
 """)
 
-# KEYS: mutex, meta, sessions, locks, lockidx, globidx, ownidx, msgs, archive.
+# KEYS: mutex, meta, sessions, locks, lockidx, globidx, ownidx, msgs, archive, waiters.
 # ARGV: token, release (0/1), channel, then the ops (see RedisWriter). The ops are
 # checked before anything is written: a script is not rolled back on error.
 COMMIT = Script(r"""
@@ -47,7 +47,7 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('COORDLOST the store lease expired before this commit; ' ..
                            'nothing was written')
 end
-local width = {S = 3, L = 8, D = 6, M = 3, A = 2, R = 2, Q = 2, H = 3, h = 2}
+local width = {S = 3, L = 8, D = 6, M = 3, A = 2, R = 2, Q = 2, H = 3, h = 2, W = 3, w = 2}
 local i, n = 4, #ARGV
 while i <= n do
   local w = width[ARGV[i]]
@@ -102,6 +102,10 @@ while i <= n do
     redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2])
   elseif op == 'h' then
     redis.call('HDEL', KEYS[2], ARGV[i + 1])
+  elseif op == 'W' then
+    redis.call('HSET', KEYS[10], ARGV[i + 1], ARGV[i + 2])
+  elseif op == 'w' then
+    redis.call('HDEL', KEYS[10], ARGV[i + 1])
   end
   i = i + width[op]
 end

@@ -107,6 +107,8 @@ def copy_into_redis(store: RedisStore, snap: Snapshot, archived: list[Message],
         for message in snap.messages:
             tx.restore_message(message)
             _maybe_checkpoint(tx)
+        for waiter in snap.waiters:
+            tx.put_waiter(waiter)
         tx.bump_last_seq(max([snap.last_seq, *(m.seq for m in archived)]))
         for start in range(0, len(archived), CHUNK_OPS // 2):
             tx.append_archived(archived[start:start + CHUNK_OPS // 2])

@@ -45,6 +45,9 @@ def notes(delivery: Delivery) -> list[tuple[str, str]]:
 
 def test_a_denial_records_one_wait_with_the_holder(denied: Coordinator) -> None:
     assert waits(denied) == [("src/app.py", ALICE)]
+    with denied.store.read() as view:
+        me = view.get_session(BOB)
+        assert me is not None and me.delivery.get("waiting") is True
     assert not denied.try_acquire(BOB, "src/app.py").granted  # denied again: still one
     assert waits(denied) == [("src/app.py", ALICE)]
     assert waits(denied, ALICE) == [] and waits(denied, CAROL) == []
@@ -58,6 +61,9 @@ def test_released_the_waiter_is_told_once(denied: Coordinator) -> None:
     assert shown.notes[0].holder is not None and shown.notes[0].holder.name == "alice"
     denied.confirm(shown)
     assert waits(denied) == [] and not denied.deliver(BOB, 1000, plain)
+    with denied.store.read() as view:  # its hooks stop looking for waits
+        me = view.get_session(BOB)
+        assert me is not None and "waiting" not in me.delivery
 
 
 def test_holder_ended(denied: Coordinator) -> None:

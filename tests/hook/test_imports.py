@@ -41,17 +41,13 @@ WRAPPER = """#!{python}
 # Test stand-in for the hook interpreter: the shim runs Python with -I, which ignores
 # PYTHONPROFILEIMPORTTIME, and modules imported with importlib.import_module (the store
 # backends) never show in -X importtime. So add -X importtime AND dump sys.modules at
-# exit (a hook leaves through os._exit, which runs no atexit), then exec the real
-# interpreter with the shim's own flags.
+# exit, then exec the real interpreter with the shim's own flags.
 import os, sys
 args = sys.argv[1:]
 i = args.index("-c")
 args[i + 1] = (
-    "import atexit, os, sys\\n"
-    "def _dump(): open({out!r}, 'w').write('\\\\n'.join(sorted(sys.modules)))\\n"
-    "atexit.register(_dump)\\n"
-    "_exit = os._exit\\n"
-    "os._exit = lambda code: (_dump(), _exit(code))\\n"
+    "import atexit, sys\\n"
+    "atexit.register(lambda: open({out!r}, 'w').write('\\\\n'.join(sorted(sys.modules))))\\n"
     + args[i + 1])
 os.execv({python!r}, [{python!r}, "-X", "importtime", *args])
 """
