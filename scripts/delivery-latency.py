@@ -2,7 +2,8 @@
 """Delivery latency through the real Claude Code CLI: from `coord send` returning to the
 text being in the recipient's next model request (issue 11, item 4).
 
-    python3 scripts/delivery-latency.py [--messages 20] [--gap 5 9] [--idle] [--json]
+    python3 scripts/delivery-latency.py [--messages 20] [--gap 5 9] [--idle] [--window S]
+                                        [--json]
 
 Busy (default): one ``claude -p`` session (the pinned CLI, offline, against the scripted
 fake model of tests/e2e, with this checkout loaded as a plugin) works through a long
@@ -90,13 +91,20 @@ def registered(repo: Path, home: Path, name: str, timeout: float = 60) -> None:
     raise RuntimeError(f"session {name!r} never registered")
 
 
+def session_env(args: argparse.Namespace) -> dict[str, str]:
+    env = {"COORD_PYTHON": sys.executable}
+    if args.window is not None:
+        env["COORD_MIDTURN_WAIT"] = str(args.window)
+    return env
+
+
 def busy(args: argparse.Namespace, root: Path, claude: Path) -> dict[str, Any]:
     from harness import ClaudeHarness, Session, bash, say
 
     duration = args.messages * sum(args.gap) / 2 + 20
     h = ClaudeHarness(root, claude, plugin_dirs=[REPO],
                       user_settings={"permissions": {"allow": ["Bash(coord:*)"]}},
-                      env={"COORD_PYTHON": sys.executable})
+                      env=session_env(args))
     steps = int(duration / 1.2) + 40
     turns = [bash("coord name bob", "name myself"),
              *[bash("e2e-wait done 1", "work a second") for _ in range(steps)],
@@ -137,8 +145,7 @@ def idle_now(repo: Path) -> bool:
 def idle(args: argparse.Namespace, root: Path, claude: Path) -> dict[str, Any]:
     from harness import ClaudeHarness, Session, say
 
-    h = ClaudeHarness(root, claude, plugin_dirs=[REPO],
-                      env={"COORD_PYTHON": sys.executable})
+    h = ClaudeHarness(root, claude, plugin_dirs=[REPO], env=session_env(args))
     turns = [say("ready"), *[say(f"noted {n}") for n in range(args.messages)]]
     run = h.start(Session("b", turns, interactive=True),
                   timeout=args.messages * (max(args.gap) + 30) + 120)
@@ -180,6 +187,8 @@ def main() -> int:
     parser.add_argument("--gap", type=float, nargs=2, default=(5.0, 9.0),
                         metavar=("MIN", "MAX"), help="seconds between two sends")
     parser.add_argument("--idle", action="store_true", help="an idle interactive recipient")
+    parser.add_argument("--window", type=float, default=None,
+                        help="the recipient's coalescing window, midturn_wait (default: 3 s)")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="keep the run directory")
     parser.add_argument("--json", action="store_true")
@@ -194,6 +203,7 @@ def main() -> int:
     report = (idle if args.idle else busy)(args, root, found[0])
     values = report["latencies"]
     summary = {"recipient": "idle" if args.idle else "busy", "messages": args.messages,
+               "window_s": 3.0 if args.window is None else args.window,
                "delivered": len(values), "missing": report["missing"],
                "p50_s": round(statistics.median(values), 2) if values else None,
                "p95_s": round(percentile(values, 0.95), 2) if values else None,
