@@ -19,7 +19,8 @@ MAX_LISTED_SESSIONS = 8
 MAX_LISTED_LOCKS = 5
 HOW_TO = ("Coordinate with the other sessions through the `coord` command in Bash: "
           '`coord send <handle> "text"`, `coord broadcast "text"`, `coord lock <path>`, '
-          "`coord unlock <path>`, `coord inbox`, `coord status`.")
+          "`coord unlock <path>`, `coord wait <path>` (until no one else holds it), "
+          "`coord inbox`, `coord status`.")
 
 
 def _session_line(view_session: Session, locks: list[str]) -> str:

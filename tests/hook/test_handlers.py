@@ -204,7 +204,8 @@ def test_edit_of_a_locked_file_is_denied_with_the_holder_and_how_to_ask(
         r'\(in its own words\): "parser rewrite"; exclusive lock taken \d+s ago, holder last '
         rf"active \d+s ago\. Ask it with: coord send {a.handle} 'Could you release src/app\.py "
         r"when you can\?' The Edit was not applied\. Work on something else meanwhile, or ask "
-        r"and retry later \(`coord locks` lists every lock\)\.",
+        r"and retry later \(`coord locks` lists every lock\); you will be told here when it "
+        r"is free, and `coord wait <path>` waits for it\.",
         specific["permissionDecisionReason"])
     # the lock is still alice's, and bob got none
     assert [v.lock.owner for v in project.coordinator().locks()] == [a.session_id]
