@@ -17,6 +17,7 @@ from coord_hooks.errors import LayoutChangedError
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from pathlib import Path
     from typing import Any
 
     from coord_hooks.context import Context
@@ -159,6 +160,18 @@ def hook_output(event: str, **fields: Any) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"{event} does not accept {sorted(unknown)}")
     return {"hookSpecificOutput": specific}
+
+
+def log_quietly(state_dir: Path | None, level: str, what: str, **fields: Any) -> None:
+    """A line in ``logs/app.log``, if there is a state dir; logging never breaks a hook."""
+    if state_dir is None:
+        return
+    try:
+        from coord_hooks import logs
+
+        logs.log_event(state_dir, level, what, **fields)
+    except Exception:
+        pass
 
 
 def handle(run: HookRun) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from coord_hooks.hook import HookRun, handle
+from coord_hooks.hook import log_quietly as _log
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
@@ -442,13 +443,3 @@ def _log_run(run: Any, state_dir: Path | None, event: str, backend: str | None, 
     except Exception:
         pass  # logging must never break a hook
 
-
-def _log(state_dir: Path | None, level: str, what: str, **fields: Any) -> None:
-    if state_dir is None:
-        return
-    try:
-        from coord_hooks import logs
-
-        logs.log_event(state_dir, level, what, **fields)
-    except Exception:
-        pass

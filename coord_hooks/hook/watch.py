@@ -28,12 +28,12 @@ import sys
 import time
 
 from coord_hooks import procs
+from coord_hooks.hook import log_quietly as _log
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from pathlib import Path
-    from typing import Any
 
     from coord_hooks.context import Context
 
@@ -186,14 +186,3 @@ def _release(lock: tuple[int, Path]) -> None:
     except OSError:
         pass
     os.close(fd)
-
-
-def _log(state_dir: Path | None, level: str, what: str, **fields: Any) -> None:
-    if state_dir is None:
-        return
-    try:
-        from coord_hooks import logs
-
-        logs.log_event(state_dir, level, what, **fields)
-    except Exception:
-        pass

@@ -344,7 +344,10 @@ class JsonFileTransaction(JsonFileView):
     def delete_lock(self, key: str, owner: str) -> None:
         from coord_hooks.model import lock_id_for
 
-        path = self.dir / "locks" / f"{lock_id_for(key, owner)}.json"
+        self._delete(self.dir / "locks" / f"{lock_id_for(key, owner)}.json")
+
+    def _delete(self, path: Path) -> None:
+        """Remove one record file; absent is a no-op (and writes nothing)."""
         if not os.path.lexists(path):
             return
         self.begin_write()
@@ -360,14 +363,7 @@ class JsonFileTransaction(JsonFileView):
                     waiter.to_dict())
 
     def delete_waiter(self, session_id: str, key: str) -> None:
-        path = self.dir / "waiters" / f"{waiter_id_for(session_id, key)}.json"
-        if not os.path.lexists(path):
-            return
-        self.begin_write()
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
+        self._delete(self.dir / "waiters" / f"{waiter_id_for(session_id, key)}.json")
 
     def append_message(self, message: NewMessage) -> Message:
         seq = self.last_seq() + 1
