@@ -31,6 +31,7 @@ from coord_hooks.model import (
     Plain,
     Session,
     StoreInfo,
+    Waiter,
     lock_id_for,
 )
 from coord_hooks.settings import SETTINGS, Setting, Settings
@@ -45,7 +46,8 @@ EXPECTED_FIELDS: dict[type[Plain], tuple[tuple[str, Any], ...]] = {
               ("last_seen", inspect.Parameter.empty), ("name", ""), ("task", ""), ("pid", None),
               ("pid_start", None), ("hostname", ""), ("cwd", ""), ("project_dir", ""),
               ("model", ""), ("source", ""), ("cursor", 0), ("registered_seq", 0),
-              ("ended_at", None), ("end_reason", ""), ("last_midturn", 0.0)),
+              ("ended_at", None), ("end_reason", ""), ("last_midturn", 0.0),
+              ("delivery", None), ("idle_since", None)),
     Lock: (("key", inspect.Parameter.empty), ("owner", inspect.Parameter.empty),
            ("acquired_at", inspect.Parameter.empty), ("renewed_at", inspect.Parameter.empty),
            ("ttl", inspect.Parameter.empty), ("exclusive", True), ("is_glob", False),
@@ -56,6 +58,8 @@ EXPECTED_FIELDS: dict[type[Plain], tuple[tuple[str, Any], ...]] = {
     NewMessage: (("sender", inspect.Parameter.empty), ("recipient", inspect.Parameter.empty),
                  ("body", inspect.Parameter.empty), ("created_at", inspect.Parameter.empty),
                  ("sender_name", ""), ("urgent", False)),
+    Waiter: (("session_id", inspect.Parameter.empty), ("key", inspect.Parameter.empty),
+             ("since", inspect.Parameter.empty), ("holder", "")),
 }
 
 
