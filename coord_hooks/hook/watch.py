@@ -63,6 +63,7 @@ class Watcher:
         self.write = write
         self.rung: set[int | str] = set()
         self.last_ring = 0.0
+        self.session_id = ""  # found by pid once, again after /clear
 
     def look(self, now: float) -> str | None:
         """One look at the store: the doorbell line to print, or None."""
@@ -71,7 +72,10 @@ class Watcher:
 
         coordinator = self.ctx.coordinator
         with self.ctx.store.read() as view:
-            session = of_process(coordinator, view, self.pid)
+            session = view.get_session(self.session_id) if self.session_id else None
+            if session is None or session.ended or session.pid != self.pid:
+                session = of_process(coordinator, view, self.pid)  # reads every session
+                self.session_id = session.session_id if session is not None else ""
             if session is None:
                 return None
             seqs, keys = wake_for(coordinator, view, session, now,
