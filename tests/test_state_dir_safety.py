@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from coord_hooks.model import lock_id_for
+from coord_hooks.model import lock_id_for, waiter_id_for
 from coord_hooks.store import BACKENDS
 from coord_hooks.store.layout import BACKEND_LAYOUT
 
@@ -45,13 +45,15 @@ STATE_PATHS: dict[str, tuple[str, ...]] = {
     "json": (".lock", "generation", "seq.json", "broadcasts.jsonl", "sessions", "locks",
              "messages", f"sessions/{ALICE}.json", f"sessions/{BOB}.json",
              f"locks/{lock_id_for('src/app.py', ALICE)}.json", "messages/000000000001.json",
-             "index", "index/manifest", "index/sessions", "index/locks", "index/stats.log"),
+             "index", "index/manifest", "index/sessions", "index/locks", "index/stats.log",
+             "waiters", f"waiters/{waiter_id_for(BOB, 'src/app.py')}.json"),
     "sqlite": ("coord.db", "coord.db-wal", "coord.db-shm", "coord.db-journal",
                "coord.db.lock"),
 }
 # Links that leave no usable store (the state dir, a record folder, the project config).
 REFUSED = {"", "sessions", "locks", "messages", "config.toml"}
-FOLDERS = {"", "logs", "health", "quarantine", "archive", "sessions", "locks", "messages", "index"}
+FOLDERS = {"", "logs", "health", "quarantine", "archive", "sessions", "locks", "messages", "index",
+           "waiters"}
 
 
 def _cases() -> Iterator[Any]:

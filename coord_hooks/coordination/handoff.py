@@ -22,14 +22,14 @@ import time
 
 from coord_hooks.coordination import globs
 from coord_hooks.coordination.sessions import is_live, lock_active
-from coord_hooks.model import Plain, Waiter
+from coord_hooks.model import Lock, Plain, Waiter
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the hook path never imports typing, nor store.base (Protocols need it)
     from collections.abc import Callable, Iterable
 
     from coord_hooks.coordination import Coordinator
-    from coord_hooks.model import Lock, Session
+    from coord_hooks.model import Session
     from coord_hooks.store.base import StoreReader, StoreWriter
 
 # How a waited-for key became free (FreeNote.how).
@@ -75,6 +75,10 @@ def blockers(c: Coordinator, view: StoreReader, session_id: str | None, key: str
             known[lock.owner] = view.get_session(lock.owner)
         if lock_active(c, lock, known[lock.owner], now):
             found.append(lock)
+    # A lock record this user cannot read may cover anything: never "free" past it.
+    unreadable = getattr(view, "unreadable_locks", None)  # the JSON layout's files
+    for record in unreadable() if unreadable is not None else ():
+        found.append(Lock(key=record, owner="", acquired_at=now, renewed_at=now, ttl=0.0))
     return found
 
 

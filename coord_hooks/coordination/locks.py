@@ -36,7 +36,13 @@ from coord_hooks.coordination.sessions import (
     lock_active,
     owned_locks,
 )
-from coord_hooks.errors import LockConflictError, NoSessionError, NotFoundError, UsageError
+from coord_hooks.errors import (
+    LockConflictError,
+    NoSessionError,
+    NotFoundError,
+    StoreError,
+    UsageError,
+)
 from coord_hooks.model import (
     HUMAN_SENDER,
     Lock,
@@ -306,7 +312,7 @@ def try_acquire_keys(c: Coordinator, asker: Asker, wants: list[Want]) -> list[Ac
         if any(conflicts for _, conflicts in found):
             for want, (_, conflicts) in zip(wants, found, strict=True):
                 if conflicts and not want.is_glob:  # a denied file: told when it is free
-                    _record_wait(tx, me, want.key, conflicts[0].lock.owner, now)
+                    _record_wait(c, tx, me, want.key, conflicts[0].lock.owner, now)
             return [AcquireResult(want.key, want.is_glob, False, conflicts=conflicts)
                     for want, (_, conflicts) in zip(wants, found, strict=True)]
         results = [_grant(c, tx, asker, want, mine, now) if want.take
@@ -415,15 +421,24 @@ def hand_over(c: Coordinator, session_id: str, agent_id: str | None = None,
     return moved
 
 
-def _record_wait(tx: StoreWriter, me: Session, key: str, holder: str, now: float) -> None:
+def _record_wait(c: Coordinator, tx: StoreWriter, me: Session, key: str, holder: str,
+                 now: float) -> None:
     """A denied session waits for ``key``: it is told once it is free (`handoff`).
 
     Its record says so too ("waiting"), so that its other hooks look for waits only
     then (one read fewer per prompt and tool step otherwise).
     """
     waiting = bool(me.delivery.get("waiting"))
-    if not waiting or not any(w.key == key for w in tx.waiters(me.session_id)):
-        tx.put_waiter(Waiter(session_id=me.session_id, key=key, since=now, holder=holder))
+    try:
+        if not waiting or not any(w.key == key for w in tx.waiters(me.session_id)):
+            tx.put_waiter(Waiter(session_id=me.session_id, key=key, since=now, holder=holder))
+    except StoreError as exc:
+        # A wait is a courtesy: never let its record (a planted link, a full disk) turn
+        # the denial into a failing hook, which would let the edit through.
+        if c.state_dir is not None:
+            logs.log_event(c.state_dir, "warning", "wait_not_recorded", key=key,
+                           error=str(exc))
+        return
     if not waiting:
         me.delivery = {**me.delivery, "waiting": True}
         tx.put_session(me)

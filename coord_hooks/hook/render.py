@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from coord_hooks.coordination.handoff import ENDED, GONE, LAPSED, RELEASED
 from coord_hooks.hook import TAG
-from coord_hooks.model import BROADCAST, HUMAN_SENDER, Message, ago
+from coord_hooks.model import BROADCAST, HUMAN_SENDER, Message, ago, peer_words
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
@@ -49,23 +49,17 @@ def render_message(message: Message, now: float, part: Part | None = None) -> st
     return text
 
 
-def _inline(text: str, limit: int) -> str:
-    """Peer- or repository-chosen text on one line of our own framing, capped."""
-    flat = "".join(ch if ch.isprintable() else " " for ch in text)
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 def render_note(note: FreeNote) -> str:
     """A lock hand-off note: the file a session was denied is free now."""
     holder = note.holder
-    who = _inline(holder.label(), 60) if holder is not None else ""
+    who = peer_words(holder.label(), 60) if holder is not None else ""
     how = {
         RELEASED: f"released by {who}" if who else "released",
         ENDED: f"{who} ended" if who else "its holder ended",
         GONE: f"{who} is no longer running" if who else "its holder is gone",
         LAPSED: f"the lease of {who} lapsed" if who else "the lease lapsed",
     }.get(note.how, "released")
-    return f"{TAG} {_inline(note.waiter.key, 300)} is free now ({how}); retry your edit.\n"
+    return f"{TAG} {peer_words(note.waiter.key, 300)} is free now ({how}); retry your edit.\n"
 
 
 def messages_block(coordinator: Coordinator, session_id: str, budget: int, header: str,

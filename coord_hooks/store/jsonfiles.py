@@ -244,8 +244,20 @@ class JsonFileView:
         return [lk for lk in (self._load_path(Lock, p) for p in _json_files(self.dir / "locks"))
                 if lk is not None]
 
-    def waiters(self, session_id: str | None = None) -> list[Waiter]:
+    def _waiters_dir(self) -> Path | None:
+        """``waiters/`` if it is a real folder (made on first wait; a planted link is
+        neither read nor written through: waits are hints, never worth a lock decision)."""
         folder = self.dir / "waiters"
+        try:
+            info = os.lstat(folder)
+        except OSError:
+            return None
+        return folder if stat.S_ISDIR(info.st_mode) else None
+
+    def waiters(self, session_id: str | None = None) -> list[Waiter]:
+        folder = self._waiters_dir()
+        if folder is None:
+            return []
         # A session's waits share a file-name prefix: only its own files are read.
         prefix = waiter_id_for(session_id, "")[:17] if session_id is not None else ""
         found = [self._load_path(Waiter, folder / n) for n in sorted(_names(folder))
@@ -363,7 +375,9 @@ class JsonFileTransaction(JsonFileView):
                     waiter.to_dict())
 
     def delete_waiter(self, session_id: str, key: str) -> None:
-        self._delete(self.dir / "waiters" / f"{waiter_id_for(session_id, key)}.json")
+        folder = self._waiters_dir()
+        if folder is not None:
+            self._delete(folder / f"{waiter_id_for(session_id, key)}.json")
 
     def append_message(self, message: NewMessage) -> Message:
         seq = self.last_seq() + 1
