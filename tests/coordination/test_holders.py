@@ -1,26 +1,16 @@
 """Who holds a lock inside a session (subagents), and several keys in one transaction.
 
-Run on every store backend, through the `Coordinator` the hooks use. The fixtures are
-test_coordination's, imported by name (hence F811 where a test takes one as argument).
+Run on every store backend, through the `Coordinator` the hooks use (the fixtures are
+this folder's conftest).
 """
-# ruff: noqa: F811
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from test_coordination import (  # noqa: F401 - fixtures used by name
-    ALICE,
-    BOB,
-    T0,
-    Clock,
-    clock,
-    coord,
-    project,
-    reg,
-    store,
-)
+from clocked import T0, Clock
+from test_coordination import ALICE, BOB, reg
 
 from coord_hooks.coordination import Asker, Coordinator, Want
 
