@@ -6,7 +6,6 @@ Standard library only (hook hot path).
 
 from __future__ import annotations
 
-from coord_hooks.coordination.handoff import ENDED, GONE, LAPSED, RELEASED
 from coord_hooks.hook import TAG
 from coord_hooks.model import BROADCAST, HUMAN_SENDER, Message, ago, peer_words
 
@@ -51,6 +50,8 @@ def render_message(message: Message, now: float, part: Part | None = None) -> st
 
 def render_note(note: FreeNote) -> str:
     """A lock hand-off note: the file a session was denied is free now."""
+    from coord_hooks.coordination.handoff import ENDED, GONE, LAPSED, RELEASED
+
     holder = note.holder
     who = peer_words(holder.label(), 60) if holder is not None else ""
     how = {

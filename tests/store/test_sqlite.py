@@ -682,8 +682,8 @@ def test_m005_keeps_existing_locks_and_gives_them_no_agent_type(
         with store.read() as view:
             assert [lk.agent_type for lk in view.locks()] == ["Explore"]
     db = sqlite3.connect(state_dir / "coord.db")
-    assert db.execute("SELECT name FROM _migrations ORDER BY rowid").fetchall()[-1] == (
-        "m005_lock_agent_type",)
+    assert ("m005_lock_agent_type",) in db.execute(
+        "SELECT name FROM _migrations ORDER BY rowid").fetchall()
     db.close()
 
 
