@@ -163,6 +163,10 @@ CASES: list[tuple[list[str], str | None, str | None]] = [
     (["unlock", "src/app.py"], ALICE, None),
     (["unlock", "src/app.py"], BOB, None),  # held by alice
     (["unlock", "src/app.py", "--force", "--json"], None, None),
+    (["wait", "src/free.py"], BOB, None),
+    (["wait", "src/app.py", "--timeout", "0.2"], BOB, None),  # held by alice: exit 3
+    (["wait", "src/app.py", "--timeout", "0", "--json"], None, None),
+    (["wait", "x", "--timeout", "nan"], BOB, None),
     (["send", "bob", "hi there"], ALICE, None),
     (["send", "nobody", "lost"], ALICE, None),
     (["send", "bob", "   "], ALICE, None),
