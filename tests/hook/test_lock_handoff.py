@@ -128,9 +128,13 @@ def test_several_waiters_each_told_once_under_parallel_hooks(project: Project) -
         thread.start()
     for thread in threads:
         thread.join()
+    # A hook too slow to confirm (past CONFIRM_WITHIN, on a loaded machine) leaves its
+    # note to be told again: at least once always, exactly once when every hook confirmed.
+    slow = any(r["event"] == "delivery_unconfirmed" for r in project.app_log())
     for sess in waiters:
         outputs = results[sess.session_id] + [_post(project, sess) or ""]
-        assert sum(o.count("src/app.py is free now") for o in outputs) == 1, outputs
+        told = sum(o.count("src/app.py is free now") for o in outputs)
+        assert told >= 1 if slow else told == 1, outputs
 
 
 def test_coord_wait_returns_0_when_free_and_3_on_timeout(project: Project,
