@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from coord_hooks.cli.common import CoordCommand
-from coord_hooks.ops import bench
+from coord_hooks.ops import ablation, bench, floor
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -87,6 +86,7 @@ def print_report(report: dict[str, Any], json_path: Path, svg_path: Path) -> Non
     if report["scaling"]["points"]:
         out.print(_scaling_table(report))
     out.print(_targets_table(report))
+    print_sections(report, out)
     if report["failures"]:
         out.print(f"{len(report['failures'])} calls did not do what they should; first: "
                   f"{report['failures'][0]}")
@@ -171,12 +171,12 @@ def _scaling_table(report: dict[str, Any]) -> Table:
 
 
 def _redis_table(report: dict[str, Any]) -> Table | None:
-    """redis against sqlite per event, with the hooks' round trips."""
+    """redis against sqlite per event, with the hooks' round trips (issue 13)."""
     from rich.table import Table
 
     if not any("redis_vs_sqlite" in entry for entry in report["events"].values()):
         return None
-    table = Table(title="redis vs sqlite per event (target: p50 within 1.2x); server: "
+    table = Table(title="redis vs sqlite per event (issue 13: p50 within 1.2x); server: "
                         f"{report.get('redis_server')}", title_justify="left")
     for name in ("event", "p50 ratio", "p95 ratio", "paired p50 ratio",
                  "round trips (median per outcome)"):
@@ -197,7 +197,7 @@ def _redis_table(report: dict[str, Any]) -> Table | None:
 def _targets_table(report: dict[str, Any]) -> Table:
     from rich.table import Table
 
-    table = Table(title="Performance targets", title_justify="left")
+    table = Table(title="Targets (issues 4 and 13)", title_justify="left")
     table.add_column("target")
     table.add_column("measured", justify="right")
     table.add_column("met")
@@ -207,22 +207,80 @@ def _targets_table(report: dict[str, Any]) -> Table:
     return table
 
 
+def print_sections(report: dict[str, Any], out: Any = None) -> None:
+    """The floor and ablation tables of a report, when it has them."""
+    from rich.console import Console
+
+    out = out or Console(width=None if sys.stdout.isatty() else 150)
+    if "floor" in report:
+        for attempt in report["floor"]["attempts"]:
+            out.print(floor.format_report(attempt), markup=False, highlight=False)
+    if "ablation" in report:
+        out.print(_ablation_table(report["ablation"]))
+        out.print(_gains_table(report["ablation"]))
+        if report["ablation"]["failures"]:
+            out.print(f"ablation: {len(report['ablation']['failures'])} calls did not do what "
+                      f"they should; first: {report['ablation']['failures'][0]}")
+
+
+def _ablation_table(result: dict[str, Any]) -> Table:
+    from rich.table import Table
+
+    load = result["load"]
+    table = Table(title=f"Ablation: p50 ms, whole process / in process ({result['rounds']} "
+                        f"rounds; load {load['before'][0]:.2f} before, {load['after'][0]:.2f} "
+                        "after)", title_justify="left")
+    table.add_column("variant")
+    for op in ablation.OPERATIONS:
+        table.add_column(bench.OPERATION_TITLES[op], justify="right")
+    table.add_column("peak RSS", justify="right")
+    for variant in result["variants"]:
+        name = variant["name"]
+        row = [name]
+        for op in ablation.OPERATIONS:
+            stats = result["operations"][op][name]
+            row.append(f"{_fmt(stats['whole'].get('p50_ms'))} / "
+                       f"{_fmt(stats['in_process'].get('p50_ms'))}")
+        kb = result["memory_kb"].get(name)
+        row.append(_fmt(kb / 1024 if kb else None, " MB"))
+        table.add_row(*row)
+    return table
+
+
+def _gains_table(result: dict[str, Any]) -> Table:
+    from rich.table import Table
+
+    table = Table(title="What each optimization buys: time without it / time with it "
+                        "(whole process / in process)", title_justify="left")
+    table.add_column("optimization")
+    table.add_column("without / with")
+    for op in ablation.OPERATIONS:
+        table.add_column(bench.OPERATION_TITLES[op], justify="right")
+    table.add_column("peak RSS", justify="right")
+    for row in result["gains"]:
+        cells = [row["gain"], f"{row['without']} / {row['with']}"]
+        for op in ablation.OPERATIONS:
+            cells.append(f"{_fmt(row[op]['whole'], 'x')} / {_fmt(row[op]['in_process'], 'x')}")
+        cells.append(_fmt(row["memory"], "x"))
+        table.add_row(*cells)
+    return table
+
+
+SECTIONS = ("operations", "ablation", "floor")
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("bench", cls=CoordCommand)
+    @app.command("bench")
     def bench_command(
-        sessions: Annotated[int, typer.Option(metavar="N", help="Sessions in the built state.")
-                             ] = 15,
-        locks: Annotated[int, typer.Option(metavar="N", help="Locks in the built state.")] = 1000,
-        messages: Annotated[int, typer.Option(metavar="N",
-                                              help="Live messages in the built state.")
+        sessions: Annotated[int, typer.Option(help="Sessions in the built state.")] = 15,
+        locks: Annotated[int, typer.Option(help="Locks in the built state.")] = 1000,
+        messages: Annotated[int, typer.Option(help="Live messages in the built state.")
                             ] = 10_000,
-        rounds: Annotated[int, typer.Option(metavar="N",
-                                            help="Interleaved rounds (calls per op).")] = 15,
+        rounds: Annotated[int, typer.Option(help="Interleaved rounds (calls per op).")] = 15,
         sweep: Annotated[bool, typer.Option(
             "--sweep/--no-sweep", help="Scaling sweep: 1 -> 100 sessions, 0 -> 100k "
                                        "messages.")] = True,
-        sweep_rounds: Annotated[int, typer.Option(metavar="N", help="Rounds per sweep point.")
-                                 ] = 9,
+        sweep_rounds: Annotated[int, typer.Option(help="Rounds per sweep point.")] = 9,
         quick: Annotated[bool, typer.Option(
             "--quick", help="Tiny state, few rounds, two sweep points (CI: seconds).")
         ] = False,
@@ -232,23 +290,45 @@ def register(app: typer.Typer) -> None:
                  "its shim exists, and redis when $COORD_REDIS_URL is set or a valkey/redis "
                  "server can be started).")] = None,
         out: Annotated[Path, typer.Option(
-            metavar="DIR", help="Folder for benchmark.json and benchmark.svg.")
-        ] = Path("benchmark-results"),
+            help="Folder for benchmark.json and benchmark.svg.")] = Path("benchmark-results"),
         as_json: Annotated[bool, typer.Option(
             "--json", help="Print the JSON report on stdout (no tables).")] = False,
         workdir: Annotated[Path | None, typer.Option(
-            metavar="DIR", help="Build states here (kept) instead of a temporary folder.")
-        ] = None,
-        seed: Annotated[int, typer.Option(metavar="N", help="Random seed (state and order).")
-                         ] = 1,
+            help="Build states here (kept) instead of a temporary folder.")] = None,
+        seed: Annotated[int, typer.Option(help="Random seed (state and order).")] = 1,
+        only: Annotated[list[str] | None, typer.Option(
+            "--only", metavar="SECTION",
+            help="Run only these sections, repeatable: operations (the five operations, "
+                 "per-event latency and the sweep), ablation (each optimization switched "
+                 "off in turn), floor (hooks against the interpreter's own start). "
+                 "Default: all three.")] = None,
+        ablation_rounds: Annotated[int | None, typer.Option(
+            help="Interleaved rounds of the ablation (default: --rounds).")] = None,
+        floor_rounds: Annotated[int, typer.Option(
+            help="Interleaved rounds of the floor section.")] = 31,
+        check: Annotated[bool, typer.Option(
+            "--check", help="CI guard: run only the floor section and exit 1 when a gated "
+                            "hook's p50 exceeds --max-ratio times the interpreter's "
+                            "(-I -S -c pass) p50; a failed attempt is measured once more "
+                            "and only two failures in a row fail.")] = False,
+        max_ratio: Annotated[float, typer.Option(
+            help="The floor bound of --check (hook p50 / interpreter p50).")
+        ] = floor.GUARD_RATIO,
     ) -> None:
         """Benchmark the backends through the real shims, one process per call.
 
-        Builds a state of the given size for each backend, then runs five operations
-        (session loading, message processing, file locking, broadcasts, memory)
+        Builds a state of the given size for each backend, then runs the seed's five
+        operations (session loading, message processing, file locking, broadcasts, memory)
         interleaved over several rounds, with bare `python3 -c pass` measured alongside,
-        and a scaling sweep. Writes benchmark.json and benchmark.svg to --out.
+        and a scaling sweep; then the ablation (each optimization switched off in turn,
+        whole process and in process) and the hooks against the interpreter's own start.
+        Writes benchmark.json and benchmark.svg to --out.
         """
+        sections = ("floor",) if check else tuple(only or SECTIONS)
+        bad = [name for name in sections if name not in SECTIONS]
+        if bad:
+            raise typer.BadParameter(f"unknown section {', '.join(bad)} (known: "
+                                     f"{', '.join(SECTIONS)})", param_hint="--only")
         chosen = tuple(backend) if backend else bench.available_backends()
         unknown = [name for name in chosen if name not in bench.available_backends()]
         if unknown:
@@ -266,13 +346,53 @@ def register(app: typer.Typer) -> None:
                                   sweep_rounds=sweep_rounds, backends=chosen, out=out,
                                   workdir=workdir, seed=seed)
         config.command = " ".join(shlex.quote(a) for a in argv)
-        progress = _RichProgress()
-        try:
-            report = bench.run(config, progress)
-        finally:
-            progress.stop()
-        json_path, svg_path = bench.write_results(report, out)
+        report: dict[str, Any] = {}
+        if "operations" in sections:
+            progress = _RichProgress()
+            try:
+                report = bench.run(config, progress)
+            finally:
+                progress.stop()
+        report.setdefault("command", config.command)
+        if "floor" in sections:
+            report["floor"] = _floor_section(config, floor_rounds, max_ratio, check)
+        if "ablation" in sections:
+            report["ablation"] = _ablation_section(config, ablation_rounds)
+        if "operations" in sections:
+            json_path, svg_path = bench.write_results(report, out)
+        else:  # a partial run must not overwrite a full run's benchmark.json
+            out.mkdir(parents=True, exist_ok=True)
+            json_path = svg_path = out / f"{'-'.join(sections)}.json"
+            json_path.write_text(json.dumps(report, indent=2) + "\n")
         if as_json:
             typer.echo(json.dumps(report, indent=2))
-        else:
+        elif "operations" in sections:
             print_report(report, json_path, svg_path)
+        else:
+            print_sections(report)
+            typer.echo(f"results: {json_path}")
+        if check and not report["floor"]["passed"]:
+            raise typer.Exit(1)
+
+
+def _floor_section(config: bench.Config, rounds: int, max_ratio: float,
+                   check: bool) -> dict[str, Any]:
+    """The floor measurement: one attempt, or the guard's (a second one after a failure)."""
+    floor_config = floor.FloorConfig(rounds=3 if config.quick else rounds,
+                                     max_ratio=max_ratio, python=config.python,
+                                     seed=config.seed, retry=check)
+    if config.quick:
+        floor_config.sizes = bench.Sizes(sessions=4, locks=60, messages=300)
+    attempts = floor.check(floor_config) if check else [floor.measure(floor_config)]
+    return {"attempts": attempts, "passed": attempts[-1]["passed"],
+            "retried": len(attempts) > 1}
+
+
+def _ablation_section(config: bench.Config, rounds: int | None) -> dict[str, Any]:
+    progress = _RichProgress()
+    try:
+        return ablation.run(config.sizes, rounds if rounds is not None else config.rounds,
+                            config.python or sys.executable, config.workdir, config.seed,
+                            progress)
+    finally:
+        progress.stop()

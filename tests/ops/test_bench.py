@@ -36,6 +36,9 @@ def test_quick_benchmark_runs_and_its_json_parses(tmp_path: Path) -> None:
     backends = report["config"]["backends"]
     assert backends[:2] == ["legacy", "optimized"]
     assert report["failures"] == [], report["failures"][:3]
+    # the ablation and the floor sections ran too (tests/ops/test_ablation.py, test_floor.py)
+    assert report["ablation"]["failures"] == [] and len(report["ablation"]["gains"]) == 7
+    assert set(report["floor"]["attempts"][0]["hooks"]) >= {"pre-tool-use (Edit, renew)"}
     rounds = report["config"]["rounds"]
     for op in bench.OPERATIONS:
         for backend in backends:
