@@ -307,10 +307,9 @@ def register(app: typer.Typer) -> None:
         floor_rounds: Annotated[int, typer.Option(
             help="Interleaved rounds of the floor section.")] = 31,
         check: Annotated[bool, typer.Option(
-            "--check", help="CI guard: run only the floor section and exit 1 when a gated "
-                            "hook's p50 exceeds --max-ratio times the interpreter's "
-                            "(-I -S -c pass) p50; a failed attempt is measured once more "
-                            "and only two failures in a row fail.")] = False,
+            "--check", help="CI guard: only the floor section; exit 1 when a hook's p50 "
+                            "exceeds --max-ratio x the interpreter's (-I -S -c pass), in "
+                            "two attempts in a row (one retry after a failure).")] = False,
         max_ratio: Annotated[float, typer.Option(
             help="The floor bound of --check (hook p50 / interpreter p50).")
         ] = floor.GUARD_RATIO,
@@ -346,33 +345,45 @@ def register(app: typer.Typer) -> None:
                                   sweep_rounds=sweep_rounds, backends=chosen, out=out,
                                   workdir=workdir, seed=seed)
         config.command = " ".join(shlex.quote(a) for a in argv)
-        report: dict[str, Any] = {}
-        if "operations" in sections:
-            progress = _RichProgress()
-            try:
-                report = bench.run(config, progress)
-            finally:
-                progress.stop()
-        report.setdefault("command", config.command)
-        if "floor" in sections:
-            report["floor"] = _floor_section(config, floor_rounds, max_ratio, check)
-        if "ablation" in sections:
-            report["ablation"] = _ablation_section(config, ablation_rounds)
-        if "operations" in sections:
-            json_path, svg_path = bench.write_results(report, out)
-        else:  # a partial run must not overwrite a full run's benchmark.json
-            out.mkdir(parents=True, exist_ok=True)
-            json_path = svg_path = out / f"{'-'.join(sections)}.json"
-            json_path.write_text(json.dumps(report, indent=2) + "\n")
-        if as_json:
-            typer.echo(json.dumps(report, indent=2))
-        elif "operations" in sections:
-            print_report(report, json_path, svg_path)
-        else:
-            print_sections(report)
-            typer.echo(f"results: {json_path}")
+        report = run_sections(config, sections, ablation_rounds, floor_rounds, max_ratio, check)
+        show(report, sections, out, as_json)
         if check and not report["floor"]["passed"]:
             raise typer.Exit(1)
+
+
+def run_sections(config: bench.Config, sections: tuple[str, ...], ablation_rounds: int | None,
+                 floor_rounds: int, max_ratio: float, check: bool) -> dict[str, Any]:
+    """Run the chosen sections; one report (the operations' keys, ``floor``, ``ablation``)."""
+    report: dict[str, Any] = {}
+    if "operations" in sections:
+        progress = _RichProgress()
+        try:
+            report = bench.run(config, progress)
+        finally:
+            progress.stop()
+    report.setdefault("command", config.command)
+    if "floor" in sections:
+        report["floor"] = _floor_section(config, floor_rounds, max_ratio, check)
+    if "ablation" in sections:
+        report["ablation"] = _ablation_section(config, ablation_rounds)
+    return report
+
+
+def show(report: dict[str, Any], sections: tuple[str, ...], out: Path, as_json: bool) -> None:
+    """Write the results to ``out`` and print them (tables, or the JSON)."""
+    if "operations" in sections:
+        json_path, svg_path = bench.write_results(report, out)
+    else:  # a partial run must not overwrite a full run's benchmark.json
+        out.mkdir(parents=True, exist_ok=True)
+        json_path = svg_path = out / f"{'-'.join(sections)}.json"
+        json_path.write_text(json.dumps(report, indent=2) + "\n")
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    elif "operations" in sections:
+        print_report(report, json_path, svg_path)
+    else:
+        print_sections(report)
+        typer.echo(f"results: {json_path}")
 
 
 def _floor_section(config: bench.Config, rounds: int, max_ratio: float,
