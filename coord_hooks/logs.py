@@ -13,12 +13,12 @@ disables rotation.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from coord_hooks import jsontext
 from coord_hooks.errors import StoreError
 from coord_hooks.paths import NOFOLLOW, ensure_subdir, is_link_error
 
@@ -145,14 +145,14 @@ def rotate(path: Path) -> None:
 
 def encode(record: dict[str, Any]) -> str:
     """One JSON line, shortened (long strings cut) if it would exceed `MAX_LINE`."""
-    line = json.dumps(record, default=str)
+    line = jsontext.dumps(record, default=str)
     if len(line) > MAX_LINE:
         short = {k: (v[:_FIELD_LIMIT] + "…" if isinstance(v, str) and len(v) > _FIELD_LIMIT
                      else v) for k, v in record.items()}
         short["truncated"] = True
-        line = json.dumps(short, default=str)
+        line = jsontext.dumps(short, default=str)
         if len(line) > MAX_LINE:  # many or nested fields: keep only the header
-            line = json.dumps({k: record[k] for k in ("ts", "level", "event", "pid")
+            line = jsontext.dumps({k: record[k] for k in ("ts", "level", "event", "pid")
                                if k in record} | {"truncated": True}, default=str)
     return line + "\n"
 
@@ -205,6 +205,8 @@ def read_records(path: Path, tail_bytes: int | None = None) -> Iterator[dict[str
 
 
 def parse_line(raw: bytes) -> dict[str, Any] | None:
+    import json  # the readers (status, diagnose, monitor) parse thousands of lines
+
     try:
         data = json.loads(raw)
     except ValueError:

@@ -11,13 +11,13 @@ Standard library only, and called before Typer is imported (tests/hook/test_impo
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from coord_hooks import jsontext
 from coord_hooks.hook import HookRun, handle
 from coord_hooks.hook import log_quietly as _log
 
@@ -182,7 +182,7 @@ def _read_blocking(fd: int, keep: int) -> tuple[bytes, str]:
 
 def _is_json_object(data: bytes) -> bool:
     try:
-        return isinstance(json.loads(data), dict)
+        return isinstance(jsontext.loads(data), dict)
     except (ValueError, RecursionError):
         return False
 
@@ -197,7 +197,7 @@ def parse_payload(raw: bytes) -> dict[str, Any] | None:
     if not text:
         return None
     try:
-        value = json.loads(text)
+        value = jsontext.loads(text)
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
@@ -225,7 +225,7 @@ def salvage_payload(raw: bytes) -> dict[str, Any] | None:
         if key in found:
             return None
         try:
-            found[key] = json.loads(f'"{match.group(2)}"')
+            found[key] = jsontext.loads(f'"{match.group(2)}"')
         except ValueError:
             return None
     if not found.get("session_id"):
@@ -244,7 +244,7 @@ def emit(obj: dict[str, Any]) -> bool:
     True once all of it is flushed to stdout (a pipe: then it is Claude Code's, even if
     this process is killed next); False if it could not be written.
     """
-    data = (json.dumps(obj, ensure_ascii=True, separators=(",", ":")) + "\n").encode()
+    data = (jsontext.dumps(obj, ensure_ascii=True, separators=(",", ":")) + "\n").encode()
     try:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

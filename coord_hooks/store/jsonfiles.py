@@ -41,7 +41,6 @@ so archived seqs stay below live ones.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import re
 import stat
@@ -49,6 +48,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+from coord_hooks import jsontext
 from coord_hooks.errors import StoreError, UnreadableRecordError
 from coord_hooks.fsio import (
     atomic_write_bytes,
@@ -75,6 +75,7 @@ from coord_hooks.store import layout
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 _SEQ_NAME = re.compile(r"(\d{12})\.json")
 JOURNAL_NAME = "broadcasts.jsonl"
+MANY_RECORDS = 16  # a read of more records than this parses them with json (fsio.parse_json)
 
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
@@ -130,7 +131,7 @@ def parse_journal(raw: bytes) -> tuple[list[Message], list[tuple[int, bytes]]]:
         if not line.strip():
             continue
         try:
-            message = Message.from_dict(json.loads(line))
+            message = Message.from_dict(jsontext.loads(line))
             if not isinstance(message.seq, int) or isinstance(message.seq, bool):
                 raise TypeError("seq is not an integer")
         except (ValueError, TypeError, AttributeError):
@@ -143,7 +144,7 @@ def parse_journal(raw: bytes) -> tuple[list[Message], list[tuple[int, bytes]]]:
 def append_journal(state_dir: Path, messages: list[Message]) -> None:
     """Append queued broadcasts durably: one ``write``, then fsync (the commit point)."""
     path = state_dir / JOURNAL_NAME
-    data = "".join(json.dumps(m.to_dict(), sort_keys=True, ensure_ascii=False) + "\n"
+    data = "".join(jsontext.dumps(m.to_dict(), sort_keys=True, ensure_ascii=False) + "\n"
                    for m in messages).encode("utf-8")
     created = False
     try:
@@ -216,9 +217,9 @@ class JsonFileView:
         self.dir = store.state_dir
         self.unreadable: list[Path] = []  # record files this view could not read
 
-    def _read(self, path: Path) -> dict[str, Any] | None:
+    def _read(self, path: Path, many: bool = False) -> dict[str, Any] | None:
         try:
-            return read_json_record(path, self.dir)
+            return read_json_record(path, self.dir, many)
         except UnreadableRecordError as exc:
             # Left in place and logged; a record that cannot be read counts as missing
             # here, and an unreadable lock as held (`unreadable_locks`).
@@ -237,12 +238,12 @@ class JsonFileView:
         return session
 
     def sessions(self) -> list[Session]:
-        return [s for s in (self._load_path(Session, p) for p in
+        return [s for s in (self._load_path(Session, p, many=True) for p in
                             _json_files(self.dir / "sessions")) if s is not None]
 
     def locks(self) -> list[Lock]:
-        return [lk for lk in (self._load_path(Lock, p) for p in _json_files(self.dir / "locks"))
-                if lk is not None]
+        return [lk for lk in (self._load_path(Lock, p, many=True)
+                              for p in _json_files(self.dir / "locks")) if lk is not None]
 
     def _waiters_dir(self) -> Path | None:
         """``waiters/`` if it is a real folder (made on first wait; a planted link is
@@ -265,8 +266,8 @@ class JsonFileView:
         return [w for w in found if w is not None
                 and (session_id is None or w.session_id == session_id)]
 
-    def _load_path(self, cls: Any, path: Path) -> Any:
-        return _load(cls, self._read(path), path, self.dir)
+    def _load_path(self, cls: Any, path: Path, many: bool = False) -> Any:
+        return _load(cls, self._read(path, many), path, self.dir)
 
     def message_seqs(self) -> list[int]:
         seqs = []
@@ -286,12 +287,13 @@ class JsonFileView:
         # a message twice (deduplicated) rather than not at all.
         queued = {m.seq: m for m in self.journal() if m.seq > seq}
         filed = {n for n in self.message_seqs() if n > seq}
+        many = len(filed) > MANY_RECORDS
         result: list[Message] = []
         for number in sorted(filed | queued.keys()):
             message = None
             if number in filed:
-                message = self._load_path(Message,
-                                          self.dir / "messages" / message_file_name(number))
+                message = self._load_path(
+                    Message, self.dir / "messages" / message_file_name(number), many)
             if message is None:
                 message = queued.get(number)
             if message is not None:

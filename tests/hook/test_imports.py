@@ -23,8 +23,9 @@ FORBIDDEN = ("typer", "click", "rich", "portalocker", "orjson", "platformdirs",
 # at run time); hashlib loads OpenSSL where _sha1 gives the same digests.
 SLOW_STDLIB = ("dataclasses", "inspect", "typing", "hashlib", "_hashlib",
                "coord_hooks.store.base")
-# coord_hooks modules an optimized pre-tool-use may load (issue 14 kept it at 21).
-HOOK_PATH_BUDGET = 21
+# coord_hooks modules an optimized pre-tool-use may load (issue 14 kept it at 21; issue 15
+# added jsontext, which replaces the json package and its five modules).
+HOOK_PATH_BUDGET = 22
 _LINE = re.compile(r"import time:\s+\d+ \|\s+\d+ \|(?P<indent>\s*)(?P<name>\S+)")
 
 
@@ -105,6 +106,8 @@ def test_optimized_pre_tool_use_skips_slow_standard_modules(project: Project,
     trace = _trace(_deny_scenario(project, {"COORD_PYTHON": str(wrapper)}), out)
     assert "coord_hooks.store.optimized" in trace.loaded  # the whole decision path ran
     assert sorted(set(SLOW_STDLIB) & trace.loaded) == []
+    # JSON comes from coord_hooks.jsontext: the json package would bring re and enum
+    assert "json" not in trace.loaded and "coord_hooks.jsontext" in trace.loaded
 
 
 def test_python_m_pre_tool_use_loads_no_third_party_module(project: Project) -> None:
