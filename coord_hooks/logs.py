@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from coord_hooks import jsontext
@@ -24,6 +23,7 @@ from coord_hooks.paths import NOFOLLOW, ensure_subdir, is_link_error
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
 try:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+
+TYPE_CHECKING = False  # collections.abc costs a hook ~1 ms: annotations only
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 CLAUDE_PROCESS_NAMES = ("claude", "node")
 

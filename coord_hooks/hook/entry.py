@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Mapping
 from pathlib import Path
 
 from coord_hooks import jsontext
@@ -23,6 +22,7 @@ from coord_hooks.hook import log_quietly as _log
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 # CLI spelling -> Claude Code's hook_event_name.
