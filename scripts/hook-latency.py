@@ -62,7 +62,8 @@ def main() -> int:
         shim = REPO / "shims" / f"hooks-{args.backend}.sh"
         no_s = tmp / "no-S"
         shims.generate(no_s, package_root=str(REPO))
-        text = (no_s / shim.name).read_text().replace("PY_FLAGS=(-I -S)", "PY_FLAGS=(-I)")
+        text = (no_s / shim.name).read_text().replace(shims.flags_line(["-I", "-S"]),
+                                                        shims.flags_line(["-I"]))
         (no_s / shim.name).write_text(text)
 
         def session() -> tuple[str, dict[str, str]]:

@@ -21,7 +21,7 @@ broadcasts, and peak memory):
 Each operation is measured two ways, in the same interleaved rounds:
 
 * **whole process**: a new process per call, through a hook shim generated for the
-  variant (``bash`` + interpreter start + imports + the operation), as Claude Code
+  variant (``sh`` + interpreter start + imports + the operation), as Claude Code
   runs hooks; ``coord broadcast`` as ``python <the variant's flags> … broadcast TEXT``;
 * **in process**: the same call made again and again by one long-lived process of the
   variant (`coord_hooks.hook.entry.run_hook` / `coord_hooks.cli.fast.run_fast`, timed
@@ -200,10 +200,10 @@ def variant_shim(workdir: Path, variant: Variant, root: Path) -> Path:
     path = workdir / "shims" / f"{_slug(variant.name)}.sh"
     path.parent.mkdir(parents=True, exist_ok=True)
     text = shims.render(variant.backend, package_root=str(root))
-    shipped = f"PY_FLAGS=({' '.join(shims.python_flags(variant.backend))})"
+    shipped = shims.flags_line(shims.python_flags(variant.backend))
     if shipped not in text:
         raise RuntimeError("the shim template lost its PY_FLAGS line")
-    path.write_text(text.replace(shipped, f"PY_FLAGS=({' '.join(variant.python_flags())})"))
+    path.write_text(text.replace(shipped, shims.flags_line(variant.python_flags())))
     path.chmod(0o755)
     return path
 

@@ -22,9 +22,10 @@ from coord_hooks.errors import UsageError
 from coord_hooks.paths import PLUGIN_ROOT
 from coord_hooks.store import BACKENDS
 
-SHIM_ID = "coord-hooks-shim-v1"
+SHIM_ID = "coord-hooks-shim-v2"  # v2: POSIX sh (v1 was bash)
 MARKER = f"# ID: {SHIM_ID}"
-PRIOR_IDS: tuple[str, ...] = ()  # IDs of older templates we still own (pre-commit style)
+# IDs of older templates we still own (pre-commit style)
+PRIOR_IDS: tuple[str, ...] = ("coord-hooks-shim-v1",)
 LINK_NAME = "hooks.sh"
 DEFAULT_BACKEND = "optimized"
 # The legacy backend imports portalocker, which lives in site-packages, so its shim keeps
@@ -39,11 +40,16 @@ def shim_name(backend: str) -> str:
 
 
 def template() -> str:
-    return (resources.files("coord_hooks") / "resources" / "shim.bash").read_text(encoding="utf-8")
+    return (resources.files("coord_hooks") / "resources" / "shim.sh").read_text(encoding="utf-8")
 
 
 def python_flags(backend: str) -> list[str]:
     return ["-I"] if backend in NEEDS_SITE_PACKAGES else ["-I", "-S"]
+
+
+def flags_line(flags: list[str]) -> str:
+    """The template's ``PY_FLAGS=...`` line for these interpreter flags."""
+    return f"PY_FLAGS={shlex.quote(shlex.join(flags))}\n"
 
 
 def render(backend: str, interpreter: str | None = None,
@@ -58,7 +64,7 @@ def render(backend: str, interpreter: str | None = None,
     if not sep or not sep2:
         raise RuntimeError("shim template lost its templated markers")
     block = (f"BACKEND={shlex.quote(backend)}\n"
-             f"PY_FLAGS=({shlex.join(python_flags(backend))})\n"
+             f"{flags_line(python_flags(backend))}"
              f"INSTALL_PYTHON={shlex.quote(interpreter or '')}\n"
              f"PACKAGE_ROOT={shlex.quote(package_root or '')}\n")
     return head + _START + block + _END + tail

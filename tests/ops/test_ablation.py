@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from coord_hooks.ops import ablation, bench
+from coord_hooks.ops import ablation, bench, shims
 
 NAMES = {v.name: v for v in ablation.VARIANTS}
 
@@ -46,7 +46,7 @@ def test_variant_shims_run_with_the_variants_flags(tmp_path: Path) -> None:
         variant = NAMES[name]
         root = ablation.variant_root(tmp_path, variant)
         text = ablation.variant_shim(tmp_path, variant, root).read_text()
-        assert f"PY_FLAGS=({' '.join(variant.python_flags())})" in text
+        assert shims.flags_line(variant.python_flags()) in text
         assert f"BACKEND={variant.backend}" in text
     assert NAMES["optimized"].python_flags() == ["-I", "-S"]
     assert NAMES["optimized, with site-packages"].python_flags() == ["-I"]

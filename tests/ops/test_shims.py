@@ -18,10 +18,13 @@ from coord_hooks.store import BACKENDS
 
 REPO = Path(__file__).resolve().parents[2]
 SHIMS = REPO / "shims"
-TEMPLATE = REPO / "coord_hooks" / "resources" / "shim.bash"
+TEMPLATE = REPO / "coord_hooks" / "resources" / "shim.sh"
 BIN_COORD = REPO / "bin" / "coord"
-SHELL_FILES = [TEMPLATE, BIN_COORD, *sorted(SHIMS.glob("hooks-*.sh")),
-               *sorted(REPO.glob("scripts/*.sh")), REPO / ".ci" / "run", REPO / "benchmark.sh"]
+# (file, its shell): the hook shims are POSIX sh; bin/coord and the scripts are bash
+SHELL_FILES = [(TEMPLATE, "sh"), (BIN_COORD, "bash"),
+               *((p, "sh") for p in sorted(SHIMS.glob("hooks-*.sh"))),
+               *((p, "bash") for p in sorted(REPO.glob("scripts/*.sh"))),
+               (REPO / ".ci" / "run", "bash"), (REPO / "benchmark.sh", "bash")]
 PAYLOAD = {"session_id": "5a5a5a5a-0000-4000-8000-000000000001", "cwd": "/",
            "hook_event_name": "SessionStart", "source": "startup"}
 
@@ -56,13 +59,13 @@ def test_committed_shims_are_portable() -> None:
 
 
 def test_flags_skip_site_packages_except_for_legacy() -> None:
-    assert "PY_FLAGS=(-I)\n" in shims.render("legacy")
-    assert "PY_FLAGS=(-I -S)\n" in shims.render("optimized")
+    assert "PY_FLAGS=-I\n" in shims.render("legacy")
+    assert "PY_FLAGS='-I -S'\n" in shims.render("optimized")
 
 
-@pytest.mark.parametrize("path", SHELL_FILES, ids=lambda p: p.name)
-def test_shell_files_pass_bash_n(path: Path) -> None:
-    proc = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True,
+@pytest.mark.parametrize(("path", "shell"), SHELL_FILES, ids=lambda p: getattr(p, "name", p))
+def test_shell_files_pass_sh_n(path: Path, shell: str) -> None:
+    proc = subprocess.run([shell, "-n", str(path)], capture_output=True, text=True,
                           check=False)
     assert proc.returncode == 0, proc.stderr
 
@@ -72,10 +75,10 @@ SHELLCHECK = shutil.which("shellcheck", path=os.pathsep.join(
     [str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
 
 
-@pytest.mark.parametrize("path", SHELL_FILES, ids=lambda p: p.name)
-def test_shell_files_pass_shellcheck(path: Path) -> None:
+@pytest.mark.parametrize(("path", "shell"), SHELL_FILES, ids=lambda p: getattr(p, "name", p))
+def test_shell_files_pass_shellcheck(path: Path, shell: str) -> None:
     assert SHELLCHECK, "shellcheck is missing: scripts/bootstrap.sh --test installs it"
-    proc = subprocess.run([SHELLCHECK, "--shell=bash", str(path)], capture_output=True,
+    proc = subprocess.run([SHELLCHECK, f"--shell={shell}", str(path)], capture_output=True,
                           text=True, check=False)
     assert proc.returncode == 0, proc.stdout
 
@@ -93,7 +96,7 @@ def test_installed_values_are_shell_quoted_and_work(tmp_path: Path) -> None:
     shims.generate(out_dir, interpreter=str(python), package_root=str(package))
     text = (out_dir / "hooks-optimized.sh").read_text()
     assert "INSTALL_PYTHON='" in text and "$HOME `x`" in text  # quoted, never expanded
-    subprocess.run(["bash", "-n", str(out_dir / "hooks-optimized.sh")], check=True)
+    subprocess.run(["sh", "-n", str(out_dir / "hooks-optimized.sh")], check=True)
     env = _bare_env(tmp_path, path=_bin_with_bash(tmp_path))  # no python on PATH at all
     proc = _run(out_dir / shims.LINK_NAME, env)
     assert proc.returncode == 0 and proc.stderr == ""
@@ -333,3 +336,65 @@ def test_bin_coord_two_plugin_copies_on_path_do_not_exec_each_other_forever(
                           text=True, timeout=20, check=False)
     assert proc.returncode == 1
     assert "has no coord_hooks package next to it" in proc.stderr
+
+
+# --- bytecode -----------------------------------------------------------------------------
+def _read_only_run(package: Path, shim: Path,
+                   env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the hook with ``package`` read-only: chmod for a user, a read-only bind mount
+    in a private mount namespace for root (whom permissions do not stop)."""
+    if os.geteuid() != 0:
+        folders = [folder for folder, _dirs, _files in os.walk(package)]
+        for folder in folders:
+            os.chmod(folder, 0o555)
+        try:
+            return _run(shim, env)
+        finally:
+            for folder in folders:
+                os.chmod(folder, 0o755)
+    if shutil.which("unshare") is None:
+        pytest.skip("root, and no unshare to mount the package read-only")
+    script = 'mount --bind -o ro "$1" "$1" && [ ! -w "$1" ] || exit 99; exec "$2" session-start'
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", str(package), str(shim)],
+                          input=json.dumps(PAYLOAD), env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+    if proc.returncode == 99 or "unshare" in proc.stderr:
+        pytest.skip(f"cannot mount read-only here: {proc.stderr.strip()}")
+    return proc
+
+
+def test_a_read_only_package_keeps_its_bytecode_in_the_cache_folder(tmp_path: Path) -> None:
+    """A plugin folder nobody can write would have every hook compile the package from
+    source (~40 ms more): the shim points Python's bytecode cache at its own folder."""
+    package = tmp_path / "plugin"
+    shutil.copytree(REPO / "coord_hooks", package / "coord_hooks",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    out_dir = tmp_path / "shims"
+    shims.generate(out_dir, interpreter=sys.executable, package_root=str(package))
+    env = _bare_env(tmp_path, path=os.environ["PATH"])
+    cache = tmp_path / "home" / ".cache" / "coord-hooks" / "pycache"
+    for attempt in range(2):
+        proc = _read_only_run(package / "coord_hooks", out_dir / shims.LINK_NAME, env)
+        assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+        assert json.loads(proc.stdout)["hookSpecificOutput"]["hookEventName"] == "SessionStart"
+        compiled = {p.name: p.stat().st_mtime_ns for p in cache.rglob("*.pyc")
+                    if "coord_hooks" in p.parts}
+        if attempt == 0:
+            first = compiled
+    assert f"entry.{sys.implementation.cache_tag}.pyc" in first
+    assert compiled == first  # the second run read them, and wrote nothing
+    assert not list(package.rglob("__pycache__"))
+
+
+def test_a_writable_package_keeps_its_bytecode_beside_it(tmp_path: Path) -> None:
+    package = tmp_path / "plugin"
+    shutil.copytree(REPO / "coord_hooks", package / "coord_hooks",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    out_dir = tmp_path / "shims"
+    shims.generate(out_dir, interpreter=sys.executable, package_root=str(package))
+    env = _bare_env(tmp_path, path=os.environ["PATH"])
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # -I ignores it: hooks still keep their bytecode
+    proc = _run(out_dir / shims.LINK_NAME, env)
+    assert proc.returncode == 0, proc.stderr
+    assert (package / "coord_hooks" / "hook" / "__pycache__").is_dir()
+    assert not (tmp_path / "home" / ".cache" / "coord-hooks" / "pycache").exists()
