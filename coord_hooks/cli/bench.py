@@ -313,21 +313,18 @@ def register(app: typer.Typer) -> None:
         max_ratio: Annotated[float, typer.Option(
             help="The floor bound of --check (hook p50 / interpreter p50).")
         ] = floor.GUARD_RATIO,
+        compare: Annotated[list[str] | None, typer.Option(
+            metavar="LABEL=ROOT", help="Floor section: also run the hooks of another "
+            "checkout (its shims/hooks.sh) in the same rounds; repeatable.")] = None,
     ) -> None:
         """Benchmark the backends through the real shims, one process per call.
 
-        Builds a state of the given size for each backend, then runs the seed's five
-        operations (session loading, message processing, file locking, broadcasts, memory)
-        interleaved over several rounds, with bare `python3 -c pass` measured alongside,
-        and a scaling sweep; then the ablation (each optimization switched off in turn,
-        whole process and in process) and the hooks against the interpreter's own start.
-        Writes benchmark.json and benchmark.svg to --out.
+        The seed's five operations on a state of the given size, interleaved over
+        several rounds with bare `python3 -c pass` alongside, and a scaling sweep; the
+        ablation (each optimization switched off in turn, whole process and in process);
+        the hooks against the interpreter's own start. Results go to --out.
         """
-        sections = ("floor",) if check else tuple(only or SECTIONS)
-        bad = [name for name in sections if name not in SECTIONS]
-        if bad:
-            raise typer.BadParameter(f"unknown section {', '.join(bad)} (known: "
-                                     f"{', '.join(SECTIONS)})", param_hint="--only")
+        sections = _sections(only, check)
         chosen = tuple(backend) if backend else bench.available_backends()
         unknown = [name for name in chosen if name not in bench.available_backends()]
         if unknown:
@@ -345,14 +342,16 @@ def register(app: typer.Typer) -> None:
                                   sweep_rounds=sweep_rounds, backends=chosen, out=out,
                                   workdir=workdir, seed=seed)
         config.command = " ".join(shlex.quote(a) for a in argv)
-        report = run_sections(config, sections, ablation_rounds, floor_rounds, max_ratio, check)
+        floor_options = {"rounds": floor_rounds, "max_ratio": max_ratio, "check": check,
+                         "compare": _trees(compare or [])}
+        report = run_sections(config, sections, ablation_rounds, floor_options)
         show(report, sections, out, as_json)
         if check and not report["floor"]["passed"]:
             raise typer.Exit(1)
 
 
 def run_sections(config: bench.Config, sections: tuple[str, ...], ablation_rounds: int | None,
-                 floor_rounds: int, max_ratio: float, check: bool) -> dict[str, Any]:
+                 floor_options: dict[str, Any]) -> dict[str, Any]:
     """Run the chosen sections; one report (the operations' keys, ``floor``, ``ablation``)."""
     report: dict[str, Any] = {}
     if "operations" in sections:
@@ -363,7 +362,7 @@ def run_sections(config: bench.Config, sections: tuple[str, ...], ablation_round
             progress.stop()
     report.setdefault("command", config.command)
     if "floor" in sections:
-        report["floor"] = _floor_section(config, floor_rounds, max_ratio, check)
+        report["floor"] = _floor_section(config, **floor_options)
     if "ablation" in sections:
         report["ablation"] = _ablation_section(config, ablation_rounds)
     return report
@@ -386,12 +385,32 @@ def show(report: dict[str, Any], sections: tuple[str, ...], out: Path, as_json: 
         typer.echo(f"results: {json_path}")
 
 
-def _floor_section(config: bench.Config, rounds: int, max_ratio: float,
-                   check: bool) -> dict[str, Any]:
+def _sections(only: list[str] | None, check: bool) -> tuple[str, ...]:
+    sections = ("floor",) if check else tuple(only or SECTIONS)
+    bad = [name for name in sections if name not in SECTIONS]
+    if bad:
+        raise typer.BadParameter(f"unknown section {', '.join(bad)} (known: "
+                                 f"{', '.join(SECTIONS)})", param_hint="--only")
+    return sections
+
+
+def _trees(specs: list[str]) -> dict[str, Path]:
+    trees = {}
+    for spec in specs:
+        label, sep, root = spec.partition("=")
+        if not sep or not label or not (Path(root) / "shims" / "hooks.sh").exists():
+            raise typer.BadParameter(f"{spec!r}: expected LABEL=ROOT, ROOT a checkout with "
+                                     "shims/hooks.sh", param_hint="--compare")
+        trees[label] = Path(root).resolve()
+    return trees
+
+
+def _floor_section(config: bench.Config, rounds: int, max_ratio: float, check: bool,
+                   compare: dict[str, Path]) -> dict[str, Any]:
     """The floor measurement: one attempt, or the guard's (a second one after a failure)."""
     floor_config = floor.FloorConfig(rounds=3 if config.quick else rounds,
                                      max_ratio=max_ratio, python=config.python,
-                                     seed=config.seed, retry=check)
+                                     seed=config.seed, retry=check, compare=compare)
     if config.quick:
         floor_config.sizes = bench.Sizes(sessions=4, locks=60, messages=300)
     attempts = floor.check(floor_config) if check else [floor.measure(floor_config)]

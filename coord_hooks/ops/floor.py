@@ -62,6 +62,8 @@ HOOKS: dict[str, bool] = {
     f"user-prompt-submit ({UNREAD_PER_ROUND} unread)": False,
 }
 TARGET_RATIO = 2.0  # issue 15
+# One call of a round: (label, argv, env, stdin, expected stdout or None for "anything").
+Call = tuple[str, list[str], Callable[[], dict[str, str]], Callable[[], bytes], bytes | None]
 GUARD_RATIO = 3.0  # the CI guard: generous, so that only a regression crosses it
 
 
@@ -73,6 +75,10 @@ class FloorConfig:
     python: str = ""  # the interpreter of the shims and of the floor (default: this one)
     seed: int = 1
     retry: bool = True  # measure once more before failing (see the module docstring)
+    # Other checkouts measured in the same rounds (label -> their root, whose
+    # shims/hooks.sh runs their own package): a before/after comparison. The gate
+    # applies to this checkout only.
+    compare: dict[str, Path] = field(default_factory=dict)
 
 
 class FloorWorld:
@@ -90,7 +96,6 @@ class FloorWorld:
         self.stand_ins: dict[str, subprocess.Popen[bytes]] = {}
         self._make_live()
         self.world = World("optimized", self.state_dir, self.project, self.roles, self.env)
-        self.shim = SHIMS / "hooks.sh"
 
     def _make_live(self) -> None:
         """Give every built session a running stand-in as its Claude Code process, so
@@ -108,17 +113,22 @@ class FloorWorld:
     def env_for(self, session_id: str) -> dict[str, str]:
         return {**self.env, "CLAUDE_PID": str(self.stand_ins[session_id].pid)}
 
-    def calls(self, python: str) -> Iterator[tuple[str, list[str], Callable[[], dict[str, str]],
-                                                   Callable[[], bytes], bytes | None]]:
-        """(label, argv, env, stdin, expected stdout or None for "anything") per call."""
+    def calls(self, python: str, shims: dict[str, Path] | None = None) -> Iterator[Call]:
+        """The floor, then the hooks through each shim (label prefix -> shim; by default
+        this checkout's ``shims/hooks.sh``, unprefixed)."""
+        yield (FLOOR, [python, "-I", "-S", "-c", "pass"], lambda: self.env, lambda: b"", b"")
+        for prefix, shim in (shims or {"": SHIMS / "hooks.sh"}).items():
+            for label, argv, env, stdin, expected in self._hook_calls(shim):
+                yield (f"{prefix}{label}", argv, env, stdin, expected)
+
+    def _hook_calls(self, shim: Path) -> Iterator[Call]:
         cwd, roles = self.project, self.roles
         renew = edit_payload("pre-tool-use", roles.locker, cwd, cwd / "bench" / "renew.py")
         bash = payload("pre-tool-use", roles.locker, cwd, tool_name="Bash",
                        tool_input={"command": BASH_HARMLESS, "description": "status"},
                        tool_use_id="toolu_floor")
         idle = payload("user-prompt-submit", roles.reader, cwd, prompt="carry on")
-        hook = [str(self.shim)]
-        yield (FLOOR, [python, "-I", "-S", "-c", "pass"], lambda: self.env, lambda: b"", b"")
+        hook = [str(shim)]
         labels = list(HOOKS)
         yield (labels[0], [*hook, "pre-tool-use"], lambda: self.env_for(roles.locker),
                lambda: renew, b"")
@@ -151,8 +161,11 @@ def measure(config: FloorConfig, workdir: Path | None = None) -> dict[str, Any]:
     rng = random.Random(config.seed)
     samples: dict[str, list[Sample]] = {}
     failures: list[str] = []
+    shims = {"": SHIMS / "hooks.sh"}
+    shims.update({f"{label}: ": root / "shims" / "hooks.sh"
+                  for label, root in config.compare.items()})
     try:
-        calls = list(world.calls(python))
+        calls = list(world.calls(python, shims))
         for _ in range(2):  # untimed: bytecode, the snapshot, the renewed lock's first grant
             for _label, argv, env, stdin, _expected in calls:
                 spawner.run(argv, env(), stdin())
@@ -180,7 +193,9 @@ def report(samples: dict[str, list[Sample]], config: FloorConfig, python: str,
     floor = [s.ms for s in samples.get(FLOOR, [])]
     floor_p50 = statistics.median(floor) if floor else 0.0
     hooks: dict[str, Any] = {}
-    for label, gated in HOOKS.items():
+    labels = [(label, gated) for label, gated in HOOKS.items()]
+    labels += [(f"{tree}: {label}", False) for tree in config.compare for label in HOOKS]
+    for label, gated in labels:
         ms = [s.ms for s in samples.get(label, [])]
         if not ms or not floor:
             continue
@@ -199,7 +214,8 @@ def report(samples: dict[str, list[Sample]], config: FloorConfig, python: str,
         "config": {**config.sizes.to_dict(), "rounds": config.rounds, "live_sessions":
                    config.sizes.sessions, "max_ratio": config.max_ratio,
                    "target_ratio": TARGET_RATIO, "python": python,
-                   "shim": str(SHIMS / "hooks.sh")},
+                   "shim": str(SHIMS / "hooks.sh"),
+                   "compare": {label: str(root) for label, root in config.compare.items()}},
         "load": {"before": [round(v, 2) for v in load_before],
                  "after": [round(v, 2) for v in load_after], "cpus": os.cpu_count()},
         "floor": {"p50_ms": round(floor_p50, 2),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from coord_hooks.model import Session
 from coord_hooks.ops import bench, floor
+from coord_hooks.paths import PLUGIN_ROOT
 from coord_hooks.procs import is_same_process
 
 
@@ -32,11 +33,14 @@ def test_the_floor_world_has_live_sessions_and_working_calls(tmp_path: Path) -> 
 
 
 def test_a_floor_measurement_reports_every_hook_against_the_floor() -> None:
-    config = floor.FloorConfig(sizes=bench.Sizes(4, 30, 40), rounds=2)
+    # another checkout's hooks run in the same rounds (here: this one again), ungated
+    config = floor.FloorConfig(sizes=bench.Sizes(4, 30, 40), rounds=2,
+                               compare={"again": PLUGIN_ROOT})
     result = floor.measure(config)
     assert result["failures"] == []
     assert result["floor"]["p50_ms"] > 0 and len(result["floor"]["samples_ms"]) == 2
-    assert set(result["hooks"]) == set(floor.HOOKS)
+    assert set(result["hooks"]) == {*floor.HOOKS, *(f"again: {h}" for h in floor.HOOKS)}
+    assert not any(result["hooks"][f"again: {h}"]["gated"] for h in floor.HOOKS)
     for entry in result["hooks"].values():
         assert entry["ratio_p50"] > 1.0  # a hook is that interpreter, plus bash, plus work
     text = floor.format_report(result)
