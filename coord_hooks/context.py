@@ -6,12 +6,11 @@ Standard library only: the hook hot path calls `open_coordinator`.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from coord_hooks import logs
 from coord_hooks.coordination import Coordinator
 from coord_hooks.model import Plain
-from coord_hooks.paths import PLUGIN_ROOT, find_project_root, resolve_state_dir
+from coord_hooks.paths import PLUGIN_DIR, project_root_of, state_dir_of
 from coord_hooks.settings import Settings, load_settings
 from coord_hooks.store import BACKENDS, open_store
 from coord_hooks.store.layout import backend_for
@@ -19,26 +18,47 @@ from coord_hooks.store.layout import backend_for
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
+    from coord_hooks.paths import StrPath
     from coord_hooks.store import Store
 
-SHIM_LINK = PLUGIN_ROOT / "shims" / "hooks.sh"
+SHIM_LINK = os.path.join(PLUGIN_DIR, "shims", "hooks.sh")
 
 
 class Context(Plain):
-    FIELDS = ("settings", "project_root", "state_dir", "backend", "store", "coordinator")
+    """What a command or hook works with.
 
-    def __init__(self, settings: Settings, project_root: Path, state_dir: Path, backend: str,
-                 store: Store, coordinator: Coordinator) -> None:
+    ``project_dir`` and ``state_path`` are str: the hook path never builds a
+    ``pathlib.Path`` (its import costs a hook ~4 ms); ``project_root`` and ``state_dir``
+    are the same as Paths, for the CLI and tools.
+    """
+
+    FIELDS = ("settings", "project_dir", "state_path", "backend", "store", "coordinator")
+
+    def __init__(self, settings: Settings, project_root: StrPath, state_dir: StrPath,
+                 backend: str, store: Store, coordinator: Coordinator) -> None:
         self.settings = settings
-        self.project_root = project_root
-        self.state_dir = state_dir
+        self.project_dir = os.fspath(project_root)
+        self.state_path = os.fspath(state_dir)
         self.backend = backend
         self.store = store
         self.coordinator = coordinator
 
+    @property
+    def project_root(self) -> Path:
+        from pathlib import Path
 
-def linked_backend(link: Path | None = None) -> str | None:
+        return Path(self.project_dir)
+
+    @property
+    def state_dir(self) -> Path:
+        from pathlib import Path
+
+        return Path(self.state_path)
+
+
+def linked_backend(link: StrPath | None = None) -> str | None:
     """The backend the ``shims/hooks.sh`` symlink selects (``hooks-<name>.sh``)."""
     try:
         target = os.readlink(SHIM_LINK if link is None else link)
@@ -53,7 +73,7 @@ def linked_backend(link: Path | None = None) -> str | None:
 
 def choose_backend(settings: Settings, explicit: str | None,
                    environ: Mapping[str, str] | None = None,
-                   state_dir: Path | None = None) -> str:
+                   state_dir: StrPath | None = None) -> str:
     """``$COORD_BACKEND`` > ``--backend`` > the shim symlink > config file > default.
 
     Hooks get ``--backend`` from the shim the symlink points at, so commands follow the
@@ -66,7 +86,7 @@ def choose_backend(settings: Settings, explicit: str | None,
     backend ever opens an empty store beside the real data.
     """
     env = os.environ if environ is None else environ
-    where = state_dir if state_dir is not None else resolve_state_dir(None, env)
+    where = state_dir if state_dir is not None else state_dir_of(None, env)
     return backend_for(where, _preferred_backend(settings, explicit, env))
 
 
@@ -88,9 +108,9 @@ def open_context(backend: str | None = None, cwd: str | None = None,
     Claude Code's hook timeout, so they wait less than a human's command would).
     """
     env = os.environ if environ is None else environ
-    project_root = find_project_root(cwd, env)
-    state_dir = resolve_state_dir(cwd, env)
-    settings = load_settings(state_dir if state_dir.is_dir() else None, env)
+    project_root = project_root_of(cwd, env)
+    state_dir = state_dir_of(cwd, env)
+    settings = load_settings(state_dir if os.path.isdir(state_dir) else None, env)
     logs.configure(settings.log_max_bytes)  # quarantine/force-release logs honour the cap too
     chosen = choose_backend(settings, backend, env, state_dir)
     wait = settings.store_lock_timeout

@@ -18,8 +18,6 @@ from __future__ import annotations
 import errno
 import os
 import time
-from collections.abc import Callable
-from pathlib import Path
 
 from coord_hooks import jsontext
 from coord_hooks.errors import StoreBusyError, StoreError, UnreadableRecordError
@@ -27,7 +25,11 @@ from coord_hooks.paths import FILE_MODE, NOFOLLOW, ensure_subdir, is_link_error
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
     from typing import Any
+
+    from coord_hooks.paths import StrPath
 
 try:
     import fcntl
@@ -35,13 +37,14 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 
-def atomic_write_bytes(path: Path, data: bytes, durable: bool = True,
+def atomic_write_bytes(path: StrPath, data: bytes, durable: bool = True,
                        sync_dir: bool = True) -> None:
     """Replace ``path`` with ``data`` atomically (and durably unless told otherwise).
 
     ``sync_dir=False`` leaves the folder fsync to the caller (one for a whole batch).
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         try:
@@ -56,10 +59,10 @@ def atomic_write_bytes(path: Path, data: bytes, durable: bool = True,
             pass
         raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
     if durable and sync_dir:
-        fsync_dir(path.parent)
+        fsync_dir(folder)
 
 
-def open_state_file(path: Path, flags: int, state_dir: Path | None = None) -> int:
+def open_state_file(path: StrPath, flags: int, state_dir: StrPath | None = None) -> int:
     """``os.open(path, flags | O_NOFOLLOW)``; a planted symlink is quarantined, then retried.
 
     Without ``state_dir`` a link is refused (the ``OSError`` propagates).
@@ -73,7 +76,7 @@ def open_state_file(path: Path, flags: int, state_dir: Path | None = None) -> in
     return os.open(path, flags | NOFOLLOW, FILE_MODE)
 
 
-def read_state_file(path: Path, state_dir: Path | None = None) -> bytes:
+def read_state_file(path: StrPath, state_dir: StrPath | None = None) -> bytes:
     """A whole state file, read without following a symlink (see `open_state_file`)."""
     fd = open_state_file(path, os.O_RDONLY, state_dir)
     try:
@@ -89,7 +92,7 @@ def read_state_file(path: Path, state_dir: Path | None = None) -> bytes:
         os.close(fd)
 
 
-def write_state_file(path: Path, flags: int, data: bytes, state_dir: Path | None = None,
+def write_state_file(path: StrPath, flags: int, data: bytes, state_dir: StrPath | None = None,
                      verb: str = "write") -> None:
     """Open ``path`` (see `open_state_file`), write all of ``data``, fsync; one-line errors."""
     try:
@@ -111,7 +114,7 @@ def write_fully(fd: int, data: bytes, sync: bool = True) -> None:
         os.fsync(fd)
 
 
-def fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: StrPath) -> None:
     """fsync a directory so a rename in it survives a crash."""
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -140,7 +143,7 @@ def parse_json(raw: bytes, many: bool = False) -> Any:
     return jsontext.loads(raw)
 
 
-def quarantine(path: Path, state_dir: Path, why: str) -> Path | None:
+def quarantine(path: StrPath, state_dir: StrPath, why: str) -> Path | None:
     """Move a bad file to ``quarantine/`` under a unique name and log a warning."""
     from coord_hooks import logs
 
@@ -158,8 +161,11 @@ def quarantine(path: Path, state_dir: Path, why: str) -> Path | None:
     return target
 
 
-def _quarantine_name(path: Path, state_dir: Path) -> Path:
+def _quarantine_name(path: StrPath, state_dir: StrPath) -> Path:
     """A name in ``quarantine/`` for ``path`` that nothing uses yet."""
+    from pathlib import Path  # lazy: quarantining is rare, and the hook path skips pathlib
+
+    path, state_dir = Path(path), Path(state_dir)
     rel = path.relative_to(state_dir) if path.is_relative_to(state_dir) else Path(path.name)
     stem = f"{str(rel).replace(os.sep, '__')}.{int(time.time())}.{os.getpid()}"
     # os.replace overwrites: the same file going bad twice in one second must not lose the
@@ -176,7 +182,7 @@ def unused_name(folder: Path, name: Callable[[int], str]) -> Path:
     return folder / name(n)
 
 
-def quarantine_data(path: Path, state_dir: Path, data: bytes) -> Path:
+def quarantine_data(path: StrPath, state_dir: StrPath, data: bytes) -> Path:
     """Keep ``data`` cut out of ``path`` (damaged lines) in ``quarantine/``, durably."""
     target = _quarantine_name(path, state_dir)
     write_state_file(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, data)
@@ -184,7 +190,7 @@ def quarantine_data(path: Path, state_dir: Path, data: bytes) -> Path:
     return target
 
 
-def read_json_record(path: Path, state_dir: Path, many: bool = False
+def read_json_record(path: StrPath, state_dir: StrPath, many: bool = False
                      ) -> dict[str, Any] | None:
     """Read one JSON object; quarantine it if it is not one. None when absent.
 
@@ -216,7 +222,7 @@ def read_json_record(path: Path, state_dir: Path, many: bool = False
 class FlockLock:
     """Exclusive advisory lock on a sidecar file, waiting at most ``timeout`` seconds."""
 
-    def __init__(self, path: Path, timeout: float) -> None:
+    def __init__(self, path: StrPath, timeout: float) -> None:
         self.path = path
         self.timeout = timeout
         self._fd: int | None = None
@@ -227,7 +233,7 @@ class FlockLock:
             self._depth += 1
             return
         try:
-            fd = open_state_file(self.path, os.O_RDWR | os.O_CREAT, self.path.parent)
+            fd = open_state_file(self.path, os.O_RDWR | os.O_CREAT, os.path.dirname(self.path))
         except OSError as exc:
             raise StoreError(f"cannot open lock file {self.path}: {exc.strerror}") from None
         if fcntl is None:  # pragma: no cover - Windows has no flock; single-writer fallback

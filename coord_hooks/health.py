@@ -21,13 +21,12 @@ from coord_hooks import logs
 from coord_hooks.errors import StoreError
 from coord_hooks.fsio import atomic_write_bytes, open_state_file
 from coord_hooks.model import Plain
-from coord_hooks.paths import NOFOLLOW, ensure_subdir
+from coord_hooks.paths import HEALTH_DIR, NOFOLLOW, ensure_subdir
 
 TYPE_CHECKING = False  # not `from typing import ...`: that loads typing on the hook path
 if TYPE_CHECKING:
     from typing import Any
 
-HEALTH_DIR = "health"
 HISTORY_NAME = "size-history.jsonl"
 SAMPLE_EVERY = 300.0  # seconds between automatic size samples (housekeeping, monitor)
 MAX_WALK = 100_000  # stop counting a pathological state dir instead of hanging on it

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 from coord_hooks import jsontext
 from coord_hooks.errors import StoreError
@@ -24,7 +23,10 @@ from coord_hooks.paths import NOFOLLOW, ensure_subdir, is_link_error
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
     from typing import Any
+
+    from coord_hooks.paths import StrPath
 
 try:
     import fcntl
@@ -62,11 +64,12 @@ def generations(path: Path) -> list[Path]:
     return [*older, path]
 
 
-def append_line(path: Path, line: str, max_bytes: int | None = None) -> None:
+def append_line(path: StrPath, line: str, max_bytes: int | None = None) -> None:
     """Append one line to a capped log; rotate first if it is full. Never raises."""
     cap = _max_bytes if max_bytes is None else max_bytes
     try:
-        ensure_subdir(path.parent)  # never a symlink, never created in a missing state dir
+        # never a symlink, never created in a missing state dir
+        ensure_subdir(os.path.dirname(path))
         if cap > 0:
             try:
                 if os.lstat(path).st_size >= cap:
@@ -82,7 +85,7 @@ def append_line(path: Path, line: str, max_bytes: int | None = None) -> None:
         pass
 
 
-def _open_log(path: Path, flags: int) -> int:
+def _open_log(path: StrPath, flags: int) -> int:
     """Open a log file (or its rotation lock) without following a symlink.
 
     A link planted in ``logs/`` is moved to ``quarantine/`` (the state dir is the log
@@ -99,14 +102,14 @@ def _open_log(path: Path, flags: int) -> int:
 
     _quarantining = True
     try:
-        quarantine(path, path.parent.parent,
+        quarantine(path, os.path.dirname(os.path.dirname(path)),
                    "a symbolic link where a log belongs (never followed)")
     finally:
         _quarantining = False
     return os.open(path, flags | NOFOLLOW, 0o600)
 
 
-def _rotate_once(path: Path, cap: int) -> None:
+def _rotate_once(path: StrPath, cap: int) -> None:
     # Several hooks can find the log full at the same moment; without the lock each would
     # rotate, and every extra rotation throws away a generation nobody has read yet. The
     # others wait rather than skip: rotation is two renames, but a rotator descheduled
@@ -115,7 +118,8 @@ def _rotate_once(path: Path, cap: int) -> None:
     if fcntl is None:  # pragma: no cover
         rotate(path)
         return
-    lock_path = path.with_name(f".{path.name}.rotate")
+    folder, name = os.path.split(path)
+    lock_path = os.path.join(folder, f".{name}.rotate")
     fd = _open_log(lock_path, os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -128,15 +132,16 @@ def _rotate_once(path: Path, cap: int) -> None:
         os.close(fd)
 
 
-def rotate(path: Path) -> None:
+def rotate(path: StrPath) -> None:
     """Shift ``log`` → ``log.1`` → ``log.2``; the oldest generation is dropped.
 
     Dropping the oldest rotated *log* is the one deletion we allow: logs are diagnostics,
     not user data, and the cap is what keeps days-long sessions healthy.
     """
+    name = os.fspath(path)
     for index in range(KEEP_ROTATED, 0, -1):
-        older = path.with_name(f"{path.name}.{index}")
-        newer = path.with_name(f"{path.name}.{index - 1}") if index > 1 else path
+        older = f"{name}.{index}"
+        newer = f"{name}.{index - 1}" if index > 1 else name
         try:
             os.replace(newer, older)
         except FileNotFoundError:
@@ -157,28 +162,29 @@ def encode(record: dict[str, Any]) -> str:
     return line + "\n"
 
 
-def log_event(state_dir: Path, level: str, event: str, max_bytes: int | None = None,
+def log_event(state_dir: StrPath, level: str, event: str, max_bytes: int | None = None,
               **fields: Any) -> None:
     """Append one structured line to ``logs/app.log``."""
     record = {"ts": round(time.time(), 3), "level": level, "event": event, "pid": os.getpid()}
     record.update(fields)
-    append_line(log_dir(state_dir) / APP_LOG, encode(record), max_bytes)
+    append_line(os.path.join(state_dir, "logs", APP_LOG), encode(record), max_bytes)
 
 
-def log_performance(state_dir: Path, max_bytes: int | None = None, **fields: Any) -> None:
+def log_performance(state_dir: StrPath, max_bytes: int | None = None, **fields: Any) -> None:
     """Append one line to ``logs/performance.log`` (hook latencies: ``event``, ``ms``)."""
     record: dict[str, Any] = {"ts": round(time.time(), 3)}
     record.update(fields)
-    append_line(log_dir(state_dir) / PERFORMANCE_LOG, encode(record), max_bytes)
+    append_line(os.path.join(state_dir, "logs", PERFORMANCE_LOG), encode(record), max_bytes)
 
 
-def ensure_logs(state_dir: Path) -> None:
+def ensure_logs(state_dir: StrPath) -> None:
     """Create ``logs/`` and empty logs (0600) if they are absent, so readers find them."""
-    folder = log_dir(state_dir)
+    folder = os.path.join(state_dir, "logs")
     try:
         ensure_subdir(folder)
         for name in (APP_LOG, PERFORMANCE_LOG):
-            os.close(_open_log(folder / name, os.O_WRONLY | os.O_CREAT | os.O_APPEND))
+            os.close(_open_log(os.path.join(folder, name),
+                               os.O_WRONLY | os.O_CREAT | os.O_APPEND))
     except (OSError, StoreError):
         pass
 

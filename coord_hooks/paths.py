@@ -1,6 +1,10 @@
 """Where things live: the project root, the state directory and its subfolders.
 
-Standard library only (hook hot path).
+Standard library only (hook hot path), and no `pathlib` either: it costs a hook ~4 ms to
+import (it brings ``re``, ``fnmatch``, ``urllib.parse``). The hook path works with ``str``
+paths (`project_root_of`, `state_dir_of`, and functions that accept either kind); the
+``Path``-returning forms (`find_project_root`, `resolve_state_dir`, `PLUGIN_ROOT`) are
+for the CLI and tools, and import pathlib when first used.
 """
 
 from __future__ import annotations
@@ -9,17 +13,24 @@ import errno
 import os
 import stat
 import time
-from pathlib import Path
 
 from coord_hooks.errors import StoreError
 
 TYPE_CHECKING = False  # collections.abc costs a hook ~1 ms: annotations only
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
+    from typing import TypeVar
 
-# The plugin checkout or install this code runs from (holds coord_hooks/, shims/, bin/).
-PLUGIN_ROOT = Path(__file__).resolve().parent.parent
+    StrPath = str | os.PathLike[str]
+    P = TypeVar("P", bound=StrPath)  # a function gives back the kind of path it was given
+    PLUGIN_ROOT: Path  # see __getattr__
+
+# The plugin checkout or install this code runs from (holds coord_hooks/, shims/, bin/);
+# `PLUGIN_ROOT` is the same as a Path (see `__getattr__`).
+PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 STATE_DIR_NAME = ".claude-coordination"
+HEALTH_DIR = "health"  # size samples and the housekeeping stamp (`coord_hooks.health`)
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 # Every state file is opened with this: a link planted in the state dir is never followed.
@@ -28,8 +39,16 @@ RECHECK_AFTER = 2.0  # seconds a folder's check is trusted within one process
 _checked: dict[str, float] = {}  # folder -> when it was found private (monotonic)
 
 
-def find_project_root(cwd: str | os.PathLike[str] | None = None,
-                      environ: Mapping[str, str] | None = None) -> Path:
+def __getattr__(name: str) -> object:
+    if name == "PLUGIN_ROOT":  # a Path for the CLI and tools; the hook path never asks
+        from pathlib import Path
+
+        return Path(PLUGIN_DIR)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def project_root_of(cwd: StrPath | None = None, environ: Mapping[str, str] | None = None
+                    ) -> str:
     """``$CLAUDE_PROJECT_DIR``, else the git top level above ``cwd``, else ``cwd``.
 
     The git top level is found by walking up to a ``.git`` entry (a directory, or a file
@@ -38,25 +57,44 @@ def find_project_root(cwd: str | os.PathLike[str] | None = None,
     env = os.environ if environ is None else environ
     explicit = env.get("CLAUDE_PROJECT_DIR", "").strip()
     if explicit:
-        return Path(os.path.realpath(explicit))
-    start = Path(os.path.realpath(cwd if cwd is not None else os.getcwd()))
-    for candidate in (start, *start.parents):
-        if os.path.lexists(candidate / ".git"):
+        return os.path.realpath(explicit)
+    start = os.path.realpath(cwd if cwd is not None else os.getcwd())
+    candidate = start
+    while True:
+        if os.path.lexists(os.path.join(candidate, ".git")):
             return candidate
-    return start
+        parent = os.path.dirname(candidate)
+        if parent == candidate:
+            return start
+        candidate = parent
 
 
-def resolve_state_dir(cwd: str | os.PathLike[str] | None = None,
-                      environ: Mapping[str, str] | None = None) -> Path:
+def state_dir_of(cwd: StrPath | None = None, environ: Mapping[str, str] | None = None) -> str:
     """``$COORD_STATE_DIR``, else ``<project root>/.claude-coordination``."""
     env = os.environ if environ is None else environ
     explicit = env.get("COORD_STATE_DIR", "").strip()
     if explicit:
-        return Path(os.path.abspath(os.path.expanduser(explicit)))
-    return find_project_root(cwd, env) / STATE_DIR_NAME
+        return os.path.abspath(os.path.expanduser(explicit))
+    return os.path.join(project_root_of(cwd, env), STATE_DIR_NAME)
 
 
-def ensure_state_dir(state_dir: Path, create: bool = True) -> Path:
+def find_project_root(cwd: StrPath | None = None,
+                      environ: Mapping[str, str] | None = None) -> Path:
+    """`project_root_of` as a Path."""
+    from pathlib import Path
+
+    return Path(project_root_of(cwd, environ))
+
+
+def resolve_state_dir(cwd: StrPath | None = None,
+                      environ: Mapping[str, str] | None = None) -> Path:
+    """`state_dir_of` as a Path."""
+    from pathlib import Path
+
+    return Path(state_dir_of(cwd, environ))
+
+
+def ensure_state_dir(state_dir: P, create: bool = True) -> P:
     """Make sure the state dir exists (0700, with a ``.gitignore``) and is ours to write.
 
     A repository can commit ``.claude-coordination`` itself, or links inside it: the
@@ -76,34 +114,42 @@ def ensure_state_dir(state_dir: Path, create: bool = True) -> Path:
     _check_private_dir(state_dir, info, "state directory")
     if not os.access(state_dir, os.W_OK | os.X_OK):
         raise StoreError(f"state directory {state_dir} is not writable")
+    ignore = os.path.join(state_dir, ".gitignore")
     try:
-        fd = os.open(state_dir / ".gitignore",
-                     os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, FILE_MODE)
+        fd = os.open(ignore, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, FILE_MODE)
     except FileExistsError:  # ours, the user's, or a link: never written through
         pass
     except OSError as exc:
-        raise StoreError(f"cannot write {state_dir / '.gitignore'}: {exc.strerror}") from None
+        raise StoreError(f"cannot write {ignore}: {exc.strerror}") from None
     else:
         with os.fdopen(fd, "w") as handle:
             handle.write("# coord-hooks state: never commit it\n*\n")
     return state_dir
 
 
-def _create_state_dir(state_dir: Path) -> None:
-    explicit = state_dir.name != STATE_DIR_NAME  # $COORD_STATE_DIR may name new parents
-    if not explicit and not os.path.isdir(state_dir.parent):
-        raise StoreError(f"cannot create {state_dir}: {state_dir.parent} does not exist")
+def _create_state_dir(state_dir: StrPath) -> None:
+    path = os.path.normpath(os.fspath(state_dir))
+    explicit = os.path.basename(path) != STATE_DIR_NAME  # $COORD_STATE_DIR may name parents
+    if not explicit and not os.path.isdir(os.path.dirname(path)):
+        raise StoreError(f"cannot create {path}: {os.path.dirname(path)} does not exist")
     try:
         old = os.umask(0o077)
         try:
-            state_dir.mkdir(mode=DIR_MODE, parents=explicit, exist_ok=True)
+            if explicit:
+                os.makedirs(path, DIR_MODE, exist_ok=True)
+            else:
+                try:
+                    os.mkdir(path, DIR_MODE)
+                except FileExistsError:
+                    if not os.path.isdir(path):
+                        raise
         finally:
             os.umask(old)
     except OSError as exc:
         raise StoreError(f"cannot create state directory {state_dir}: {exc.strerror}") from None
 
 
-def _check_private_dir(path: Path, info: os.stat_result, what: str) -> None:
+def _check_private_dir(path: StrPath, info: os.stat_result, what: str) -> None:
     """Refuse a symlink, a non-directory or another user's directory; make it private."""
     if stat.S_ISLNK(info.st_mode):
         raise StoreError(
@@ -120,10 +166,10 @@ def _check_private_dir(path: Path, info: os.stat_result, what: str) -> None:
             os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
         except OSError as exc:
             raise StoreError(f"cannot make {path} private (0700): {exc.strerror}") from None
-    _checked[str(path)] = time.monotonic()
+    _checked[os.fspath(path)] = time.monotonic()
 
 
-def foreign_owner_message(path: Path, owner: int, what: str = "state directory") -> str:
+def foreign_owner_message(path: StrPath, owner: int, what: str = "state directory") -> str:
     """One line saying that another user's state cannot be shared, and what to do."""
     try:
         import pwd  # lazy: only this rare message needs the user's name
@@ -137,7 +183,7 @@ def foreign_owner_message(path: Path, owner: int, what: str = "state directory")
             "COORD_STATE_DIR to a directory of yours")
 
 
-def ensure_subdir(path: Path) -> Path:
+def ensure_subdir(path: P) -> P:
     """A private subfolder of a checked folder (created if needed); never a symlink.
 
     Checks are remembered for `RECHECK_AFTER` seconds, so a hook that writes several
@@ -145,12 +191,13 @@ def ensure_subdir(path: Path) -> Path:
     """
     if _recently_checked(path):
         return path
-    if not _recently_checked(path.parent):
+    folder = _parent(path)
+    if not _recently_checked(folder):
         try:
-            parent = os.lstat(path.parent)
+            parent = os.lstat(folder)
         except OSError as exc:
-            raise StoreError(f"cannot create {path}: {path.parent}: {exc.strerror}") from None
-        _check_private_dir(path.parent, parent, "folder")
+            raise StoreError(f"cannot create {path}: {folder}: {exc.strerror}") from None
+        _check_private_dir(folder, parent, "folder")
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -167,8 +214,12 @@ def ensure_subdir(path: Path) -> Path:
     return path
 
 
-def _recently_checked(path: Path) -> bool:
-    when = _checked.get(str(path))
+def _parent(path: StrPath) -> str:
+    return os.path.dirname(os.fspath(path))
+
+
+def _recently_checked(path: StrPath) -> bool:
+    when = _checked.get(os.fspath(path))
     return when is not None and time.monotonic() - when < RECHECK_AFTER
 
 

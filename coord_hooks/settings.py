@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from coord_hooks.errors import ConfigError
 from coord_hooks.model import Plain
@@ -20,7 +19,10 @@ from coord_hooks.paths import NOFOLLOW, is_link_error
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
     from typing import Any, NoReturn
+
+    from coord_hooks.paths import StrPath
 
 APP_NAME = "coord-hooks"
 WAKE_IDLE = ("all", "urgent", "off")
@@ -204,18 +206,31 @@ def user_config_dir() -> Path:
     Re-implemented with the standard library so the hook path need not import
     platformdirs; tests check both agree on this platform.
     """
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / APP_NAME
-    if os.name == "nt":
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(base) / APP_NAME
-    xdg = os.environ.get("XDG_CONFIG_HOME", "").strip()
-    return Path(xdg if xdg else Path.home() / ".config") / APP_NAME
+    from pathlib import Path
+
+    return Path(_user_config_dir())
 
 
 def user_config_file() -> Path:
+    from pathlib import Path
+
+    return Path(_user_config_file())
+
+
+def _user_config_dir() -> str:
+    home = os.path.expanduser("~")
+    if sys.platform == "darwin":
+        return os.path.join(home, "Library", "Application Support", APP_NAME)
+    if os.name == "nt":
+        base = os.environ.get("LOCALAPPDATA") or os.path.join(home, "AppData", "Local")
+        return os.path.join(base, APP_NAME)
+    xdg = os.environ.get("XDG_CONFIG_HOME", "").strip()
+    return os.path.join(xdg if xdg else os.path.join(home, ".config"), APP_NAME)
+
+
+def _user_config_file() -> str:
     explicit = os.environ.get("COORD_CONFIG")
-    return Path(explicit) if explicit else user_config_dir() / "config.toml"
+    return explicit if explicit else os.path.join(_user_config_dir(), "config.toml")
 
 
 def _parse_bool(text: str) -> bool:
@@ -256,7 +271,7 @@ def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
         raise ConfigError(f"{origin}: bad value {raw!r} for {setting.name} ({exc})") from None
 
 
-def read_config_file(path: Path, follow_links: bool = True) -> dict[str, Any]:
+def read_config_file(path: StrPath, follow_links: bool = True) -> dict[str, Any]:
     """Read a flat ``key = value`` TOML file; a missing file is empty.
 
     The state dir's file is read with ``follow_links=False``: a repository may commit a
@@ -294,7 +309,7 @@ def read_config_file(path: Path, follow_links: bool = True) -> dict[str, Any]:
     return flat
 
 
-def _parse_flat_toml(text: str, path: Path) -> dict[str, Any]:
+def _parse_flat_toml(text: str, path: StrPath) -> dict[str, Any]:
     # Python 3.10 has no tomllib; our config is flat scalars, which this covers.
     result: dict[str, Any] = {}
     prefix = ""
@@ -316,16 +331,16 @@ def _parse_flat_toml(text: str, path: Path) -> dict[str, Any]:
 
 
 def load_settings(
-    state_dir: Path | None = None, environ: Mapping[str, str] | None = None
+    state_dir: StrPath | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
     """Compute the effective settings and remember where each value came from."""
     env = os.environ if environ is None else environ
     layers: list[tuple[str, dict[str, Any]]] = []
-    user_file = user_config_file()
-    layers.append((str(user_file), read_config_file(user_file)))
+    user_file = _user_config_file()
+    layers.append((user_file, read_config_file(user_file)))
     if state_dir is not None:
-        project_file = state_dir / "config.toml"
-        layers.append((str(project_file), read_config_file(project_file, follow_links=False)))
+        project_file = os.path.join(state_dir, "config.toml")
+        layers.append((project_file, read_config_file(project_file, follow_links=False)))
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for setting in SETTINGS:

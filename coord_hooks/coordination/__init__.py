@@ -17,7 +17,6 @@ from coord_hooks import procs
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the hook path never imports typing, nor store.base (Protocols need it)
     from collections.abc import Callable, Iterable
-    from pathlib import Path
     from typing import Any
 
     from coord_hooks.coordination.delivery import Delivery
@@ -26,6 +25,7 @@ if TYPE_CHECKING:  # the hook path never imports typing, nor store.base (Protoco
     from coord_hooks.coordination.messages import QueueRow, addressed_to, clean_body
     from coord_hooks.coordination.sessions import HEARTBEAT_EVERY, MIN_PREFIX, SessionView
     from coord_hooks.model import Lock, Message, Session, ago
+    from coord_hooks.paths import StrPath
     from coord_hooks.settings import Settings
     from coord_hooks.store.base import Store
 
@@ -67,8 +67,8 @@ class Coordinator:
     each method hands itself to the rule module that decides.
     """
 
-    def __init__(self, store: Store, settings: Settings, project_root: Path,
-                 state_dir: Path | None = None, clock: Callable[[], float] = time.time,
+    def __init__(self, store: Store, settings: Settings, project_root: StrPath,
+                 state_dir: StrPath | None = None, clock: Callable[[], float] = time.time,
                  hostname: str | None = None) -> None:
         self.store = store
         self.settings = settings

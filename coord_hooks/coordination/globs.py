@@ -6,20 +6,25 @@ of segments), ``?`` and ``[...]``, matched against project-relative POSIX paths.
 
 from __future__ import annotations
 
-import functools
 import os
-import re
-from collections.abc import Callable
-from pathlib import Path
+
+TYPE_CHECKING = False  # re, functools, pathlib: ~5 ms a hook, and a hook rarely needs them
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Callable
+
+    from coord_hooks.paths import StrPath
 
 GLOB_CHARS = frozenset("*?[")
+_REGEXES: dict[str, re.Pattern[str]] = {}  # compiled patterns of this process
+_MAX_REGEXES = 512
 
 
 def is_glob(text: str) -> bool:
     return any(ch in GLOB_CHARS for ch in text)
 
 
-def canonical_key(target: str, cwd: str | os.PathLike[str], project_root: Path,
+def canonical_key(target: str, cwd: StrPath, project_root: StrPath,
                   literal: bool = False, glob: bool = False) -> tuple[str, bool]:
     """Turn a path or pattern into the key a lock is stored under.
 
@@ -138,6 +143,8 @@ def _ranges(body: str) -> list[tuple[str, str]]:
 
 def _set_regex(body: str, negated: bool) -> str:
     """A character class for any set body: every member escaped, never a regex error."""
+    import re  # only a pattern being compiled gets here (see `_compile_glob`)
+
     members, k = [], 0
     while k < len(body):
         if k + 2 < len(body) and body[k + 1] == "-":
@@ -153,9 +160,21 @@ def _set_regex(body: str, negated: bool) -> str:
     return "[" + "".join(members) + "]" if members else "(?!)"
 
 
-@functools.lru_cache(maxsize=512)
 def _glob_regex(pattern: str) -> re.Pattern[str]:
     """Compile a pattern; any text at all gives a valid regex (sets never span ``/``)."""
+    regex = _REGEXES.get(pattern)
+    if regex is None:
+        if len(_REGEXES) >= _MAX_REGEXES:
+            _REGEXES.clear()
+        regex = _REGEXES[pattern] = _compile_glob(pattern)
+    return regex
+
+
+def _compile_glob(pattern: str) -> re.Pattern[str]:
+    # Imported here: only a pattern lock that may cover the path gets this far (the
+    # literal-prefix pre-filter skips the others), and `re` costs a hook ~4 ms.
+    import re
+
     out: list[str] = []
     i = 0
     while i < len(pattern):
@@ -186,7 +205,10 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(ch))
             i += 1
-    return re.compile("".join(out) + r"\Z", re.DOTALL)  # a name may hold a newline
+    try:
+        return re.compile("".join(out) + r"\Z", re.DOTALL)  # a name may hold a newline
+    except re.error as exc:  # pragma: no cover - never expected (see the docstring)
+        raise ValueError(f"pattern {pattern!r}: {exc}") from None
 
 
 def glob_match(pattern: str, path: str) -> bool:
@@ -272,7 +294,7 @@ def keys_overlap(a: str, a_glob: bool, b: str, b_glob: bool,
                     return True  # no literal folder at all: it may cover anything
                 return keys_overlap(folder or ".", False, other, other_glob, None)
         return _overlap(a, a_glob, b, b_glob, is_folder)
-    except (re.error, RecursionError, ValueError):  # pragma: no cover - never expected
+    except (RecursionError, ValueError):  # pragma: no cover - never expected
         return True
 
 

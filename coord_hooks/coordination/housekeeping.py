@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 import time
 
-from coord_hooks import health, logs
+from coord_hooks import logs
 from coord_hooks.errors import StoreError
 from coord_hooks.fsio import open_state_file
-from coord_hooks.paths import ensure_subdir
+from coord_hooks.paths import HEALTH_DIR, ensure_subdir
 
 try:
     import fcntl
@@ -46,7 +46,8 @@ def maybe_housekeep(c: Coordinator, every: float = HOUSEKEEP_EVERY,
     if c.state_dir is None:
         return None
     now = time.time() if now is None else now
-    stamp = health.health_dir(c.state_dir) / STAMP_NAME
+    folder = os.path.join(c.state_dir, HEALTH_DIR)
+    stamp = os.path.join(folder, STAMP_NAME)
     try:
         if now - os.lstat(stamp).st_mtime < every:
             return None
@@ -55,7 +56,7 @@ def maybe_housekeep(c: Coordinator, every: float = HOUSEKEEP_EVERY,
     except OSError:
         return None
     try:
-        ensure_subdir(health.health_dir(c.state_dir))
+        ensure_subdir(folder)
         fd = open_state_file(stamp, os.O_RDWR | os.O_CREAT, c.state_dir)
     except (OSError, StoreError):
         return None
@@ -71,7 +72,9 @@ def maybe_housekeep(c: Coordinator, every: float = HOUSEKEEP_EVERY,
         os.ftruncate(fd, 0)
         os.write(fd, f"{now:.3f}\n".encode())
         os.utime(fd, (now, now))
-        return housekeep(c, c.state_dir, now)
+        from pathlib import Path  # only when due: the health module works with Paths
+
+        return housekeep(c, Path(c.state_dir), now)
     except Exception as exc:  # fail open: housekeeping must never break a hook
         logs.log_event(c.state_dir, "error", "housekeep_failed", error=repr(exc))
         return None
@@ -81,6 +84,8 @@ def maybe_housekeep(c: Coordinator, every: float = HOUSEKEEP_EVERY,
 
 def housekeep(c: Coordinator, state_dir: Path, now: float | None = None) -> dict[str, Any]:
     """The cheap part of cleanup: reap dead sessions, retention, one size sample."""
+    from coord_hooks import health  # only when due (json, pathlib: ~5 ms)
+
     started = time.perf_counter()
     now = time.time() if now is None else now
     reaped = c.reap()

@@ -445,7 +445,7 @@ def _record_wait(c: Coordinator, tx: StoreWriter, me: Session, key: str, holder:
 
 
 def _is_folder(c: Coordinator, key: str) -> bool:
-    return os.path.isdir(key if os.path.isabs(key) else c.project_root / key)
+    return os.path.isdir(key if os.path.isabs(key) else os.path.join(c.project_root, key))
 
 
 def _clear_stale(c: Coordinator, tx: StoreWriter, lock: Lock, holder: Session | None,

@@ -58,6 +58,8 @@ def cleanup(c: Coordinator, dry_run: bool = False) -> dict[str, Any]:
 
     With ``dry_run`` nothing is written: the report says what a real run would do.
     """
+    from pathlib import Path
+
     from coord_hooks.health import quarantine_report  # stdlib; only cleanup needs it
 
     now = c.clock()
@@ -72,7 +74,7 @@ def cleanup(c: Coordinator, dry_run: bool = False) -> dict[str, Any]:
         "expired_locks": [lv.lock.key for lv in lapsed],
         "live_messages": count,
         "retention_limit": c.settings.retention_messages,
-        "quarantine": quarantine_report(c.state_dir),
+        "quarantine": quarantine_report(None if c.state_dir is None else Path(c.state_dir)),
     }
     if dry_run:
         report["would_archive_at_most"] = max(0, count - c.settings.retention_messages)

@@ -17,12 +17,12 @@ from coord_hooks.errors import LayoutChangedError
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
-    from pathlib import Path
     from typing import Any
 
     from coord_hooks.context import Context
     from coord_hooks.hook.entry import Timer
     from coord_hooks.model import Session
+    from coord_hooks.paths import StrPath
 
 # Event -> "module:function" in this package, imported only for its own event.
 HANDLERS: dict[str, str] = {
@@ -117,7 +117,7 @@ class HookRun:
         return {
             "pid": procs.find_claude_pid(self.environ),
             "cwd": self.cwd,
-            "project_dir": self.environ.get("CLAUDE_PROJECT_DIR", "") or str(ctx.project_root),
+            "project_dir": self.environ.get("CLAUDE_PROJECT_DIR", "") or ctx.project_dir,
             "model": payload_text(self.payload, "model")[:100],
         }
 
@@ -162,7 +162,7 @@ def hook_output(event: str, **fields: Any) -> dict[str, Any]:
     return {"hookSpecificOutput": specific}
 
 
-def log_quietly(state_dir: Path | None, level: str, what: str, **fields: Any) -> None:
+def log_quietly(state_dir: StrPath | None, level: str, what: str, **fields: Any) -> None:
     """A line in ``logs/app.log``, if there is a state dir; logging never breaks a hook."""
     if state_dir is None:
         return
@@ -192,7 +192,7 @@ def handle(run: HookRun) -> dict[str, Any] | None:
             result: dict[str, Any] | None = handler(run)
             return result
         except LayoutChangedError as exc:
-            state_dir = run.ctx.state_dir if run.ctx is not None else None
+            state_dir = run.ctx.state_path if run.ctx is not None else None
             run.close()
             retries += 1
             run.notes["layout_retries"] = retries

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from pathlib import Path
 
 from coord_hooks import jsontext
 from coord_hooks.hook import HookRun, handle
@@ -24,6 +23,8 @@ TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot pa
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
+
+    from coord_hooks.paths import StrPath
 
 # CLI spelling -> Claude Code's hook_event_name.
 EVENTS: dict[str, str] = {
@@ -265,12 +266,13 @@ def _silence_stdout() -> None:
         pass
 
 
-def _state_dir_for(payload: Mapping[str, Any] | None, environ: Mapping[str, str]) -> Path | None:
+def _state_dir_for(payload: Mapping[str, Any] | None,
+                   environ: Mapping[str, str]) -> StrPath | None:
     try:
-        from coord_hooks.paths import resolve_state_dir
+        from coord_hooks.paths import state_dir_of
 
         cwd = payload.get("cwd") if payload else None
-        return resolve_state_dir(cwd if isinstance(cwd, str) and cwd else None, environ)
+        return state_dir_of(cwd if isinstance(cwd, str) and cwd else None, environ)
     except Exception:
         return None
 
@@ -287,7 +289,7 @@ def run_hook(args: list[str], environ: Mapping[str, str] | None = None, stdin: i
     event = args[0] if args else "?"
     backend: str | None = None
     payload: dict[str, Any] | None = None
-    state_dir: Path | None = None
+    state_dir: StrPath | None = None
     run: HookRun | None = None
     outcome = "error"
     delivered = False
@@ -326,14 +328,14 @@ def run_hook(args: list[str], environ: Mapping[str, str] | None = None, stdin: i
         output = handle(run)
         outcome = run.outcome
         if run.ctx is not None:
-            state_dir = run.ctx.state_dir
+            state_dir = run.ctx.state_path
         delivered = output is not None and emit(output)
         timer.mark("output")
     except KeyboardInterrupt:
         outcome = "interrupted"
     except Exception as exc:
         if run is not None and run.ctx is not None:
-            state_dir = run.ctx.state_dir
+            state_dir = run.ctx.state_path
         if getattr(exc, "quiet_in_hooks", False):
             # The store's server is down or unreachable: every hook would say so. One
             # line a minute, no traceback; the hook fails open (prints nothing).
@@ -356,18 +358,19 @@ def run_hook(args: list[str], environ: Mapping[str, str] | None = None, stdin: i
 UNAVAILABLE_LOG_EVERY = 60.0  # s between two store_unavailable lines of one state dir
 
 
-def _log_rate_limited(state_dir: Path | None, what: str, **fields: Any) -> None:
+def _log_rate_limited(state_dir: StrPath | None, what: str, **fields: Any) -> None:
     """`_log` at most once per `UNAVAILABLE_LOG_EVERY` seconds (a stamp file's mtime)."""
     if state_dir is None:
         return
-    stamp = state_dir / "logs" / f".{what}"
+    folder = os.path.join(state_dir, "logs")
+    stamp = os.path.join(folder, f".{what}")
     try:
         if time.time() - os.stat(stamp).st_mtime < UNAVAILABLE_LOG_EVERY:
             return
     except OSError:
         pass
     try:
-        os.makedirs(stamp.parent, mode=0o700, exist_ok=True)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
         os.close(os.open(stamp, os.O_WRONLY | os.O_CREAT, 0o600))
         os.utime(stamp)
     except OSError:
@@ -375,7 +378,7 @@ def _log_rate_limited(state_dir: Path | None, what: str, **fields: Any) -> None:
     _log(state_dir, "warning", what, **fields)
 
 
-def _confirm(run: HookRun, timer: Timer, state_dir: Path | None) -> None:
+def _confirm(run: HookRun, timer: Timer, state_dir: StrPath | None) -> None:
     """The output is flushed: mark what it delivered as delivered (at least once).
 
     Claude Code drops the output of a hook it kills (at its timeout), so a message is
@@ -414,7 +417,7 @@ def _close(run: HookRun | None) -> None:
             pass
 
 
-def _log_run(run: Any, state_dir: Path | None, event: str, backend: str | None, outcome: str,
+def _log_run(run: Any, state_dir: StrPath | None, event: str, backend: str | None, outcome: str,
              timer: Timer, env: Mapping[str, str]) -> None:
     """Write the performance line (and slow/debug lines)."""
     try:

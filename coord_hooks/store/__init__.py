@@ -8,8 +8,6 @@ the standard library at import time (legacy's portalocker loads when it first lo
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from coord_hooks.errors import ConfigError, StoreError
 
 BACKENDS: dict[str, str] = {
@@ -21,6 +19,7 @@ BACKENDS: dict[str, str] = {
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
+    from coord_hooks.paths import StrPath
     from coord_hooks.settings import Settings
     from coord_hooks.store.base import Store, StoreReader, StoreWriter
 
@@ -38,9 +37,9 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def open_store(name: str, state_dir: Path, lock_timeout: float = 10.0,
+def open_store(name: str, state_dir: StrPath, lock_timeout: float = 10.0,
                create: bool = True, settings: Settings | None = None,
-               project_root: Path | None = None, chosen_by_layout: bool = False) -> Store:
+               project_root: StrPath | None = None, chosen_by_layout: bool = False) -> Store:
     """Open the backend called ``name`` on ``state_dir``.
 
     ``settings`` reach backends that tune themselves (cache TTL, batch sizes, the redis

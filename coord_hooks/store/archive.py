@@ -27,20 +27,22 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from coord_hooks.paths import StrPath
+
 ARCHIVE_NAME = "messages.jsonl.gz"
 
 
-def archive_path(state_dir: Path) -> Path:
-    return state_dir / "archive" / ARCHIVE_NAME
+def archive_path(state_dir: StrPath) -> Path:
+    return Path(state_dir) / "archive" / ARCHIVE_NAME
 
 
-def append_to_archive(state_dir: Path, messages: Iterable[Message]) -> int:
+def append_to_archive(state_dir: StrPath, messages: Iterable[Message]) -> int:
     """Append messages durably; return how many were written."""
     lines = [json.dumps(m.to_dict(), sort_keys=True, ensure_ascii=False) + "\n"
              for m in messages]
     if not lines:
         return 0
-    ensure_subdir(state_dir / "archive")
+    ensure_subdir(Path(state_dir) / "archive")
     payload = gzip.compress("".join(lines).encode("utf-8"))
     write_state_file(archive_path(state_dir), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
                      payload, state_dir, "append to")
@@ -64,7 +66,7 @@ def _line_parser(size: int) -> Callable[[str], Any]:
     return json.loads
 
 
-def read_archive(state_dir: Path) -> Iterator[Message]:
+def read_archive(state_dir: StrPath) -> Iterator[Message]:
     """Archived messages ascending by seq, duplicates dropped; damaged bytes skipped."""
     path = archive_path(state_dir)
     try:

@@ -45,7 +45,7 @@ import os
 import stat
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from pathlib import Path
+from os.path import join
 
 from coord_hooks import jsontext
 from coord_hooks.errors import StoreError, UnreadableRecordError
@@ -81,7 +81,10 @@ MANY_RECORDS = 16  # a read of more records than this parses them with json (fsi
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
     from hashlib import sha1
+    from pathlib import Path
     from typing import Any, Protocol
+
+    from coord_hooks.paths import StrPath
 
     class _Mutex(Protocol):
         def __enter__(self) -> Any: ...
@@ -114,18 +117,18 @@ def seq_of_name(name: str) -> int | None:
     return None
 
 
-def read_journal(state_dir: Path) -> list[Message]:
+def read_journal(state_dir: StrPath) -> list[Message]:
     """Queued broadcasts, ascending by ``seq``, each once; damaged lines skipped."""
     return parse_journal(_journal_bytes(state_dir))[0]
 
 
-def _journal_bytes(state_dir: Path) -> bytes:
+def _journal_bytes(state_dir: StrPath) -> bytes:
     try:
-        return read_state_file(state_dir / JOURNAL_NAME, state_dir)
+        return read_state_file(join(state_dir, JOURNAL_NAME), state_dir)
     except FileNotFoundError:
         return b""
     except OSError as exc:
-        raise unreadable(state_dir / JOURNAL_NAME, exc) from None
+        raise unreadable(join(state_dir, JOURNAL_NAME), exc) from None
 
 
 def parse_journal(raw: bytes) -> tuple[list[Message], list[tuple[int, bytes]]]:
@@ -150,9 +153,9 @@ def parse_journal(raw: bytes) -> tuple[list[Message], list[tuple[int, bytes]]]:
     return [found[seq] for seq in sorted(found)], damaged
 
 
-def append_journal(state_dir: Path, messages: list[Message]) -> None:
+def append_journal(state_dir: StrPath, messages: list[Message]) -> None:
     """Append queued broadcasts durably: one ``write``, then fsync (the commit point)."""
-    path = state_dir / JOURNAL_NAME
+    path = join(state_dir, JOURNAL_NAME)
     data = "".join(jsontext.dumps(m.to_dict(), sort_keys=True, ensure_ascii=False) + "\n"
                    for m in messages).encode("utf-8")
     created = False
@@ -175,10 +178,10 @@ def append_journal(state_dir: Path, messages: list[Message]) -> None:
         fsync_dir(state_dir)
 
 
-def read_generation(state_dir: Path) -> int:
+def read_generation(state_dir: StrPath) -> int:
     """The ``generation`` counter: 0 when absent, damaged, or a planted symlink (the next
     bump replaces it); a directory or a file we may not read is a one-line error."""
-    path = state_dir / "generation"
+    path = join(state_dir, "generation")
     try:
         raw = read_state_file(path)
     except FileNotFoundError:
@@ -193,7 +196,7 @@ def read_generation(state_dir: Path) -> int:
         return 0
 
 
-def unreadable(path: Path, exc: OSError) -> StoreError:
+def unreadable(path: StrPath, exc: OSError) -> StoreError:
     """The error for a state file we cannot read, naming its owner when it is not us."""
     try:
         owner = os.lstat(path).st_uid
@@ -206,10 +209,10 @@ def unreadable(path: Path, exc: OSError) -> StoreError:
     return StoreError(f"cannot read {path}: {exc.strerror or exc}")
 
 
-def archived_last_seq(state_dir: Path) -> int:
+def archived_last_seq(state_dir: StrPath) -> int:
     """The highest archived seq (0 without an archive); reads the whole archive."""
     try:  # archive.archive_path(), without importing gzip: a new store, on the hook path
-        if not stat.S_ISREG(os.lstat(state_dir / "archive" / "messages.jsonl.gz").st_mode):
+        if not stat.S_ISREG(os.lstat(join(state_dir, "archive", "messages.jsonl.gz")).st_mode):
             return 0  # a folder (say) is no archive; appending to it fails loudly
     except OSError:
         return 0
@@ -223,41 +226,43 @@ class JsonFileView:
 
     def __init__(self, store: JsonFileStore) -> None:
         self.store = store
-        self.dir = store.state_dir
-        self.unreadable: list[Path] = []  # record files this view could not read
+        self.dir = store.root
+        self.unreadable: list[str] = []  # record files this view could not read
 
-    def _read(self, path: Path, many: bool = False) -> dict[str, Any] | None:
+    def _read(self, path: StrPath, many: bool = False) -> dict[str, Any] | None:
         try:
             return read_json_record(path, self.dir, many)
         except UnreadableRecordError as exc:
             # Left in place and logged; a record that cannot be read counts as missing
             # here, and an unreadable lock as held (`unreadable_locks`).
-            if path not in self.unreadable:
-                self.unreadable.append(path)
-                _log_unreadable(self.dir, path, str(exc))
+            name = os.fspath(path)
+            if name not in self.unreadable:
+                self.unreadable.append(name)
+                _log_unreadable(self.dir, name, str(exc))
             return None
 
     def unreadable_locks(self) -> list[str]:
         """Lock files this view met but could not read (state-dir relative paths)."""
-        return [f"locks/{p.name}" for p in self.unreadable if p.parent.name == "locks"]
+        return [f"locks/{os.path.basename(p)}" for p in self.unreadable
+                if os.path.basename(os.path.dirname(p)) == "locks"]
 
     def get_session(self, session_id: str) -> Session | None:
         session: Session | None = self._load_path(
-            Session, self.dir / "sessions" / session_file_name(session_id))
+            Session, join(self.dir, "sessions", session_file_name(session_id)))
         return session
 
     def sessions(self) -> list[Session]:
         return [s for s in (self._load_path(Session, p, many=True) for p in
-                            _json_files(self.dir / "sessions")) if s is not None]
+                            _json_files(join(self.dir, "sessions"))) if s is not None]
 
     def locks(self) -> list[Lock]:
         return [lk for lk in (self._load_path(Lock, p, many=True)
-                              for p in _json_files(self.dir / "locks")) if lk is not None]
+                              for p in _json_files(join(self.dir, "locks"))) if lk is not None]
 
-    def _waiters_dir(self) -> Path | None:
+    def _waiters_dir(self) -> str | None:
         """``waiters/`` if it is a real folder (made on first wait; a planted link is
         neither read nor written through: waits are hints, never worth a lock decision)."""
-        folder = self.dir / "waiters"
+        folder = join(self.dir, "waiters")
         try:
             info = os.lstat(folder)
         except OSError:
@@ -270,17 +275,17 @@ class JsonFileView:
             return []
         # A session's waits share a file-name prefix: only its own files are read.
         prefix = waiter_id_for(session_id, "")[:17] if session_id is not None else ""
-        found = [self._load_path(Waiter, folder / n) for n in sorted(_names(folder))
+        found = [self._load_path(Waiter, join(folder, n)) for n in sorted(_names(folder))
                  if n.startswith(prefix) and n.endswith(".json") and not n.startswith(".")]
         return [w for w in found if w is not None
                 and (session_id is None or w.session_id == session_id)]
 
-    def _load_path(self, cls: Any, path: Path, many: bool = False) -> Any:
+    def _load_path(self, cls: Any, path: StrPath, many: bool = False) -> Any:
         return _load(cls, self._read(path, many), path, self.dir)
 
     def message_seqs(self) -> list[int]:
         seqs = []
-        for name in _names(self.dir / "messages"):
+        for name in _names(join(self.dir, "messages")):
             seq = seq_of_name(name)
             if seq is not None:
                 seqs.append(seq)
@@ -302,7 +307,7 @@ class JsonFileView:
             message = None
             if number in filed:
                 message = self._load_path(
-                    Message, self.dir / "messages" / message_file_name(number), many)
+                    Message, join(self.dir, "messages", message_file_name(number)), many)
             if message is None:
                 message = queued.get(number)
             if message is not None:
@@ -313,7 +318,7 @@ class JsonFileView:
 
     def counter(self) -> int | None:
         """``seq.json``'s value; None when the file is missing or unreadable."""
-        data = self._read(self.dir / "seq.json")
+        data = self._read(join(self.dir, "seq.json"))
         if data is None:
             return None
         try:
@@ -353,23 +358,23 @@ class JsonFileTransaction(JsonFileView):
             self.generation = self.store.bump_generation()
             self.dirty = True
 
-    def _write(self, path: Path, data: dict[str, Any]) -> None:
+    def _write(self, path: StrPath, data: dict[str, Any]) -> None:
         self.begin_write()
         atomic_write_bytes(path, dump_json(data), durable=self.durable)
 
     def put_session(self, session: Session) -> None:
-        self._write(self.dir / "sessions" / session_file_name(session.session_id),
+        self._write(join(self.dir, "sessions", session_file_name(session.session_id)),
                     session.to_dict())
 
     def put_lock(self, lock: Lock) -> None:
-        self._write(self.dir / "locks" / f"{lock.lock_id}.json", lock.to_dict())
+        self._write(join(self.dir, "locks", f"{lock.lock_id}.json"), lock.to_dict())
 
     def delete_lock(self, key: str, owner: str) -> None:
         from coord_hooks.model import lock_id_for
 
-        self._delete(self.dir / "locks" / f"{lock_id_for(key, owner)}.json")
+        self._delete(join(self.dir, "locks", f"{lock_id_for(key, owner)}.json"))
 
-    def _delete(self, path: Path) -> None:
+    def _delete(self, path: StrPath) -> None:
         """Remove one record file; absent is a no-op (and writes nothing)."""
         if not os.path.lexists(path):
             return
@@ -381,41 +386,41 @@ class JsonFileTransaction(JsonFileView):
 
     def put_waiter(self, waiter: Waiter) -> None:
         # Made on first use, not at every open: most state dirs never see a wait.
-        folder = ensure_subdir(self.dir / "waiters")
-        self._write(folder / f"{waiter_id_for(waiter.session_id, waiter.key)}.json",
+        folder = ensure_subdir(join(self.dir, "waiters"))
+        self._write(join(folder, f"{waiter_id_for(waiter.session_id, waiter.key)}.json"),
                     waiter.to_dict())
 
     def delete_waiter(self, session_id: str, key: str) -> None:
         folder = self._waiters_dir()
         if folder is not None:
-            self._delete(folder / f"{waiter_id_for(session_id, key)}.json")
+            self._delete(join(folder, f"{waiter_id_for(session_id, key)}.json"))
 
     def append_message(self, message: NewMessage) -> Message:
         seq = self.last_seq() + 1
-        self._write(self.dir / "seq.json", {"format_version": FORMAT_VERSION, "last_seq": seq})
+        self._write(join(self.dir, "seq.json"), {"format_version": FORMAT_VERSION, "last_seq": seq})
         stored = message.with_seq(seq)
-        self._write(self.dir / "messages" / message_file_name(seq), stored.to_dict())
+        self._write(join(self.dir, "messages", message_file_name(seq)), stored.to_dict())
         return stored
 
     def flush_journal(self) -> int:
         """Write queued broadcasts as message files, then drop the journal; how many."""
-        path = self.dir / JOURNAL_NAME
+        path = join(self.dir, JOURNAL_NAME)
         if not os.path.lexists(path):
             return 0
         queued, damaged = parse_journal(_journal_bytes(self.dir))
         self.begin_write()
         if damaged:  # kept before the journal goes: nothing a user sent is deleted
             self._quarantine_lines(path, damaged)
-        folder = self.dir / "messages"
+        folder = join(self.dir, "messages")
         for message in queued:
-            target = folder / message_file_name(message.seq)
+            target = join(folder, message_file_name(message.seq))
             if not os.path.lexists(target):  # already filed by a flush that crashed
                 atomic_write_bytes(target, dump_json(message.to_dict()),
                                    durable=self.durable, sync_dir=False)
         if queued and self.durable:
             fsync_dir(folder)  # one folder fsync for the whole batch
         if queued and (self.counter() or 0) < queued[-1].seq:
-            self._write(self.dir / "seq.json",
+            self._write(join(self.dir, "seq.json"),
                         {"format_version": FORMAT_VERSION, "last_seq": queued[-1].seq})
         try:
             os.unlink(path)
@@ -423,7 +428,7 @@ class JsonFileTransaction(JsonFileView):
             pass
         return len(queued)
 
-    def _quarantine_lines(self, path: Path, damaged: list[tuple[int, bytes]]) -> None:
+    def _quarantine_lines(self, path: StrPath, damaged: list[tuple[int, bytes]]) -> None:
         from coord_hooks import logs
         from coord_hooks.fsio import quarantine_data
 
@@ -443,7 +448,7 @@ class JsonFileTransaction(JsonFileView):
         archive.append_to_archive(self.dir, doomed)
         for message in doomed:
             try:
-                os.unlink(self.dir / "messages" / message_file_name(message.seq))
+                os.unlink(join(self.dir, "messages", message_file_name(message.seq)))
             except FileNotFoundError:
                 pass
         return len(doomed)
@@ -455,13 +460,21 @@ class JsonFileStore:
     name = "json"
     SUBDIRS = ("sessions", "locks", "messages")
 
-    def __init__(self, state_dir: Path, lock_timeout: float = 10.0, durable: bool = True,
+    def __init__(self, state_dir: StrPath, lock_timeout: float = 10.0, durable: bool = True,
                  create: bool = True) -> None:
-        self.state_dir = ensure_state_dir(state_dir, create=create)
+        # A str: the hook path never builds a pathlib.Path (`state_dir` is one, on demand).
+        self.root: str = os.fspath(ensure_state_dir(state_dir, create=create))
         for sub in self.SUBDIRS:
-            ensure_subdir(self.state_dir / sub)
+            ensure_subdir(join(self.root, sub))
         self.lock_timeout = lock_timeout
         self.durable = durable
+
+    @property
+    def state_dir(self) -> Path:
+        """The state dir as a Path, for the CLI and tools (the hook path uses `root`)."""
+        from pathlib import Path
+
+        return Path(self.root)
 
     # --- hooks for subclasses -------------------------------------------------------
     def _mutex(self) -> _Mutex:
@@ -488,7 +501,7 @@ class JsonFileStore:
         with self._mutex():
             # `coord migrate --to sqlite` may have run while we waited for the lock:
             # refuse rather than write files nobody reads (see `store.layout`).
-            layout.check(self.state_dir, self.name, waited=True)
+            layout.check(self.root, self.name, waited=True)
             txn = self._txn()
             try:
                 yield txn
@@ -501,11 +514,11 @@ class JsonFileStore:
     def archived_messages(self) -> Iterator[Message]:
         from coord_hooks.store import archive
 
-        return archive.read_archive(self.state_dir)
+        return archive.read_archive(self.root)
 
     def flush(self) -> int:
         """Turn broadcasts another backend queued into message files (any backend may)."""
-        if not os.path.lexists(self.state_dir / JOURNAL_NAME):
+        if not os.path.lexists(join(self.root, JOURNAL_NAME)):
             return 0
         with self.transaction() as tx:
             return tx.flush_journal()
@@ -514,20 +527,20 @@ class JsonFileStore:
         return {}
 
     def info(self) -> StoreInfo:
-        return StoreInfo(backend=self.name, location=str(self.state_dir),
+        return StoreInfo(backend=self.name, location=str(self.root),
                          details={"generation": self.generation(),
-                                  "pending_broadcasts": len(read_journal(self.state_dir))})
+                                  "pending_broadcasts": len(read_journal(self.root))})
 
     def close(self) -> None:
         pass
 
     # --- generation counter ---------------------------------------------------------
     def generation(self) -> int:
-        return read_generation(self.state_dir)
+        return read_generation(self.root)
 
     def bump_generation(self) -> int:
         value = self.generation() + 1
-        atomic_write_bytes(self.state_dir / "generation", str(value).encode(),
+        atomic_write_bytes(join(self.root, "generation"), str(value).encode(),
                            durable=self.durable)
         return value
 
@@ -537,16 +550,16 @@ class LegacyStore(JsonFileStore):
 
     name = "legacy"
 
-    def __init__(self, state_dir: Path, lock_timeout: float = 10.0, durable: bool = True,
+    def __init__(self, state_dir: StrPath, lock_timeout: float = 10.0, durable: bool = True,
                  create: bool = True) -> None:
         super().__init__(state_dir, lock_timeout=lock_timeout, durable=durable, create=create)
         # portalocker would create the sidecar with the umask's mode (0644): files are 0600.
         # It also follows a symlink, so a planted one is quarantined here, first.
         try:
-            os.close(open_state_file(self.state_dir / ".lock", os.O_WRONLY | os.O_CREAT,
-                                     self.state_dir))
+            os.close(open_state_file(join(self.root, ".lock"), os.O_WRONLY | os.O_CREAT,
+                                     self.root))
         except OSError as exc:
-            raise StoreError(f"cannot create {self.state_dir / '.lock'}: {exc.strerror}") from None
+            raise StoreError(f"cannot create {join(self.root, '.lock')}: {exc.strerror}") from None
 
     def _mutex(self) -> _Mutex:
         try:
@@ -557,18 +570,18 @@ class LegacyStore(JsonFileStore):
             # (portalocker uses flock on POSIX, so both exclude each other).
             from coord_hooks.fsio import FlockLock
 
-            return FlockLock(self.state_dir / ".lock", self.lock_timeout)
+            return FlockLock(join(self.root, ".lock"), self.lock_timeout)
         from coord_hooks.errors import StoreBusyError
 
-        lock = portalocker.Lock(str(self.state_dir / ".lock"), mode="a",
+        lock = portalocker.Lock(str(join(self.root, ".lock")), mode="a",
                                 timeout=self.lock_timeout, check_interval=0.005,
                                 flags=portalocker.LockFlags.EXCLUSIVE
                                 | portalocker.LockFlags.NON_BLOCKING)
-        return _PortalockerMutex(lock, StoreBusyError, self.state_dir, self.lock_timeout)
+        return _PortalockerMutex(lock, StoreBusyError, self.root, self.lock_timeout)
 
 
 class _PortalockerMutex:
-    def __init__(self, lock: Any, busy: type[Exception], state_dir: Path,
+    def __init__(self, lock: Any, busy: type[Exception], state_dir: StrPath,
                  timeout: float) -> None:
         self.lock, self.busy, self.state_dir, self.timeout = lock, busy, state_dir, timeout
 
@@ -579,16 +592,16 @@ class _PortalockerMutex:
             self.lock.acquire()
         except portalocker.exceptions.LockException:
             raise self.busy(
-                f"store lock {self.state_dir / '.lock'} busy for {self.timeout:g}s") from None
+                f"store lock {join(self.state_dir, '.lock')} busy for {self.timeout:g}s") from None
 
     def __exit__(self, *exc: object) -> None:
         self.lock.release()
 
 
-_LOGGED_UNREADABLE: set[Path] = set()
+_LOGGED_UNREADABLE: set[str] = set()
 
 
-def _log_unreadable(state_dir: Path, path: Path, error: str) -> None:
+def _log_unreadable(state_dir: StrPath, path: str, error: str) -> None:
     if path in _LOGGED_UNREADABLE:
         return  # once per process: a hook may read the same record several times
     _LOGGED_UNREADABLE.add(path)
@@ -598,7 +611,7 @@ def _log_unreadable(state_dir: Path, path: Path, error: str) -> None:
                    uid=os.geteuid() if hasattr(os, "geteuid") else None)
 
 
-def _load(cls: Any, data: dict[str, Any] | None, path: Path, state_dir: Path) -> Any:
+def _load(cls: Any, data: dict[str, Any] | None, path: StrPath, state_dir: StrPath) -> Any:
     if data is None:
         return None
     try:
@@ -610,15 +623,15 @@ def _load(cls: Any, data: dict[str, Any] | None, path: Path, state_dir: Path) ->
         return None
 
 
-def _names(folder: Path) -> list[str]:
+def _names(folder: str) -> list[str]:
     try:
         return os.listdir(folder)
     except FileNotFoundError:
         return []
 
 
-def _json_files(folder: Path) -> list[Path]:
-    return [folder / n for n in sorted(_names(folder))
+def _json_files(folder: str) -> list[str]:
+    return [join(folder, n) for n in sorted(_names(folder))
             if n.endswith(".json") and not n.startswith(".")]
 
 

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 from coord_hooks.errors import LayoutChangedError, StoreError
 from coord_hooks.paths import NOFOLLOW, is_link_error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from coord_hooks.paths import StrPath
 
 MARKER = "layout"
 DB_NAME = "coord.db"
@@ -40,7 +43,7 @@ BACKEND_LAYOUT = {"legacy": JSON, "optimized": JSON, "sqlite": SQLITE, "redis": 
 DEFAULT_BACKEND = {JSON: "optimized", SQLITE: "sqlite", REDIS: "redis"}
 
 
-def read_marker(state_dir: Path | str) -> str | None:
+def read_marker(state_dir: StrPath) -> str | None:
     """The layout recorded in the marker file, or None when there is no valid marker."""
     # os.open/os.read rather than open(): this runs in every hook, ~5 µs instead of ~40.
     path = os.path.join(state_dir, MARKER)
@@ -63,7 +66,7 @@ def read_marker(state_dir: Path | str) -> str | None:
     return first if first in LAYOUTS else None
 
 
-def write_marker(state_dir: Path, layout: str, why: str = "") -> None:
+def write_marker(state_dir: StrPath, layout: str, why: str = "") -> None:
     """Record ``layout`` atomically (temp + fsync + rename)."""
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}")
@@ -73,16 +76,16 @@ def write_marker(state_dir: Path, layout: str, why: str = "") -> None:
     note += f" by {why}\n" if why else "\n"
     note += "# json = sessions/ locks/ messages/ files; sqlite = coord.db; redis = on the "
     note += "server of redis_url. Change it only with `coord migrate --to json|sqlite|redis`.\n"
-    atomic_write_bytes(state_dir / MARKER, note.encode())
+    atomic_write_bytes(os.path.join(state_dir, MARKER), note.encode())
 
 
-def has_json_data(state_dir: Path) -> bool:
+def has_json_data(state_dir: StrPath) -> bool:
     """Does the directory hold any JSON-layout record?"""
-    if any(os.path.exists(state_dir / name) for name in JSON_FILES):
+    if any(os.path.exists(os.path.join(state_dir, name)) for name in JSON_FILES):
         return True
     for name in JSON_DIRS:
         try:
-            with os.scandir(state_dir / name) as entries:
+            with os.scandir(os.path.join(state_dir, name)) as entries:
                 if any(e.name.endswith(".json") and not e.name.startswith(".")
                        for e in entries):
                     return True
@@ -91,7 +94,7 @@ def has_json_data(state_dir: Path) -> bool:
     return False
 
 
-def detect(state_dir: Path, want: str | None = None) -> str | None:
+def detect(state_dir: StrPath, want: str | None = None) -> str | None:
     """The layout of ``state_dir``: the marker, else inferred; None for an empty dir.
 
     With ``want`` set, only whether the directory holds the *other* layout matters, so
@@ -100,14 +103,14 @@ def detect(state_dir: Path, want: str | None = None) -> str | None:
     marked = read_marker(state_dir)
     if marked is not None:
         return marked
-    if os.path.exists(state_dir / DB_NAME):
+    if os.path.exists(os.path.join(state_dir, DB_NAME)):
         return SQLITE
     if want != JSON and has_json_data(state_dir):
         return JSON
     return None
 
 
-def mismatch_message(state_dir: Path, backend: str, layout: str) -> str:
+def mismatch_message(state_dir: StrPath, backend: str, layout: str) -> str:
     """The one-paragraph refusal shown when ``backend`` cannot read ``layout``."""
     want = BACKEND_LAYOUT.get(backend, "?")
     if layout == SQLITE:
@@ -122,7 +125,7 @@ def mismatch_message(state_dir: Path, backend: str, layout: str) -> str:
             f"`coord migrate --to {want}`.")
 
 
-def check(state_dir: Path, backend: str, waited: bool = False) -> None:
+def check(state_dir: StrPath, backend: str, waited: bool = False) -> None:
     """Refuse clearly when ``backend`` cannot read the layout ``state_dir`` holds.
 
     ``waited``: checked again under the store lock, after waiting for it; a mismatch then
@@ -140,12 +143,12 @@ def check(state_dir: Path, backend: str, waited: bool = False) -> None:
         raise StoreError(mismatch_message(state_dir, backend, layout))
 
 
-def layout_changed_message(state_dir: Path, layout: str) -> str:
+def layout_changed_message(state_dir: StrPath, layout: str) -> str:
     return (f"state directory {state_dir} moved to the {layout} layout (coord migrate) "
             "while this waited for its lock; nothing was done: run it again")
 
 
-def backend_for(state_dir: Path, preferred: str) -> str:
+def backend_for(state_dir: StrPath, preferred: str) -> str:
     """``preferred`` if it reads the layout ``state_dir`` holds, else that layout's default.
 
     Used for *preferences* (config file, shim symlink, built-in default): the data decides

@@ -47,7 +47,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from pathlib import Path
+from os.path import join
 
 from coord_hooks.errors import StoreBusyError, StoreError
 from coord_hooks.fsio import FlockLock, atomic_write_bytes, open_state_file, read_state_file
@@ -68,6 +68,7 @@ TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot pa
 if TYPE_CHECKING:
     from typing import Any
 
+    from coord_hooks.paths import StrPath
     from coord_hooks.settings import Settings
     from coord_hooks.store.jsonfiles import _Mutex
 
@@ -105,7 +106,7 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def load_index_file(path: Path) -> dict[str, Any] | None:
+def load_index_file(path: str) -> dict[str, Any] | None:
     """A manifest or part as written by `_dump_index_file`; None if absent or damaged."""
     try:
         raw = read_state_file(path)  # a planted symlink is refused: it reads as absent
@@ -120,7 +121,7 @@ def load_index_file(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _dump_index_file(path: Path, data: dict[str, Any]) -> None:
+def _dump_index_file(path: str, data: dict[str, Any]) -> None:
     # A cache file needs no fsync: whatever a crash leaves is re-validated or rebuilt.
     atomic_write_bytes(path, MAGIC + marshal.dumps(data), durable=False)
 
@@ -153,7 +154,7 @@ class Index:
     every bound it holds describe the record files as they are at that generation.
     """
 
-    def __init__(self, folder: Path, generation: int, manifest: dict[str, Any] | None,
+    def __init__(self, folder: str, generation: int, manifest: dict[str, Any] | None,
                  exact: bool) -> None:
         self.folder = folder
         self.generation = generation
@@ -189,7 +190,7 @@ class Index:
         stamp = self.stamp(name)
         if stamp is None or name in self.unknown:
             return None
-        data = load_index_file(self.folder / name)
+        data = load_index_file(join(self.folder, name))
         if (data is None or data.get("stamp") != stamp or data.get("fields") != PARTS[name]
                 or not isinstance(data.get("rows"), dict)):
             return None
@@ -346,19 +347,19 @@ class OptimizedView(JsonFileView):
     def _range(self, start: int, last: int, limit: int | None = None) -> list[Message]:
         """Messages with ``start <= seq <= last``, read by file name (no listing)."""
         queued = {m.seq: m for m in self.journal()} if self._journal_meta()[0] else {}
-        folder = self.dir / "messages"
+        folder = join(self.dir, "messages")
         result: list[Message] = []
         for number in range(start, last + 1):
             message = queued.get(number)
             if message is None:
-                message = self._message_file(folder / message_file_name(number))
+                message = self._message_file(join(folder, message_file_name(number)))
             if message is not None:
                 result.append(message)
                 if limit is not None and len(result) >= limit:
                     break
         return result
 
-    def _message_file(self, path: Path) -> Message | None:
+    def _message_file(self, path: str) -> Message | None:
         data = self._read(path)
         if data is None:
             return None
@@ -459,7 +460,7 @@ class OptimizedTransaction(OptimizedView, JsonFileTransaction):
         meta = self._journal_meta()
         # An exact manifest that says nothing is queued saves the stat; otherwise a file
         # with only torn lines still gets removed by the base class.
-        if meta[0] == 0 and (exact or not os.path.lexists(self.dir / JOURNAL_NAME)):
+        if meta[0] == 0 and (exact or not os.path.lexists(join(self.dir, JOURNAL_NAME))):
             return 0
         n = super().flush_journal()
         if index.msgs is not None and meta[0]:
@@ -488,7 +489,7 @@ class OptimizedTransaction(OptimizedView, JsonFileTransaction):
             append_to_archive(self.dir, doomed)
             for message in doomed:
                 try:
-                    os.unlink(self.dir / "messages" / message_file_name(message.seq))
+                    os.unlink(join(self.dir, "messages", message_file_name(message.seq)))
                 except FileNotFoundError:
                     pass
         remaining = count - len(doomed)
@@ -501,10 +502,10 @@ class OptimizedStore(JsonFileStore):
 
     name = "optimized"
 
-    def __init__(self, state_dir: Path, lock_timeout: float = 10.0, durable: bool = True,
+    def __init__(self, state_dir: StrPath, lock_timeout: float = 10.0, durable: bool = True,
                  create: bool = True, settings: Settings | None = None) -> None:
         super().__init__(state_dir, lock_timeout=lock_timeout, durable=durable, create=create)
-        self.index_dir = self.state_dir / INDEX_DIR
+        self.index_dir = join(self.root, INDEX_DIR)
         self.stats = CacheStats()
         self._index: Index | None = None  # the newest index this process validated
         self._settings = settings
@@ -522,7 +523,7 @@ class OptimizedStore(JsonFileStore):
         if self._settings is None:
             from coord_hooks.settings import load_settings
 
-            self._settings = load_settings(self.state_dir)
+            self._settings = load_settings(self.root)
         return self._settings
 
     @property
@@ -535,7 +536,7 @@ class OptimizedStore(JsonFileStore):
 
     # --- index -------------------------------------------------------------------------
     def _mutex(self) -> _Mutex:
-        return FlockLock(self.state_dir / ".lock", self.lock_timeout)
+        return FlockLock(join(self.root, ".lock"), self.lock_timeout)
 
     def current_index(self) -> Index:
         """Validate against the generation on disk (one small read); reuse if unchanged."""
@@ -545,7 +546,7 @@ class OptimizedStore(JsonFileStore):
             return known
         if self.cache_ttl <= 0:
             return Index(self.index_dir, generation, None, False)
-        manifest = load_index_file(self.index_dir / MANIFEST)
+        manifest = load_index_file(join(self.index_dir, MANIFEST))
         exact = manifest is not None and manifest.get("generation") == generation
         if manifest is not None and not exact:
             self.stats.add("evictions")  # another writer (or a crash) made it stale
@@ -584,11 +585,11 @@ class OptimizedStore(JsonFileStore):
     def _locked_transaction(self) -> Iterator[OptimizedTransaction]:
         """The body of a transaction; the caller holds the store lock."""
         # `coord migrate --to sqlite` may have run while we waited for the lock.
-        layout.check(self.state_dir, self.name, waited=True)
+        layout.check(self.root, self.name, waited=True)
         index = self.current_index()
         tx = OptimizedTransaction(self, index)
         if not index.exact and any(
-                os.path.lexists(self.state_dir / "messages" / message_file_name(m.seq))
+                os.path.lexists(join(self.root, "messages", message_file_name(m.seq)))
                 for m in tx.journal()):
             tx.flush_journal()  # a flush crashed half-way: finish it before counting
         else:
@@ -609,7 +610,7 @@ class OptimizedStore(JsonFileStore):
                     self._index = None
                     from coord_hooks import logs
 
-                    logs.log_event(self.state_dir, "warning", "snapshot_write_failed",
+                    logs.log_event(self.root, "warning", "snapshot_write_failed",
                                    error=str(exc))
             else:
                 self._index = None  # whatever it holds may not have reached the files
@@ -625,7 +626,7 @@ class OptimizedStore(JsonFileStore):
         if self.cache_ttl <= 0:
             return None
         try:
-            with FlockLock(self.state_dir / ".lock", 0.0), self._locked_transaction() as tx:
+            with FlockLock(join(self.root, ".lock"), 0.0), self._locked_transaction() as tx:
                 if tx._part(name) is None:  # only when the cache is off
                     return None
         except StoreBusyError:
@@ -647,7 +648,7 @@ class OptimizedStore(JsonFileStore):
         for name in PARTS:
             if name in index.changed and name in index.rows and name not in index.unknown:
                 rows = index.rows[name]
-                _dump_index_file(self.index_dir / name,
+                _dump_index_file(join(self.index_dir, name),
                                  {"stamp": generation, "fields": PARTS[name], "rows": rows})
                 parts[name], counts[name] = generation, len(rows)
             elif isinstance(old_parts, dict) and name not in index.unknown:
@@ -673,7 +674,7 @@ class OptimizedStore(JsonFileStore):
             "stats_since": index.manifest.get("stats_since", now),
             "last_rebuild": last_rebuild,
         }
-        _dump_index_file(self.index_dir / MANIFEST, manifest)
+        _dump_index_file(join(self.index_dir, MANIFEST), manifest)
         fresh = Index(self.index_dir, generation, manifest, True)
         fresh.rows = {name: rows for name, rows in index.rows.items() if name in parts}
         fresh.journal = index.journal
@@ -681,11 +682,11 @@ class OptimizedStore(JsonFileStore):
 
     def _compact_stats_log(self, totals: dict[str, int]) -> dict[str, int]:
         """Fold a large ``stats.log`` into the manifest totals (under the store lock)."""
-        path = self.index_dir / STATS_LOG
+        path = join(self.index_dir, STATS_LOG)
         try:
             if os.lstat(path).st_size < STATS_COMPACT_BYTES:
                 return {}
-            moved = path.with_name(f"{STATS_LOG}.{os.getpid()}")
+            moved = join(self.index_dir, f"{STATS_LOG}.{os.getpid()}")
             os.replace(path, moved)
         except OSError:
             return {}
@@ -703,7 +704,7 @@ class OptimizedStore(JsonFileStore):
         index = self.current_index()
         if index.exact and index.journal_meta is not None and index.journal_meta[0] == 0:
             return 0  # the manifest says nothing is queued: no lock, no stat
-        if not os.path.lexists(self.state_dir / JOURNAL_NAME):
+        if not os.path.lexists(join(self.root, JOURNAL_NAME)):
             return 0
         with self.transaction() as tx:
             return tx.flush_journal()
@@ -711,7 +712,7 @@ class OptimizedStore(JsonFileStore):
     def maintenance(self, dry_run: bool = False) -> dict[str, Any]:
         """File queued broadcasts and rebuild the whole snapshot from the record files."""
         if dry_run:
-            return {"would_flush": len(read_journal(self.state_dir)),
+            return {"would_flush": len(read_journal(self.root)),
                     "would_rebuild": list(PARTS) if self.cache_ttl > 0 else []}
         flushed = self.flush()
         rebuilt: list[str] = []
@@ -739,8 +740,8 @@ class OptimizedStore(JsonFileStore):
             line = " ".join(str(counts[key]) for key in COUNTERS) + "\n"
             try:
                 ensure_subdir(self.index_dir)
-                fd = open_state_file(self.index_dir / STATS_LOG,
-                                     os.O_WRONLY | os.O_CREAT | os.O_APPEND, self.state_dir)
+                fd = open_state_file(join(self.index_dir, STATS_LOG),
+                                     os.O_WRONLY | os.O_CREAT | os.O_APPEND, self.root)
                 try:
                     os.write(fd, line.encode())
                 finally:
@@ -757,7 +758,7 @@ def manifest_totals(manifest: dict[str, Any]) -> dict[str, int]:
     return {key: int(stats.get(key, 0)) for key in COUNTERS}
 
 
-def read_stats_log(path: Path) -> dict[str, int]:
+def read_stats_log(path: str) -> dict[str, int]:
     """Sum the ``hits misses evictions rebuilds`` lines of a stats log."""
     totals = dict.fromkeys(COUNTERS, 0)
     try:

@@ -30,11 +30,11 @@ if TYPE_CHECKING:
 def describe(store: OptimizedStore) -> StoreInfo:
     """`OptimizedStore.info`: the snapshot (cache) and the batch queue, as ``status`` shows them."""
     generation = store.generation()
-    manifest = load_index_file(store.index_dir / MANIFEST) or {}
+    manifest = load_index_file(os.path.join(store.index_dir, MANIFEST)) or {}
     queued = read_journal(store.state_dir)
     now = time.time()
     totals = manifest_totals(manifest)
-    for key, value in read_stats_log(store.index_dir / STATS_LOG).items():
+    for key, value in read_stats_log(os.path.join(store.index_dir, STATS_LOG)).items():
         totals[key] = totals.get(key, 0) + value
     for key, value in store.stats.pending.items():
         totals[key] += value
@@ -48,7 +48,7 @@ def describe(store: OptimizedStore) -> StoreInfo:
     size = 0
     for name in (MANIFEST, *PARTS):
         try:
-            size += os.stat(store.index_dir / name).st_size
+            size += os.stat(os.path.join(store.index_dir, name)).st_size
         except OSError:
             pass
     cache = {

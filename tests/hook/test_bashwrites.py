@@ -136,9 +136,9 @@ def test_internal_errors_fail_open(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [u.kind for u in analysis.unresolved] == ["internal"]
 
 
-def new_modules(prelude: str) -> list[str]:
+def new_modules(prelude: str, target: str = "coord_hooks.hook.bashwrites") -> list[str]:
     code = (f"import sys; sys.path.insert(0, sys.argv[1]); {prelude}; "
-            "before = set(sys.modules); import coord_hooks.hook.bashwrites; "
+            f"before = set(sys.modules); import {target}; "
             "print(' '.join(sorted(set(sys.modules) - before)))")
     return subprocess.run([sys.executable, "-I", "-S", "-c", code, str(REPO)],
                           capture_output=True, text=True, check=True).stdout.split()
@@ -153,12 +153,16 @@ def test_the_package_needs_only_fast_standard_modules() -> None:
                              "_hashlib", "tokenize", "subprocess"}
 
 
-def test_after_a_pre_tool_use_decision_it_adds_only_its_own_modules() -> None:
+def test_after_a_pre_tool_use_decision_it_adds_only_its_own_modules_and_re() -> None:
+    """The decision path itself no longer loads `re` (issue 15): the parser does."""
     decision = ("import coord_hooks.hook.tools, coord_hooks.context, "
                 "coord_hooks.store.optimized, coord_hooks.coordination.locks")
-    assert new_modules(decision) == [
+    added = new_modules(decision)
+    assert [m for m in added if m.startswith("coord_hooks")] == [
         "coord_hooks.hook.bashwrites", *(f"coord_hooks.hook.bashwrites.{m}" for m in (
             "analysis", "commands", "facts", "syntax", "words"))]
+    assert {m for m in added if not m.startswith("coord_hooks")} <= set(
+        new_modules(decision, "re"))
 
 
 # -- properties --------------------------------------------------------------------------
