@@ -43,8 +43,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
 from os.path import join
 
 from coord_hooks import jsontext
@@ -80,6 +78,8 @@ MANY_RECORDS = 16  # a read of more records than this parses them with json (fsi
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from contextlib import AbstractContextManager
     from hashlib import sha1
     from pathlib import Path
     from typing import Any, Protocol
@@ -492,24 +492,26 @@ class JsonFileStore:
         The generation was already bumped before its first write (`begin_write`).
         """
 
+    def _begin(self) -> JsonFileTransaction:
+        """The start of a transaction; the caller holds the store lock."""
+        # `coord migrate --to sqlite` may have run while we waited for the lock:
+        # refuse rather than write files nobody reads (see `store.layout`).
+        layout.check(self.root, self.name, waited=True)
+        return self._txn()
+
+    def _end(self, txn: JsonFileTransaction, ok: bool) -> None:
+        """The end of a transaction, whether its body raised or not (the lock is held)."""
+        # Even a failing transaction may have written some files: readers that
+        # validate caches by generation must notice.
+        if txn.dirty:
+            self._committed(txn)
+
     # --- Store protocol -------------------------------------------------------------
     def read(self) -> AbstractContextManager[JsonFileView]:
-        return _yield(self._view)
+        return Entered(self._view)
 
-    @contextmanager
-    def transaction(self) -> Iterator[JsonFileTransaction]:
-        with self._mutex():
-            # `coord migrate --to sqlite` may have run while we waited for the lock:
-            # refuse rather than write files nobody reads (see `store.layout`).
-            layout.check(self.root, self.name, waited=True)
-            txn = self._txn()
-            try:
-                yield txn
-            finally:
-                # Even a failing transaction may have written some files: readers that
-                # validate caches by generation must notice.
-                if txn.dirty:
-                    self._committed(txn)
+    def transaction(self) -> AbstractContextManager[JsonFileTransaction]:
+        return Transaction(self, self._mutex())
 
     def archived_messages(self) -> Iterator[Message]:
         from coord_hooks.store import archive
@@ -635,6 +637,40 @@ def _json_files(folder: str) -> list[str]:
             if n.endswith(".json") and not n.startswith(".")]
 
 
-@contextmanager
-def _yield(factory: Callable[[], JsonFileView]) -> Iterator[JsonFileView]:
-    yield factory()
+# Context managers as plain classes, not @contextmanager generators: contextlib costs
+# every hook ~1.5 ms to import (it brings functools and collections).
+class Entered:
+    """``with``: what ``factory`` makes, and nothing to undo (a read takes no lock)."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self.factory = factory
+
+    def __enter__(self) -> Any:
+        return self.factory()
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class Transaction:
+    """``with store.transaction() as tx``: ``mutex`` held from `_begin` to `_end`, and
+    `_end` runs whatever happened in between (told whether the body raised)."""
+
+    def __init__(self, store: JsonFileStore, mutex: _Mutex) -> None:
+        self.store = store
+        self.mutex = mutex
+
+    def __enter__(self) -> Any:
+        self.mutex.__enter__()
+        try:
+            self.txn = self.store._begin()
+        except BaseException:
+            self.mutex.__exit__(None, None, None)
+            raise
+        return self.txn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            self.store._end(self.txn, ok=exc_type is None)
+        finally:
+            self.mutex.__exit__(exc_type, exc, tb)

@@ -45,8 +45,6 @@ from __future__ import annotations
 import marshal
 import os
 import time
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
 from os.path import join
 
 from coord_hooks.errors import StoreBusyError, StoreError
@@ -56,9 +54,11 @@ from coord_hooks.paths import ensure_subdir
 from coord_hooks.store import layout
 from coord_hooks.store.jsonfiles import (
     JOURNAL_NAME,
+    Entered,
     JsonFileStore,
     JsonFileTransaction,
     JsonFileView,
+    Transaction,
     append_journal,
     message_file_name,
     read_journal,
@@ -66,6 +66,7 @@ from coord_hooks.store.jsonfiles import (
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
     from typing import Any
 
     from coord_hooks.paths import StrPath
@@ -574,16 +575,13 @@ class OptimizedStore(JsonFileStore):
             view.message_count()
 
     def read(self) -> AbstractContextManager[OptimizedView]:
-        return _yield_view(self._view)
+        return Entered(self._view)
 
-    @contextmanager
-    def transaction(self) -> Iterator[OptimizedTransaction]:
-        with self._mutex(), self._locked_transaction() as tx:
-            yield tx
+    def transaction(self) -> AbstractContextManager[OptimizedTransaction]:
+        return Transaction(self, self._mutex())
 
-    @contextmanager
-    def _locked_transaction(self) -> Iterator[OptimizedTransaction]:
-        """The body of a transaction; the caller holds the store lock."""
+    def _begin(self) -> OptimizedTransaction:
+        """The start of a transaction; the caller holds the store lock."""
         # `coord migrate --to sqlite` may have run while we waited for the lock.
         layout.check(self.root, self.name, waited=True)
         index = self.current_index()
@@ -594,26 +592,25 @@ class OptimizedStore(JsonFileStore):
             tx.flush_journal()  # a flush crashed half-way: finish it before counting
         else:
             self._flush_if_due(tx)
-        ok = False
-        try:
-            yield tx
-            ok = True
-        finally:
-            if tx.dirty:
-                self._committed(tx)
-            if ok:
-                try:
-                    self._write_back(tx)
-                except StoreError as exc:
-                    # The records are committed; only the cache could not be written.
-                    # The manifest on disk is now stale by generation: nobody trusts it.
-                    self._index = None
-                    from coord_hooks import logs
+        return tx
 
-                    logs.log_event(self.root, "warning", "snapshot_write_failed",
-                                   error=str(exc))
-            else:
-                self._index = None  # whatever it holds may not have reached the files
+    def _end(self, tx: JsonFileTransaction, ok: bool) -> None:
+        """The end of a transaction, whether its body raised or not (the lock is held)."""
+        assert isinstance(tx, OptimizedTransaction)
+        if tx.dirty:
+            self._committed(tx)
+        if not ok:
+            self._index = None  # whatever it holds may not have reached the files
+            return
+        try:
+            self._write_back(tx)
+        except StoreError as exc:
+            # The records are committed; only the cache could not be written.
+            # The manifest on disk is now stale by generation: nobody trusts it.
+            self._index = None
+            from coord_hooks import logs
+
+            logs.log_event(self.root, "warning", "snapshot_write_failed", error=str(exc))
 
     def _flush_if_due(self, tx: OptimizedTransaction) -> None:
         count, _, _, oldest = tx._journal_meta()
@@ -626,7 +623,7 @@ class OptimizedStore(JsonFileStore):
         if self.cache_ttl <= 0:
             return None
         try:
-            with FlockLock(join(self.root, ".lock"), 0.0), self._locked_transaction() as tx:
+            with Transaction(self, FlockLock(join(self.root, ".lock"), 0.0)) as tx:
                 if tx._part(name) is None:  # only when the cache is off
                     return None
         except StoreBusyError:
@@ -778,6 +775,3 @@ def read_stats_log(path: str) -> dict[str, int]:
     return totals
 
 
-@contextmanager
-def _yield_view(factory: Any) -> Iterator[OptimizedView]:
-    yield factory()
