@@ -10,24 +10,24 @@ standard-library commands of `coord_hooks.cli.fast`.
 
 from __future__ import annotations
 
-import os
 import sys
 
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] == "hook" and not {"-h", "--help"} & set(args[1:]):
-        from coord_hooks.hook.entry import run_hook
+        if argv is None:  # this process is the hook: it lives for a few milliseconds, and
+            import gc  # collecting cycles would only cost it time (~1 ms of its imports)
+
+            gc.disable()
+        from coord_hooks.hook.entry import exit_process, run_hook
 
         status = run_hook(args[1:])
-        # Leave now: a delivery was just marked done, and Claude Code counts the hook's
-        # output only once the process has exited (interpreter teardown takes ms).
-        import atexit
-
-        atexit._run_exitfuncs()  # what exit handlers there are (finalizers) still run
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
+        if argv is None:
+            # Leave now: a delivery was just marked done, and Claude Code counts the
+            # hook's output only once the process has exited (teardown takes ms).
+            exit_process(status)
+        raise SystemExit(status)
     from coord_hooks.cli.fast import CLI_PACKAGES, run_fast, run_plain
 
     code = run_fast(args)

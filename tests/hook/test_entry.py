@@ -391,3 +391,43 @@ def test_a_hook_near_its_timeout_leaves_its_delivery_unconfirmed(project: Projec
     entry._confirm(run, run.timer, project.state_dir)
     assert confirmed == []
     assert [r["event"] for r in project.app_log()] == ["delivery_unconfirmed"]
+
+
+def test_the_hook_process_ends_fast_with_its_output_flushed(tmp_path: Path) -> None:
+    """`exit_process` skips the interpreter's teardown (os._exit) but loses no output."""
+    import sys
+
+    code = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+            "from coord_hooks.hook.entry import exit_process\n"
+            "import atexit; atexit.register(lambda: print('teardown ran'))\n"
+            "sys.stdout.write('partial line, no newline'); sys.stderr.write('err')\n"
+            "exit_process(3)")
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(Path(entry.__file__)
+                                                                         .parents[2])],
+                          capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (3, "partial line, no newline", "err")
+
+
+def test_only_the_hook_process_itself_ends_early(project: Project,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """`main(argv)` called inside a process (tests, tools) raises SystemExit as before:
+    only the process entry point (``main()``) ends with os._exit."""
+    from coord_hooks.__main__ import main
+
+    for name in ("COORD_STATE_DIR", "CLAUDE_PROJECT_DIR"):
+        monkeypatch.setenv(name, project.env[name])
+    sess = project.session()
+    r, w = os.pipe()
+    os.write(w, json.dumps(pl.user_prompt_submit(sess.session_id, project.cwd)).encode())
+    os.close(w)
+    saved = os.dup(0)
+    os.dup2(r, 0)
+    os.close(r)
+    try:
+        with pytest.raises(SystemExit) as done:
+            main(["hook", "user-prompt-submit"])
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+    assert done.value.code == 0
+    assert [rec["hook"] for rec in project.perf_log()] == ["UserPromptSubmit"]

@@ -42,13 +42,16 @@ WRAPPER = """#!{python}
 # Test stand-in for the hook interpreter: the shim runs Python with -I, which ignores
 # PYTHONPROFILEIMPORTTIME, and modules imported with importlib.import_module (the store
 # backends) never show in -X importtime. So add -X importtime AND dump sys.modules at
-# exit, then exec the real interpreter with the shim's own flags.
+# exit (the hook ends with os._exit, which skips atexit: wrapped too), then exec the
+# real interpreter with the shim's own flags.
 import os, sys
 args = sys.argv[1:]
 i = args.index("-c")
 args[i + 1] = (
-    "import atexit, sys\\n"
-    "atexit.register(lambda: open({out!r}, 'w').write('\\\\n'.join(sorted(sys.modules))))\\n"
+    "import atexit, os, sys\\n"
+    "dump = lambda: open({out!r}, 'w').write('\\\\n'.join(sorted(sys.modules)))\\n"
+    "atexit.register(dump)\\n"
+    "os._exit = lambda code, _exit=os._exit: (dump(), _exit(code))\\n"
     + args[i + 1])
 os.execv({python!r}, [{python!r}, "-X", "importtime", *args])
 """
