@@ -21,16 +21,9 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from hashlib import sha1
     from typing import Any, ClassVar, TypeVar
 
     T = TypeVar("T", bound="Record")
-else:
-    try:
-        # CPython's own SHA-1 (same digests): hashlib would load OpenSSL's _hashlib, ~5 ms.
-        from _sha1 import sha1
-    except ImportError:  # pragma: no cover - a build without it (FIPS)
-        from hashlib import sha1
 
 FORMAT_VERSION = 1
 BROADCAST = "*"
@@ -287,8 +280,21 @@ def glob_prefix(pattern: str) -> str:
 
 def lock_id_for(key: str, owner: str) -> str:
     """Stable id of the lock one owner holds on one key (one record per pair)."""
-    digest = sha1(f"{key}\0{owner}".encode()).hexdigest()
-    return digest[:20]
+    return sha1_hex(f"{key}\0{owner}".encode())[:20]
+
+
+def sha1_hex(data: bytes) -> str:
+    """SHA-1 of ``data`` in hex, from CPython's own ``_sha1`` (the same digests as hashlib,
+    which would load OpenSSL's _hashlib, ~5 ms). Imported when first needed: a hook that
+    only reads (a lock renewal, a prompt) never hashes anything."""
+    if TYPE_CHECKING:
+        from hashlib import sha1
+    else:
+        try:
+            from _sha1 import sha1
+        except ImportError:  # pragma: no cover - a build without it (FIPS)
+            from hashlib import sha1
+    return sha1(data).hexdigest()
 
 
 class Waiter(Record):
@@ -316,8 +322,7 @@ class Waiter(Record):
 def waiter_id_for(session_id: str, key: str) -> str:
     """Stable file-name-safe id of one session's wait for one key: a prefix per session
     (so a session's own waits are found by name) and one per key."""
-    return (sha1(session_id.encode()).hexdigest()[:16] + "-"
-            + sha1(key.encode()).hexdigest()[:20])
+    return sha1_hex(session_id.encode())[:16] + "-" + sha1_hex(key.encode())[:20]
 
 
 class Message(Record):

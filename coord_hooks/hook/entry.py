@@ -116,69 +116,100 @@ def read_stdin(fd: int = 0, deadline: float = STDIN_DEADLINE, keep: int = STDIN_
     ``keep`` bytes the input is still drained (the writer would get EPIPE otherwise) but
     dropped, and ``how`` gets a ``+truncated`` suffix.
     """
-    import select
-
     try:
         if os.isatty(fd):
             return b"", "tty"
     except OSError:
         return b"", "error"
-    chunks: list[bytes] = []
-    kept = dropped = 0
-    start = time.monotonic()
-    end = start + deadline
-    hard_end = start + max_deadline
-    checked_at = -1  # size of `kept` when we last tried to parse it
+    reader = _StdinReader(fd, keep)
+    # Usually Claude Code has written the whole payload and closed the pipe before the
+    # interpreter is up: read what is there without waiting, and only when the writer is
+    # not done wait for it with select (a module this common case then never loads).
+    return reader.read_ready() or reader.read_waiting(deadline, grace, max_deadline)
 
-    def done(how: str) -> tuple[bytes, str]:
-        return b"".join(chunks), how + ("+truncated" if dropped else "")
 
-    while True:
-        now = time.monotonic()
-        if now >= end:
-            return done("timeout")
-        wait = end - now
-        maybe_complete = (not dropped and kept != checked_at and chunks
-                          and chunks[-1].rstrip().endswith(b"}"))
-        if maybe_complete:
-            wait = min(wait, grace)
-        try:
-            ready, _, _ = select.select([fd], [], [], wait)
-        except (OSError, ValueError):
-            return _read_blocking(fd, keep)  # not selectable (e.g. some Windows pipes)
-        if not ready:
-            if maybe_complete:
-                checked_at = kept
-                if _is_json_object(b"".join(chunks)):
-                    return done("open")
-            continue
-        try:
-            chunk = os.read(fd, _CHUNK)
-        except BlockingIOError:
-            continue
-        except OSError:
-            return done("error")
-        if not chunk:
-            return done("eof")
-        room = keep - kept
+class _StdinReader:
+    """The bytes read so far (at most ``keep`` kept, the rest counted and dropped)."""
+
+    def __init__(self, fd: int, keep: int) -> None:
+        self.fd, self.keep = fd, keep
+        self.chunks: list[bytes] = []
+        self.kept = self.dropped = 0
+
+    def take(self, chunk: bytes) -> None:
+        room = self.keep - self.kept
         if room > 0:
-            chunks.append(chunk[:room])
-            kept += min(room, len(chunk))
-        dropped += max(0, len(chunk) - max(room, 0))
-        end = min(max(end, time.monotonic() + STDIN_EXTEND), hard_end)
+            self.chunks.append(chunk[:room])
+            self.kept += min(room, len(chunk))
+        self.dropped += max(0, len(chunk) - max(room, 0))
 
+    def done(self, how: str) -> tuple[bytes, str]:
+        return b"".join(self.chunks), how + ("+truncated" if self.dropped else "")
 
-def _read_blocking(fd: int, keep: int) -> tuple[bytes, str]:
-    chunks: list[bytes] = []
-    kept = 0
-    try:
-        while chunk := os.read(fd, _CHUNK):
-            if kept < keep:
-                chunks.append(chunk[: keep - kept])
-                kept += len(chunks[-1])
-    except OSError:
-        return b"".join(chunks), "error"
-    return b"".join(chunks), "eof"
+    def read_ready(self) -> tuple[bytes, str] | None:
+        """Everything, if the writer is done already; None if more is still to come."""
+        try:
+            os.set_blocking(self.fd, False)
+        except OSError:
+            return None  # not a descriptor we may change: `read_waiting` reads it
+        try:
+            while chunk := os.read(self.fd, _CHUNK):
+                self.take(chunk)
+            return self.done("eof")
+        except BlockingIOError:
+            return None  # the writer is not done: wait for it
+        except OSError:
+            return self.done("error")
+        finally:
+            os.set_blocking(self.fd, True)
+
+    def read_waiting(self, deadline: float, grace: float, max_deadline: float
+                     ) -> tuple[bytes, str]:
+        """Read to EOF with a deadline that each chunk pushes out; a complete JSON
+        object on a pipe the writer left open is accepted after ``grace``."""
+        import select
+
+        start = time.monotonic()
+        end = start + deadline
+        hard_end = start + max_deadline
+        checked_at = -1  # size of `kept` when we last tried to parse it
+        while True:
+            now = time.monotonic()
+            if now >= end:
+                return self.done("timeout")
+            wait = end - now
+            maybe_complete = (not self.dropped and self.kept != checked_at and self.chunks
+                              and self.chunks[-1].rstrip().endswith(b"}"))
+            if maybe_complete:
+                wait = min(wait, grace)
+            try:
+                ready, _, _ = select.select([self.fd], [], [], wait)
+            except (OSError, ValueError):
+                return self.read_blocking()  # not selectable (e.g. some Windows pipes)
+            if not ready:
+                if maybe_complete:
+                    checked_at = self.kept
+                    if _is_json_object(b"".join(self.chunks)):
+                        return self.done("open")
+                continue
+            try:
+                chunk = os.read(self.fd, _CHUNK)
+            except BlockingIOError:
+                continue
+            except OSError:
+                return self.done("error")
+            if not chunk:
+                return self.done("eof")
+            self.take(chunk)
+            end = min(max(end, time.monotonic() + STDIN_EXTEND), hard_end)
+
+    def read_blocking(self) -> tuple[bytes, str]:
+        try:
+            while chunk := os.read(self.fd, _CHUNK):
+                self.take(chunk)
+        except OSError:
+            return self.done("error")
+        return self.done("eof")
 
 
 def _is_json_object(data: bytes) -> bool:

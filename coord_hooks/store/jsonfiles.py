@@ -65,6 +65,7 @@ from coord_hooks.model import (
     StoreInfo,
     Waiter,
     waiter_id_for,
+    sha1_hex,
 )
 from coord_hooks.paths import ensure_state_dir, ensure_subdir, is_link_error
 from coord_hooks.store import layout
@@ -80,7 +81,6 @@ TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot pa
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from contextlib import AbstractContextManager
-    from hashlib import sha1
     from pathlib import Path
     from typing import Any, Protocol
 
@@ -90,11 +90,6 @@ if TYPE_CHECKING:
         def __enter__(self) -> Any: ...
 
         def __exit__(self, *exc: object) -> Any: ...
-else:
-    try:  # CPython's own SHA-1 (same digests): hashlib would load OpenSSL's _hashlib
-        from _sha1 import sha1
-    except ImportError:  # pragma: no cover - a build without it (FIPS)
-        from hashlib import sha1
 
 
 def session_file_name(session_id: str) -> str:
@@ -102,7 +97,7 @@ def session_file_name(session_id: str) -> str:
     if (0 < len(session_id) <= 128 and not session_id.startswith(".")
             and _SAFE_ID_CHARS.issuperset(session_id)):
         return f"{session_id}.json"
-    return "x-" + sha1(session_id.encode()).hexdigest() + ".json"
+    return "x-" + sha1_hex(session_id.encode()) + ".json"
 
 
 def message_file_name(seq: int) -> str:

@@ -53,6 +53,32 @@ def test_read_stdin_reads_to_eof() -> None:
     os.close(r)
 
 
+def test_read_stdin_takes_a_payload_already_there_and_leaves_the_pipe_blocking() -> None:
+    """The common case: the writer wrote and closed before the hook read a byte."""
+    r, w = os.pipe()
+    os.write(w, b'{"a": 1}')
+    os.close(w)
+    assert entry.read_stdin(r) == (b'{"a": 1}', "eof")
+    assert os.get_blocking(r)  # the descriptor is left as it was found
+    os.close(r)
+
+
+def test_read_stdin_waits_for_the_rest_after_a_first_part(tmp_path: Path) -> None:
+    """Part of the payload there, the rest later: the wait takes over, nothing is lost."""
+    r, w = os.pipe()
+    os.write(w, b'{"session_id": ')
+
+    def rest() -> None:
+        time.sleep(0.2)
+        os.write(w, b'"x"}')
+        os.close(w)
+
+    threading.Thread(target=rest, daemon=True).start()
+    assert entry.read_stdin(r, deadline=5.0) == (b'{"session_id": "x"}', "eof")
+    assert os.get_blocking(r)
+    os.close(r)
+
+
 def test_read_stdin_returns_a_complete_object_when_the_writer_keeps_the_pipe_open() -> None:
     r, w = _pipe_with(b'{"session_id": "x"}\n', close=False)
     started = time.monotonic()

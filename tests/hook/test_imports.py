@@ -111,6 +111,10 @@ def test_optimized_pre_tool_use_skips_slow_standard_modules(project: Project,
     assert sorted(set(SLOW_STDLIB) & trace.loaded) == []
     # JSON comes from coord_hooks.jsontext: the json package would bring re and enum
     assert "json" not in trace.loaded and "coord_hooks.jsontext" in trace.loaded
+    # no pathlib (re, urllib.parse...), no contextlib (functools, collections), and a
+    # denial writes nothing, so it hashes nothing (_sha1 loads when a lock file is named)
+    assert sorted({"pathlib", "re", "contextlib", "functools", "collections", "enum",
+                   "_sha1"} & trace.loaded) == []
 
 
 def test_python_m_pre_tool_use_loads_no_third_party_module(project: Project) -> None:
@@ -147,6 +151,25 @@ def test_every_event_stays_standard_library_only(project: Project, tmp_path: Pat
     assert forbidden_in(trace.loaded) == []
     # Stop runs after every turn and SessionStart housekeeps: they stay as lean.
     assert sorted(set(SLOW_STDLIB) & trace.loaded) == []
+
+
+def test_a_payload_already_written_is_read_without_select(project: Project,
+                                                         tmp_path: Path) -> None:
+    """Claude Code has usually written and closed the payload before the hook reads it:
+    then the hook never loads `select` (it waits only when more is still to come)."""
+    wrapper, out = _wrapper(tmp_path)
+    sess = project.session()
+    payload = tmp_path / "payload.json"
+    payload.write_text(json.dumps(pl.edit(sess.session_id, project.cwd,
+                                          f"{project.cwd}/s.py")))
+    env = {**project.env, "CLAUDE_PID": str(sess.pid), "COORD_PYTHON": str(wrapper)}
+    with payload.open("rb") as stdin:
+        done = subprocess.run([str(REPO / "shims" / "hooks.sh"), "pre-tool-use"], stdin=stdin,
+                              capture_output=True, env=env, cwd=project.root, check=False)
+    assert done.returncode == 0 and done.stdout == b""
+    trace = _trace(done.stderr.decode(), out)
+    assert "coord_hooks.store.optimized" in trace.loaded  # it did take the lock
+    assert "select" not in trace.loaded
 
 
 def test_the_optimized_shim_skips_site_packages(project: Project, tmp_path: Path) -> None:
