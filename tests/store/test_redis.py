@@ -386,7 +386,10 @@ import os, sys
 args = sys.argv[1:]
 i = args.index("-c")
 dump = "open({out!r}, 'w').write('\\\\n'.join(sorted(sys.modules)))"
-args[i + 1] = "import atexit, sys\\natexit.register(lambda: " + dump + ")\\n" + args[i + 1]
+# at exit, and when the hook ends with os._exit (which skips atexit handlers)
+args[i + 1] = ("import atexit, os, sys\\natexit.register(lambda: " + dump + ")\\n"
+               "os._exit = lambda code, _exit=os._exit: (" + dump + ", _exit(code))\\n"
+               + args[i + 1])
 os.execv({python!r}, [{python!r}, *args])
 """
 
