@@ -5,7 +5,8 @@
 
 REPO defaults to this checkout (give another checkout, e.g. an extracted `git archive
 main`, to compare). Like tests/hook/test_imports.py it runs the real shim with a stand-in
-interpreter that adds ``-X importtime`` and dumps ``sys.modules`` at exit: the backend is
+interpreter that adds ``-X importtime`` and dumps ``sys.modules`` at exit (and at
+``os._exit``, which hooks end with): the backend is
 imported by name (`store.open_store`), which ``-X importtime`` may not show, so
 ``sys.modules`` is the count that says what was loaded. ``--tree`` prints the import tree.
 """
@@ -24,8 +25,10 @@ WRAPPER = """#!{python}
 import os, sys
 args = sys.argv[1:]
 i = args.index("-c")
-args[i + 1] = ("import atexit, sys\\n"
-    "atexit.register(lambda: open({out!r}, 'w').write('\\\\n'.join(sorted(sys.modules))))\\n"
+args[i + 1] = ("import atexit, os, sys\\n"
+    "dump = lambda: open({out!r}, 'w').write('\\\\n'.join(sorted(sys.modules)))\\n"
+    "atexit.register(dump)\\n"
+    "os._exit = lambda code, _exit=os._exit: (dump(), _exit(code))\\n"  # hooks end so
     + args[i + 1])
 os.execv({python!r}, [{python!r}, "-X", "importtime", *args])
 """
