@@ -239,17 +239,18 @@ def check(config: FloorConfig, workdir: Path | None = None) -> list[dict[str, An
 def format_report(result: dict[str, Any]) -> str:
     """The floor table as text (plain, so CI logs show it as is)."""
     config, load = result["config"], result["load"]
+    width = max(len(FLOOR), *(len(label) for label in result["hooks"])) + 1
     lines = [f"hooks vs the interpreter floor: {config['sessions']} live sessions, "
              f"{config['locks']} locks, {config['messages']} messages; {config['rounds']} "
              f"interleaved rounds; {load['cpus']} CPUs, load {load['before'][0]:.2f} before, "
              f"{load['after'][0]:.2f} after",
-             f"{'call':<40} {'p50 ms':>8} {'p95 ms':>8} {'p50/floor':>10} {'p95/floor':>10} "
-             f"{'paired':>7}",
-             f"{FLOOR:<40} {result['floor']['p50_ms']:>8.1f} "
+             f"{'call':<{width}} {'p50 ms':>8} {'p95 ms':>8} {'p50/floor':>10} "
+             f"{'p95/floor':>10} {'paired':>7}",
+             f"{FLOOR:<{width}} {result['floor']['p50_ms']:>8.1f} "
              f"{result['floor']['p95_ms'] or 0:>8.1f} {'1.00x':>10} {'1.00x':>10} {'':>7}"]
     for label, entry in result["hooks"].items():
         mark = "" if entry["gated"] else "  (not gated)"
-        lines.append(f"{label:<40} {entry['p50_ms']:>8.1f} {entry['p95_ms']:>8.1f} "
+        lines.append(f"{label:<{width}} {entry['p50_ms']:>8.1f} {entry['p95_ms']:>8.1f} "
                      f"{entry['ratio_p50']:>9.2f}x {entry['ratio_p95']:>9.2f}x "
                      f"{entry['paired_ratio']:>6.2f}x{mark}")
     verdict = "ok" if result["passed"] else "FAILED"
