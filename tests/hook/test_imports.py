@@ -203,3 +203,5 @@ def test_bash_pre_tool_use_stays_standard_library_and_lean(project: Project,
     assert not {m for m in trace.loaded if m.startswith(("coord_hooks.hook.bashwrites",
                                                           "coord_hooks.store",
                                                           "coord_hooks.coordination"))}
+    # ...nor `re` (the lexical check splits with str.translate; only the parser needs re)
+    assert sorted({"re", "json", "pathlib", "contextlib"} & trace.loaded) == []
