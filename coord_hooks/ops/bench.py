@@ -278,7 +278,8 @@ for line in sys.stdin:
         pid = os.posix_spawn(req["argv"][0], req["argv"], req["env"], file_actions=actions)
         _, status, usage = os.wait4(pid, 0)
         ms = (time.perf_counter() - start) * 1000.0
-        out = {"ms": ms, "rss_kb": usage.ru_maxrss, "rc": os.waitstatus_to_exitcode(status)}
+        out = {"ms": ms, "rss_kb": usage.ru_maxrss, "rc": os.waitstatus_to_exitcode(status),
+               "cpu_ms": (usage.ru_utime + usage.ru_stime) * 1000.0}
     except OSError as exc:
         out = {"ms": 0.0, "rss_kb": 0, "rc": 127, "error": str(exc)}
     sys.stdout.write(json.dumps(out) + "\n")
@@ -293,6 +294,7 @@ class Sample:
     rc: int
     stdout: bytes = b""
     stderr: bytes = b""
+    cpu_ms: float = 0.0  # user + system CPU of the child: what load on the machine disturbs least
 
 
 class Spawner:
@@ -322,7 +324,7 @@ class Spawner:
         return Sample(float(reply["ms"]), int(reply["rss_kb"]), int(reply["rc"]),
                       Path(paths["stdout"]).read_bytes(),
                       Path(paths["stderr"]).read_bytes()
-                      + reply.get("error", "").encode())
+                      + reply.get("error", "").encode(), float(reply.get("cpu_ms", 0.0)))
 
     def close(self) -> None:
         if self.proc.stdin is not None:

@@ -192,6 +192,7 @@ def report(samples: dict[str, list[Sample]], config: FloorConfig, python: str,
            failures: list[str]) -> dict[str, Any]:
     floor = [s.ms for s in samples.get(FLOOR, [])]
     floor_p50 = statistics.median(floor) if floor else 0.0
+    floor_cpu = statistics.median([s.cpu_ms for s in samples.get(FLOOR, [])] or [0.0])
     hooks: dict[str, Any] = {}
     labels = [(label, gated) for label, gated in HOOKS.items()]
     labels += [(f"{tree}: {label}", False) for tree in config.compare for label in HOOKS]
@@ -201,11 +202,16 @@ def report(samples: dict[str, list[Sample]], config: FloorConfig, python: str,
             continue
         p50 = statistics.median(ms)
         per_round = [h / f for h, f in zip(ms, floor, strict=False) if f > 0]
+        cpu = statistics.median(s.cpu_ms for s in samples[label])
         hooks[label] = {
             "p50_ms": round(p50, 2), "p95_ms": round(percentile(ms, 95), 2),
             "ratio_p50": round(p50 / floor_p50, 2) if floor_p50 > 0 else None,
             "ratio_p95": round(percentile(ms, 95) / percentile(floor, 95), 2),
             "paired_ratio": round(statistics.median(per_round), 2),
+            # CPU time (user + system) of the same processes: a loaded machine delays a
+            # process without making it use more CPU, so this ratio barely moves with load
+            "cpu_p50_ms": round(cpu, 2),
+            "cpu_ratio_p50": round(cpu / floor_cpu, 2) if floor_cpu > 0 else None,
             "gated": gated, "samples_ms": [round(v, 2) for v in ms]}
     over = [label for label, entry in hooks.items()
             if entry["gated"] and (entry["ratio_p50"] is None
@@ -218,7 +224,7 @@ def report(samples: dict[str, list[Sample]], config: FloorConfig, python: str,
                    "compare": {label: str(root) for label, root in config.compare.items()}},
         "load": {"before": [round(v, 2) for v in load_before],
                  "after": [round(v, 2) for v in load_after], "cpus": os.cpu_count()},
-        "floor": {"p50_ms": round(floor_p50, 2),
+        "floor": {"p50_ms": round(floor_p50, 2), "cpu_p50_ms": round(floor_cpu, 2),
                   "p95_ms": round(percentile(floor, 95), 2) if floor else None,
                   "samples_ms": [round(v, 2) for v in floor]},
         "hooks": hooks,
@@ -245,14 +251,16 @@ def format_report(result: dict[str, Any]) -> str:
              f"interleaved rounds; {load['cpus']} CPUs, load {load['before'][0]:.2f} before, "
              f"{load['after'][0]:.2f} after",
              f"{'call':<{width}} {'p50 ms':>8} {'p95 ms':>8} {'p50/floor':>10} "
-             f"{'p95/floor':>10} {'paired':>7}",
+             f"{'p95/floor':>10} {'paired':>7} {'CPU/floor':>10}",
              f"{FLOOR:<{width}} {result['floor']['p50_ms']:>8.1f} "
-             f"{result['floor']['p95_ms'] or 0:>8.1f} {'1.00x':>10} {'1.00x':>10} {'':>7}"]
+             f"{result['floor']['p95_ms'] or 0:>8.1f} {'1.00x':>10} {'1.00x':>10} {'':>7} "
+             f"{'1.00x':>10}"]
     for label, entry in result["hooks"].items():
         mark = "" if entry["gated"] else "  (not gated)"
         lines.append(f"{label:<{width}} {entry['p50_ms']:>8.1f} {entry['p95_ms']:>8.1f} "
                      f"{entry['ratio_p50']:>9.2f}x {entry['ratio_p95']:>9.2f}x "
-                     f"{entry['paired_ratio']:>6.2f}x{mark}")
+                     f"{entry['paired_ratio']:>6.2f}x {entry['cpu_ratio_p50'] or 0:>9.2f}x"
+                     f"{mark}")
     verdict = "ok" if result["passed"] else "FAILED"
     lines.append(f"bound: p50/floor <= {config['max_ratio']:g}x for the gated hooks "
                  f"(target {config['target_ratio']:g}x): {verdict}"

@@ -49,7 +49,15 @@ from os.path import join
 
 from coord_hooks.errors import StoreBusyError, StoreError
 from coord_hooks.fsio import FlockLock, atomic_write_bytes, open_state_file, read_state_file
-from coord_hooks.model import BROADCAST, Lock, Message, NewMessage, Session, StoreInfo
+from coord_hooks.model import (
+    BROADCAST,
+    Lock,
+    Message,
+    NewMessage,
+    Session,
+    StoreInfo,
+    glob_prefix,
+)
 from coord_hooks.paths import ensure_subdir
 from coord_hooks.store import layout
 from coord_hooks.store.jsonfiles import (
@@ -94,6 +102,8 @@ PARTS: dict[str, tuple[str, ...]] = {
     "locks": field_names(Lock),
 }
 MESSAGE_FIELDS = frozenset(field_names(Message))
+_LOCK_KEY = PARTS["locks"].index("key")
+_LOCK_IS_GLOB = PARTS["locks"].index("is_glob")
 COUNTERS = ("hits", "misses", "evictions", "rebuilds")
 EAGER_FLAGS = {"SESSION_DATA_LOADED": "sessions", "LOCKS_DATA_LOADED": "locks",
                "GLOBAL_STATE_LOADED": "messages"}
@@ -286,6 +296,29 @@ class OptimizedView(JsonFileView):
         if rows is None:
             return super().locks()
         return [Lock(*rows[key]) for key in sorted(rows)]
+
+    def locks_touching(self, key: str, is_glob: bool) -> list[Lock]:
+        """Every lock that may overlap ``key``: a superset, picked from the snapshot's rows
+        as SQLite picks it with its indexes (`SqliteView.locks_touching`): for a path,
+        the locks on it, on a folder above it (and ``.``), below it, and the patterns
+        whose literal folder is one of those or empty; for a pattern, all. The rule
+        itself (`globs.keys_overlap`) is applied by the caller: this spares a lock check
+        building and testing a record for each of hundreds of unrelated locks."""
+        rows = self._part("locks")
+        if rows is None or is_glob or key in (".", ""):
+            return self.locks()
+        parts = key.split("/")
+        around = {key, ".", *("/".join(parts[:n]) for n in range(1, len(parts)))}
+        below = key + "/"
+        found = []
+        for lock_id in sorted(rows):
+            row = rows[lock_id]
+            other = row[_LOCK_KEY]
+            folder = glob_prefix(other) if row[_LOCK_IS_GLOB] else other
+            if folder in around or folder.startswith(below) or (
+                    row[_LOCK_IS_GLOB] and folder == ""):
+                found.append(Lock(*row))
+        return found
 
     # --- messages --------------------------------------------------------------------
     def journal(self) -> list[Message]:

@@ -22,7 +22,7 @@ from typing import Any
 
 import hypothesis.strategies as st
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis.stateful import rule, run_state_machine_as_test
 from test_state_machine import KEEP, CoordinationMachine  # tests/ is on sys.path
 
@@ -637,3 +637,66 @@ def test_a_damaged_journal_line_is_quarantined_and_the_rest_is_filed(state_dir: 
     [warning] = [r for r in records if r["event"] == "journal_lines_quarantined"]
     assert warning["level"] == "warning" and warning["lines"] == [2]
     assert warning["moved_to"] == str(kept)
+
+
+# --- locks_touching: the lock check picks its candidates from the snapshot's rows ---------
+_KEY_PARTS = st.sampled_from(["a", "b", "a.b", "ab", "a-", "*", "**", "?", "[ab]", "."])
+_KEYS = st.lists(_KEY_PARTS, min_size=1, max_size=4).map("/".join) | st.sampled_from(
+    [".", "/abs/a", "/abs", "a/", "a//b"])
+
+
+
+def _put_locks(tx: Any, keys: list[str]) -> None:
+    from coord_hooks.coordination import globs
+    from coord_hooks.model import Lock
+
+    for lock in tx.locks():
+        tx.delete_lock(lock.key, lock.owner)
+    for n, key in enumerate(keys):
+        tx.put_lock(Lock(key=key, owner=f"o{n}", acquired_at=1.0, renewed_at=1.0, ttl=9.0,
+                         is_glob=globs.is_glob(key)))
+
+
+@given(locks=st.lists(_KEYS, max_size=12), key=_KEYS)
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_locks_touching_is_a_superset_of_the_overlapping_locks(
+        state_dir: Path, locks: list[str], key: str) -> None:
+    """Whatever the keys (patterns, folders, the root, absolute paths), no lock that may
+    overlap is left out, in a transaction and in a read of the snapshot."""
+    from coord_hooks.coordination import globs
+    from coord_hooks.store import open_store
+
+    store = open_store("optimized", state_dir)
+    try:
+        with store.transaction() as tx:
+            _put_locks(tx, locks)
+        is_glob = globs.is_glob(key)
+        for opened in (store.transaction(), store.read()):
+            with opened as view:
+                near = {(lk.key, lk.owner) for lk in view.locks_touching(key, is_glob)}
+                for lock in view.locks():
+                    if lock.key == key or globs.keys_overlap(lock.key, lock.is_glob, key,
+                                                             is_glob):
+                        assert (lock.key, lock.owner) in near, (lock.key, key)
+    finally:
+        store.close()
+
+
+def test_locks_touching_skips_unrelated_locks(state_dir: Path) -> None:
+    from coord_hooks.store import open_store
+
+    store = open_store("optimized", state_dir)
+    with store.transaction() as tx:
+        _put_locks(tx, ["src/a.py", "src", "src/a.py/x", "src/ab.py", "docs/a.py", "src/*.md",
+                        ".", "docs/**", "*.py", "src/a.py/*", "src/ab/*"])
+    with store.transaction() as tx:
+        near = sorted(lk.key for lk in tx.locks_touching("src/a.py", False))
+        assert sorted(lk.key for lk in tx.locks_touching("src/*", True)) == sorted(
+            lk.key for lk in tx.locks())  # a pattern: every lock
+    assert near == sorted([".", "*.py", "src", "src/*.md", "src/a.py", "src/a.py/*",
+                           "src/a.py/x"])
+    # With the snapshot switched off there are no rows to pick from: every lock.
+    store.configure(Settings(cache_ttl=0.0))
+    with store.read() as view:
+        assert len(view.locks_touching("src/a.py", False)) == 11
