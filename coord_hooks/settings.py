@@ -291,14 +291,16 @@ def read_config_file(path: StrPath, follow_links: bool = True) -> dict[str, Any]
                               "never follows in its state directory: put a copy of the "
                               "file there instead") from None
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    try:
-        import tomllib  # type: ignore[import-not-found,unused-ignore]  # Python >= 3.11
+    data = parse_simple_toml(text)
+    if data is None:  # more than the forms a settings file needs: the real parser
+        try:
+            import tomllib  # type: ignore[import-not-found,unused-ignore]  # Python >= 3.11
 
-        data: dict[str, Any] = tomllib.loads(text)
-    except ModuleNotFoundError:
-        data = _parse_flat_toml(text, path)
-    except ValueError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+            data = tomllib.loads(text)
+        except ModuleNotFoundError:
+            data = _parse_flat_toml(text, path)
+        except ValueError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     section = data.get("coord")
     flat = dict(section) if isinstance(section, dict) else {
         k: v for k, v in data.items() if k not in SECTION_PREFIXES}
@@ -307,6 +309,120 @@ def read_config_file(path: StrPath, follow_links: bool = True) -> dict[str, Any]
         if isinstance(table, dict):  # [redis] url = ... -> redis_url
             flat.update({prefix + k: v for k, v in table.items()})
     return flat
+
+
+# --- the TOML a settings file needs, without tomllib ------------------------------------------
+# ``import tomllib`` costs a hook ~15 ms here (it brings ``re``, ``string``, ``datetime``):
+# with a config file, more than the hook's whole work. A settings file is tables and
+# ``key = scalar`` lines, which `parse_simple_toml` reads exactly as tomllib does; anything
+# else (arrays, dotted or quoted keys, dates, escapes beyond the simple ones, odd numbers)
+# makes it answer None, and tomllib reads the file. tests/test_settings.py compares both.
+_BARE_KEY = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_DIGITS = frozenset("0123456789")
+_STRING_ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"',
+                   "\\": "\\"}
+
+
+def parse_simple_toml(text: str) -> dict[str, Any] | None:
+    """``tomllib.loads(text)`` for a file of tables and ``key = scalar`` lines (bare keys;
+    basic and literal strings, decimal integers and floats, booleans; comments); None for
+    anything else, or anything tomllib would refuse."""
+    root: dict[str, Any] = {}
+    table = root
+    lines = text.split("\n")
+    for number, line in enumerate(lines, 1):
+        if line.endswith("\r") and number < len(lines):
+            line = line[:-1]  # CRLF; a lone CR is refused below, as tomllib refuses it
+        stripped = line.strip(" \t")
+        if not stripped or stripped.startswith("#"):
+            if not _clean_comment(stripped):
+                return None
+            continue
+        if stripped.startswith("["):
+            name, closed, rest = stripped[1:].partition("]")
+            name = name.strip(" \t")
+            if (stripped.startswith("[[") or not closed or not _is_bare_key(name) or name in root
+                    or not _clean_comment(rest.strip(" \t"))):
+                return None
+            table = root[name] = {}
+            continue
+        key, equals, rest = stripped.partition("=")
+        key = key.strip(" \t")
+        if not equals or not _is_bare_key(key) or key in table:
+            return None
+        value = _scalar(rest.strip(" \t"))
+        if value is None:
+            return None
+        table[key] = value[0]
+    return root
+
+
+def _is_bare_key(key: str) -> bool:
+    return bool(key) and _BARE_KEY.issuperset(key)
+
+
+def _clean_comment(rest: str) -> bool:
+    """Nothing, or a comment without control characters (tab allowed), after a value."""
+    if rest and not rest.startswith("#"):
+        return False
+    return all(ch == "\t" or " " <= ch != "\x7f" for ch in rest)
+
+
+def _scalar(text: str) -> tuple[Any] | None:
+    """(value,) for one scalar and what may follow it on its line, else None."""
+    if text.startswith('"') and not text.startswith('"""'):
+        return _basic_string(text)
+    if text.startswith("'") and not text.startswith("'''"):
+        end = text.find("'", 1)
+        value = text[1:end]
+        if end < 0 or not _clean_comment(text[end + 1 :].strip(" \t")) or not all(
+                ch == "\t" or " " <= ch != "\x7f" for ch in value):
+            return None
+        return (value,)
+    token = text.partition("#")[0].rstrip(" \t")
+    if " " in token or "\t" in token or not _clean_comment(text[len(token):].strip(" \t")):
+        return None
+    if token in ("true", "false"):
+        return (token == "true",)
+    number = _number(token)
+    return None if number is None else (number,)
+
+
+def _basic_string(text: str) -> tuple[Any] | None:
+    out: list[str] = []
+    i = 1
+    while i < len(text):
+        ch = text[i]
+        if ch == '"':
+            return (("".join(out)),) if _clean_comment(text[i + 1 :].strip(" \t")) else None
+        if ch == "\\":
+            escaped = _STRING_ESCAPES.get(text[i + 1 : i + 2])
+            if escaped is None:
+                return None  # \u, \U, a line ending, or not an escape: tomllib decides
+            out.append(escaped)
+            i += 2
+            continue
+        if ch != "\t" and (ch < " " or ch == "\x7f"):
+            return None
+        out.append(ch)
+        i += 1
+    return None  # unterminated
+
+
+def _number(token: str) -> int | float | None:
+    """A decimal integer or float as TOML writes them, without underscores; else None."""
+    body = token[1:] if token[:1] in ("+", "-") else token
+    mantissa, has_exponent, exponent = body.lower().partition("e")
+    whole, has_dot, fraction = mantissa.partition(".")
+    if exponent[:1] in ("+", "-"):
+        exponent = exponent[1:]
+    if not (whole and _DIGITS.issuperset(whole) and (whole == "0" or whole[0] != "0")):
+        return None  # TOML: digits, and no leading zero
+    if has_dot and not (fraction and _DIGITS.issuperset(fraction)):
+        return None
+    if has_exponent and not (exponent and _DIGITS.issuperset(exponent)):
+        return None
+    return float(token) if has_dot or has_exponent else int(token)
 
 
 def _parse_flat_toml(text: str, path: StrPath) -> dict[str, Any]:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import platformdirs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from coord_hooks.errors import ConfigError
 from coord_hooks.settings import (
@@ -207,3 +209,94 @@ def test_the_python_310_parser_reads_the_redis_section_too(tmp_path: Path) -> No
     text = 'lock_ttl = 60\n[redis]\nurl = "redis://h:1/0"  # team server\n[coord]\ndebug = 1\n'
     assert _parse_flat_toml(text, tmp_path / "c.toml") == {
         "lock_ttl": "60", "redis_url": "redis://h:1/0", "debug": "1"}
+
+
+# --- parse_simple_toml: a settings file read without tomllib (its import costs a hook ~15 ms)
+def _toml_string(value: str) -> str:
+    escapes = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b",
+               "\f": "\\f"}
+    return '"' + "".join(escapes.get(ch, ch) for ch in value) + '"'
+
+
+_plain_text = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc"))
+                      | st.sampled_from("\t\n\r\b\f\\\"'#=[] "), max_size=12)
+_bare_keys = st.text(alphabet="abcXYZ019_-", min_size=1, max_size=8)
+_scalars = st.one_of(
+    st.integers(min_value=-10**20, max_value=10**20).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.booleans().map(lambda b: "true" if b else "false"),
+    _plain_text.map(_toml_string),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="'"),
+            max_size=12).map(lambda s: f"'{s}'"),
+)
+_comments = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=10
+                    ).map(lambda s: "# " + s)
+
+
+@st.composite
+def _settings_files(draw: st.DrawFn) -> str:
+    lines: list[str] = []
+    keys: set[str] = set()
+    for _ in range(draw(st.integers(0, 8))):
+        kind = draw(st.sampled_from(["pair", "pair", "comment", "blank", "table"]))
+        taken = frozenset(keys)
+        if kind == "pair":
+            key = draw(_bare_keys.filter(lambda k, taken=taken: k not in taken))
+            keys.add(key)
+            tail = draw(st.sampled_from(["", " ", "\t# note"]))
+            lines.append(f"{key} = {draw(_scalars)}{tail}")
+        elif kind == "comment":
+            lines.append(draw(_comments))
+        elif kind == "blank":
+            lines.append(draw(st.sampled_from(["", "  ", "\t"])))
+        else:
+            lines.append(f"[{draw(_bare_keys.filter(lambda k, taken=taken: k not in taken))}]")
+            keys = {lines[-1][1:-1]}  # a new table; its name may not come back
+    return draw(st.sampled_from(["\n", "\r\n"])).join(lines)
+
+
+@settings(max_examples=600)
+@given(_settings_files())
+def test_simple_settings_files_read_as_tomllib_reads_them(text: str) -> None:
+    import tomllib
+
+    from coord_hooks.settings import parse_simple_toml
+
+    try:
+        expected = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        assert parse_simple_toml(text) is None
+        return
+    got = parse_simple_toml(text)
+    assert got is not None, text  # a settings file of these forms never needs tomllib
+    assert got == expected
+
+
+@settings(max_examples=2000)
+@given(st.text(alphabet=st.sampled_from(list("ab1_-.+eE \t\r\n#=[]\"'\\tu\x01\x7f")) |
+               st.characters(), max_size=30))
+def test_whatever_it_reads_tomllib_reads_the_same(text: str) -> None:
+    """Any text at all: an answer is tomllib's answer; anything else is left to tomllib."""
+    import tomllib
+
+    from coord_hooks.settings import parse_simple_toml
+
+    got = parse_simple_toml(text)
+    if got is not None:
+        assert tomllib.loads(text) == got, text
+
+
+def test_a_settings_file_does_not_load_tomllib(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    config = tmp_path / "config.toml"
+    config.write_text('# mine\nlock_ttl = 900\n[redis]\nurl = "redis://127.0.0.1:6390/0"\n')
+    code = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+            "from coord_hooks.settings import read_config_file\n"
+            "print(sorted(read_config_file(sys.argv[2]).items()), 'tomllib' in sys.modules)")
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", code,
+                           str(Path(__file__).resolve().parents[1]), str(config)],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ("[('lock_ttl', 900), ('redis_url', "
+                                   "'redis://127.0.0.1:6390/0')] False")
