@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from coord_hooks.cli.common import CoordCommand
 from coord_hooks.ops import ablation, bench, floor
 
 if TYPE_CHECKING:
@@ -171,12 +172,12 @@ def _scaling_table(report: dict[str, Any]) -> Table:
 
 
 def _redis_table(report: dict[str, Any]) -> Table | None:
-    """redis against sqlite per event, with the hooks' round trips (issue 13)."""
+    """redis against sqlite per event, with the hooks' round trips."""
     from rich.table import Table
 
     if not any("redis_vs_sqlite" in entry for entry in report["events"].values()):
         return None
-    table = Table(title="redis vs sqlite per event (issue 13: p50 within 1.2x); server: "
+    table = Table(title="redis vs sqlite per event (target: p50 within 1.2x); server: "
                         f"{report.get('redis_server')}", title_justify="left")
     for name in ("event", "p50 ratio", "p95 ratio", "paired p50 ratio",
                  "round trips (median per outcome)"):
@@ -197,7 +198,7 @@ def _redis_table(report: dict[str, Any]) -> Table | None:
 def _targets_table(report: dict[str, Any]) -> Table:
     from rich.table import Table
 
-    table = Table(title="Targets (issues 4 and 13)", title_justify="left")
+    table = Table(title="Performance targets", title_justify="left")
     table.add_column("target")
     table.add_column("measured", justify="right")
     table.add_column("met")
@@ -269,18 +270,37 @@ def _gains_table(result: dict[str, Any]) -> Table:
 SECTIONS = ("operations", "ablation", "floor")
 
 
+# The options of `coord bench`, named once (the command's signature stays readable).
+_Only = Annotated[list[str] | None, typer.Option(
+    "--only", metavar="SECTION",
+    help="Run only these sections, repeatable: operations (the five operations, per-event "
+         "latency and the sweep), ablation (each optimization switched off in turn), floor "
+         "(hooks against the interpreter's own start). Default: all three.")]
+_Check = Annotated[bool, typer.Option(
+    "--check", help="CI guard: only the floor section; exit 1 when a hook's p50 exceeds "
+                    "--max-ratio x the interpreter's (-I -S -c pass), in two attempts in a "
+                    "row (one retry after a failure).")]
+_Compare = Annotated[list[str] | None, typer.Option(
+    metavar="LABEL=ROOT", help="Floor section: also run the hooks of another checkout (its "
+                               "shims/hooks.sh) in the same rounds; repeatable.")]
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("bench")
+    @app.command("bench", cls=CoordCommand)
     def bench_command(
-        sessions: Annotated[int, typer.Option(help="Sessions in the built state.")] = 15,
-        locks: Annotated[int, typer.Option(help="Locks in the built state.")] = 1000,
-        messages: Annotated[int, typer.Option(help="Live messages in the built state.")
+        sessions: Annotated[int, typer.Option(metavar="N", help="Sessions in the built state.")
+                             ] = 15,
+        locks: Annotated[int, typer.Option(metavar="N", help="Locks in the built state.")] = 1000,
+        messages: Annotated[int, typer.Option(metavar="N",
+                                              help="Live messages in the built state.")
                             ] = 10_000,
-        rounds: Annotated[int, typer.Option(help="Interleaved rounds (calls per op).")] = 15,
+        rounds: Annotated[int, typer.Option(metavar="N",
+                                            help="Interleaved rounds (calls per op).")] = 15,
         sweep: Annotated[bool, typer.Option(
             "--sweep/--no-sweep", help="Scaling sweep: 1 -> 100 sessions, 0 -> 100k "
                                        "messages.")] = True,
-        sweep_rounds: Annotated[int, typer.Option(help="Rounds per sweep point.")] = 9,
+        sweep_rounds: Annotated[int, typer.Option(metavar="N", help="Rounds per sweep point.")
+                                 ] = 9,
         quick: Annotated[bool, typer.Option(
             "--quick", help="Tiny state, few rounds, two sweep points (CI: seconds).")
         ] = False,
@@ -290,39 +310,33 @@ def register(app: typer.Typer) -> None:
                  "its shim exists, and redis when $COORD_REDIS_URL is set or a valkey/redis "
                  "server can be started).")] = None,
         out: Annotated[Path, typer.Option(
-            help="Folder for benchmark.json and benchmark.svg.")] = Path("benchmark-results"),
+            metavar="DIR", help="Folder for benchmark.json and benchmark.svg.")
+        ] = Path("benchmark-results"),
         as_json: Annotated[bool, typer.Option(
             "--json", help="Print the JSON report on stdout (no tables).")] = False,
         workdir: Annotated[Path | None, typer.Option(
-            help="Build states here (kept) instead of a temporary folder.")] = None,
-        seed: Annotated[int, typer.Option(help="Random seed (state and order).")] = 1,
-        only: Annotated[list[str] | None, typer.Option(
-            "--only", metavar="SECTION",
-            help="Run only these sections, repeatable: operations (the five operations, "
-                 "per-event latency and the sweep), ablation (each optimization switched "
-                 "off in turn), floor (hooks against the interpreter's own start). "
-                 "Default: all three.")] = None,
+            metavar="DIR", help="Build states here (kept) instead of a temporary folder.")
+        ] = None,
+        seed: Annotated[int, typer.Option(metavar="N", help="Random seed (state and order).")
+                         ] = 1,
+        only: _Only = None,
         ablation_rounds: Annotated[int | None, typer.Option(
-            help="Interleaved rounds of the ablation (default: --rounds).")] = None,
+            metavar="N", help="Interleaved rounds of the ablation (default: --rounds).")
+        ] = None,
         floor_rounds: Annotated[int, typer.Option(
-            help="Interleaved rounds of the floor section.")] = 31,
-        check: Annotated[bool, typer.Option(
-            "--check", help="CI guard: only the floor section; exit 1 when a hook's p50 "
-                            "exceeds --max-ratio x the interpreter's (-I -S -c pass), in "
-                            "two attempts in a row (one retry after a failure).")] = False,
+            metavar="N", help="Interleaved rounds of the floor section.")] = 31,
+        check: _Check = False,
         max_ratio: Annotated[float, typer.Option(
-            help="The floor bound of --check (hook p50 / interpreter p50).")
+            metavar="X", help="The floor bound of --check (hook p50 / interpreter p50).")
         ] = floor.GUARD_RATIO,
-        compare: Annotated[list[str] | None, typer.Option(
-            metavar="LABEL=ROOT", help="Floor section: also run the hooks of another "
-            "checkout (its shims/hooks.sh) in the same rounds; repeatable.")] = None,
+        compare: _Compare = None,
     ) -> None:
         """Benchmark the backends through the real shims, one process per call.
 
-        The seed's five operations on a state of the given size, interleaved over
-        several rounds with bare `python3 -c pass` alongside, and a scaling sweep; the
-        ablation (each optimization switched off in turn, whole process and in process);
-        the hooks against the interpreter's own start. Results go to --out.
+        Five operations on a state of the given size, interleaved over several rounds
+        with bare `python3 -c pass` alongside, and a scaling sweep; the ablation (each
+        optimization switched off in turn, whole process and in process); the hooks
+        against the interpreter's own start. Results go to --out.
         """
         sections = _sections(only, check)
         chosen = tuple(backend) if backend else bench.available_backends()
