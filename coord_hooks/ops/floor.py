@@ -61,7 +61,7 @@ HOOKS: dict[str, bool] = {
     "user-prompt-submit (nothing unread)": True,
     f"user-prompt-submit ({UNREAD_PER_ROUND} unread)": False,
 }
-TARGET_RATIO = 2.0  # issue 15
+TARGET_RATIO = 2.0  # the target: hooks at most twice the interpreter's own start
 # One call of a round: (label, argv, env, stdin, expected stdout or None for "anything").
 Call = tuple[str, list[str], Callable[[], dict[str, str]], Callable[[], bytes], bytes | None]
 GUARD_RATIO = 3.0  # the CI guard: generous, so that only a regression crosses it

@@ -154,7 +154,7 @@ def test_the_package_needs_only_fast_standard_modules() -> None:
 
 
 def test_after_a_pre_tool_use_decision_it_adds_only_its_own_modules_and_re() -> None:
-    """The decision path itself no longer loads `re` (issue 15): the parser does."""
+    """The decision path itself no longer loads `re`: the parser does."""
     decision = ("import coord_hooks.hook.tools, coord_hooks.context, "
                 "coord_hooks.store.optimized, coord_hooks.coordination.locks")
     added = new_modules(decision)

@@ -23,8 +23,8 @@ FORBIDDEN = ("typer", "click", "rich", "portalocker", "orjson", "platformdirs",
 # at run time); hashlib loads OpenSSL where _sha1 gives the same digests.
 SLOW_STDLIB = ("dataclasses", "inspect", "typing", "hashlib", "_hashlib",
                "coord_hooks.store.base")
-# coord_hooks modules an optimized pre-tool-use may load (issue 14 kept it at 21; issue 15
-# added jsontext, which replaces the json package and its five modules).
+# coord_hooks modules an optimized pre-tool-use may load (the rooms kept it at 21;
+# jsontext, which replaces the json package and its five modules, made it 22).
 HOOK_PATH_BUDGET = 22
 _LINE = re.compile(r"import time:\s+\d+ \|\s+\d+ \|(?P<indent>\s*)(?P<name>\S+)")
 
