@@ -61,6 +61,7 @@ from coord_hooks.ops.bench import (
     edit_payload,
     payload,
     ratio,
+    stop_helper,
     summary,
 )
 from coord_hooks.paths import PLUGIN_ROOT
@@ -172,13 +173,7 @@ class InProcess:
                       (self.io / "stdout").read_bytes())
 
     def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_helper(self.proc)
 
 
 def variant_root(workdir: Path, variant: Variant) -> Path:

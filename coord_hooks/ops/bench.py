@@ -327,12 +327,18 @@ class Spawner:
                       + reply.get("error", "").encode(), float(reply.get("cpu_ms", 0.0)))
 
     def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_helper(self.proc)
+
+
+def stop_helper(proc: subprocess.Popen[str]) -> None:
+    """End a helper process that serves requests on its stdin: EOF, then a kill if needed."""
+    if proc.stdin is not None:
+        proc.stdin.close()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 # --- one backend's world ---------------------------------------------------------------------

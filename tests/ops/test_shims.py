@@ -363,15 +363,20 @@ def _read_only_run(package: Path, shim: Path,
     return proc
 
 
-def test_a_read_only_package_keeps_its_bytecode_in_the_cache_folder(tmp_path: Path) -> None:
-    """A plugin folder nobody can write would have every hook compile the package from
-    source (~40 ms more): the shim points Python's bytecode cache at its own folder."""
+def _fresh_plugin(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+    """A copy of the package without bytecode, its shims, and a bare environment."""
     package = tmp_path / "plugin"
     shutil.copytree(REPO / "coord_hooks", package / "coord_hooks",
                     ignore=shutil.ignore_patterns("__pycache__"))
     out_dir = tmp_path / "shims"
     shims.generate(out_dir, interpreter=sys.executable, package_root=str(package))
-    env = _bare_env(tmp_path, path=os.environ["PATH"])
+    return package, out_dir, _bare_env(tmp_path, path=os.environ["PATH"])
+
+
+def test_a_read_only_package_keeps_its_bytecode_in_the_cache_folder(tmp_path: Path) -> None:
+    """A plugin folder nobody can write would have every hook compile the package from
+    source (~40 ms more): the shim points Python's bytecode cache at its own folder."""
+    package, out_dir, env = _fresh_plugin(tmp_path)
     cache = tmp_path / "home" / ".cache" / "coord-hooks" / "pycache"
     for attempt in range(2):
         proc = _read_only_run(package / "coord_hooks", out_dir / shims.LINK_NAME, env)
@@ -387,12 +392,7 @@ def test_a_read_only_package_keeps_its_bytecode_in_the_cache_folder(tmp_path: Pa
 
 
 def test_a_writable_package_keeps_its_bytecode_beside_it(tmp_path: Path) -> None:
-    package = tmp_path / "plugin"
-    shutil.copytree(REPO / "coord_hooks", package / "coord_hooks",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    out_dir = tmp_path / "shims"
-    shims.generate(out_dir, interpreter=sys.executable, package_root=str(package))
-    env = _bare_env(tmp_path, path=os.environ["PATH"])
+    package, out_dir, env = _fresh_plugin(tmp_path)
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # -I ignores it: hooks still keep their bytecode
     proc = _run(out_dir / shims.LINK_NAME, env)
     assert proc.returncode == 0, proc.stderr
