@@ -21,7 +21,6 @@ Prints one table; nothing is kept.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics

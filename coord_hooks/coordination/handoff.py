@@ -17,7 +17,6 @@ Every function takes the `Coordinator` first. Standard library only (hook hot pa
 
 from __future__ import annotations
 
-import os
 import time
 
 from coord_hooks.coordination import globs
@@ -54,13 +53,11 @@ class FreeNote(Plain):
 
 
 def _overlapping(c: Coordinator, view: StoreReader, key: str) -> list[Lock]:
-    from coord_hooks.coordination.locks import lock_candidates
-
-    def is_folder(k: str) -> bool:
-        return os.path.isdir(k if os.path.isabs(k) else c.project_root / k)
+    from coord_hooks.coordination.locks import is_folder, lock_candidates
 
     return [lk for lk in lock_candidates(view, key, False)
-            if globs.keys_overlap(lk.key, lk.is_glob, key, False, is_folder)]
+            if globs.keys_overlap(lk.key, lk.is_glob, key, False,
+                                  lambda k: is_folder(c, k))]
 
 
 def blockers(c: Coordinator, view: StoreReader, session_id: str | None, key: str, now: float,

@@ -333,7 +333,7 @@ class _Scan:
         self.c, self.tx, self.asker, self.now = c, tx, asker, now
         self.holders: dict[str, Session | None] = {asker.session_id: me}
         self.every: list[Lock] | None = None  # all locks, read once when the store can't narrow
-        self.is_folder = lambda key: _is_folder(c, key)
+        self.is_folder = lambda key: is_folder(c, key)
 
     def candidates(self, want: Want) -> list[Lock]:
         if getattr(self.tx, "locks_touching", None) is not None:
@@ -444,7 +444,7 @@ def _record_wait(c: Coordinator, tx: StoreWriter, me: Session, key: str, holder:
         tx.put_session(me)
 
 
-def _is_folder(c: Coordinator, key: str) -> bool:
+def is_folder(c: Coordinator, key: str) -> bool:
     return os.path.isdir(key if os.path.isabs(key) else os.path.join(c.project_root, key))
 
 

@@ -64,8 +64,8 @@ from coord_hooks.model import (
     Session,
     StoreInfo,
     Waiter,
-    waiter_id_for,
     sha1_hex,
+    waiter_id_for,
 )
 from coord_hooks.paths import ensure_state_dir, ensure_subdir, is_link_error
 from coord_hooks.store import layout

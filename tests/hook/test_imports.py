@@ -111,10 +111,11 @@ def test_optimized_pre_tool_use_skips_slow_standard_modules(project: Project,
     assert sorted(set(SLOW_STDLIB) & trace.loaded) == []
     # JSON comes from coord_hooks.jsontext: the json package would bring re and enum
     assert "json" not in trace.loaded and "coord_hooks.jsontext" in trace.loaded
-    # no pathlib (re, urllib.parse...), no contextlib (functools, collections), and a
-    # denial writes nothing, so it hashes nothing (_sha1 loads when a lock file is named)
+    # no pathlib (re, urllib.parse...), no contextlib (functools, collections); the one
+    # write a denial makes is the denied session's wait (its file name hashed by _sha1,
+    # not by hashlib, which would load OpenSSL)
     assert sorted({"pathlib", "re", "contextlib", "functools", "collections", "enum",
-                   "_sha1"} & trace.loaded) == []
+                   "hashlib", "_hashlib"} & trace.loaded) == []
 
 
 def test_python_m_pre_tool_use_loads_no_third_party_module(project: Project) -> None:
