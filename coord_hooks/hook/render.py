@@ -23,10 +23,12 @@ MIN_BLOCK = 200  # characters of messages a block may always hold
 
 
 def sender_label(message: Message) -> str:
+    """Who sent it, as the model reads it: the sender's id and name are a peer's words
+    (one line, capped, our tag defused), never text that could pass for our framing."""
     if message.sender == HUMAN_SENDER:
-        return message.sender_name or "a human"
-    handle = message.sender[:8]
-    name = message.sender_name
+        return peer_words(message.sender_name, 60) or "a human"
+    handle = peer_words(message.sender[:8], 8)
+    name = peer_words(message.sender_name, 60)
     return f"{handle} ({name})" if name and name != handle else handle
 
 
