@@ -59,6 +59,14 @@ class StoreError(CoordError):
     exit_code = 4
 
 
+class UnsafeStateError(StoreError):
+    """The state directory (or a folder in it) is a symbolic link, not a directory, or
+    another user's: refused, never followed. Coordination is off there until it is fixed,
+    and a session starting there is told so (hooks otherwise fail open silently)."""
+
+    refused_state = True
+
+
 class StoreBusyError(StoreError):
     """The store lock was not obtained within the configured timeout."""
 

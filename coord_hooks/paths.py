@@ -14,7 +14,7 @@ import os
 import stat
 import time
 
-from coord_hooks.errors import StoreError
+from coord_hooks.errors import StoreError, UnsafeStateError
 
 TYPE_CHECKING = False  # collections.abc costs a hook ~1 ms: annotations only
 if TYPE_CHECKING:
@@ -152,15 +152,15 @@ def _create_state_dir(state_dir: StrPath) -> None:
 def _check_private_dir(path: StrPath, info: os.stat_result, what: str) -> None:
     """Refuse a symlink, a non-directory or another user's directory; make it private."""
     if stat.S_ISLNK(info.st_mode):
-        raise StoreError(
+        raise UnsafeStateError(
             f"{what} {path} is a symbolic link; coord-hooks never follows links in its "
             "state (a repository may have committed it): remove the link, or set "
             "COORD_STATE_DIR to a directory of your own")
     if not stat.S_ISDIR(info.st_mode):
-        raise StoreError(f"{what} {path} is not a directory")
+        raise UnsafeStateError(f"{what} {path} is not a directory")
     uid = getattr(os, "geteuid", None)
     if uid is not None and info.st_uid != uid():
-        raise StoreError(foreign_owner_message(path, info.st_uid, what))
+        raise UnsafeStateError(foreign_owner_message(path, info.st_uid, what))
     if info.st_mode & 0o077:  # group or others may look in: the owner's bits stay
         try:
             os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)

@@ -243,6 +243,48 @@ def test_a_broadcast_never_appends_to_a_linked_journal_through_the_real_cli(
     assert (bashrc.read_bytes(), bashrc.stat().st_mtime_ns) == before
 
 
+@pytest.mark.parametrize("backend", ["optimized", "legacy", "sqlite"])
+@pytest.mark.parametrize("planted", ["link", "file"])
+def test_a_session_starting_where_the_state_dir_is_refused_is_told_coordination_is_off(
+        tmp_path: Path, backend: str, planted: str, hook_env: dict[str, str]) -> None:
+    """A clone that committed ``.claude-coordination`` as a link (or a file) switches the
+    product off there: nothing is written through it, every hook fails open, and the
+    session start says so to the user and the model (silence would pass for "no peers")."""
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    if planted == "link":
+        os.symlink(outside, root / ".claude-coordination")
+    else:
+        (root / ".claude-coordination").write_text("not a folder\n")
+    env = dict(hook_env, CLAUDE_PROJECT_DIR=str(root), COORD_BACKEND=backend,
+               CLAUDE_CODE_SESSION_ID=ALICE)
+    shim = REPO / "shims" / "hooks.sh"
+    import json
+
+    def hook(event: str, payload: dict[str, Any]) -> subprocess.CompletedProcess[bytes]:
+        done = subprocess.run([str(shim), event], input=json.dumps(payload).encode(),
+                              env=env, cwd=root, capture_output=True, timeout=60, check=False)
+        assert done.returncode == 0 and done.stderr == b"", done.stderr
+        return done
+
+    out = json.loads(hook("session-start", payloads.session_start(ALICE, str(root))).stdout)
+    told = "a symbolic link" if planted == "link" else "not a directory"
+    assert out["systemMessage"].startswith("coord-hooks: coordination is OFF in this project: ")
+    assert told in out["systemMessage"]
+    context = out["hookSpecificOutput"]["additionalContext"]
+    assert out["hookSpecificOutput"]["hookEventName"] == "SessionStart"
+    assert context.startswith("[coord-hooks] Coordination with other Claude Code sessions is "
+                              "OFF in this project: ")
+    assert told in context and "\n" not in context
+    # the rest of the session fails open, quietly; nothing went through the link
+    edit = payloads.edit(ALICE, str(root), str(root / "src" / "app.py"))
+    assert hook("pre-tool-use", edit).stdout == b""
+    assert hook("user-prompt-submit", payloads.user_prompt_submit(ALICE, str(root))).stdout == b""
+    assert list(outside.iterdir()) == []
+
+
 @pytest.fixture
 def hook_env(tmp_path: Path) -> dict[str, str]:
     """The environment a hook subprocess gets (the shim finds this interpreter cached)."""
@@ -347,12 +389,14 @@ def test_a_state_dir_shared_by_two_users_is_refused_never_broken(
         owners = {p: p.lstat().st_uid for p in [state, *state.rglob("*")]}
         assert set(owners.values()) == {NOBODY}
 
-        # root, a second user, in nobody's project: a hook leaves everything alone ...
+        # root, a second user, in nobody's project: a hook leaves everything alone (the
+        # session start says coordination is off, and why) ...
         done = subprocess.run([str(REPO / "shims" / "hooks.sh"), "session-start"],
                               input=json.dumps(payloads.session_start(ALICE, str(repo))),
                               env=env, cwd=repo, capture_output=True, text=True, timeout=60,
                               check=False)
-        assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+        assert (done.returncode, done.stderr) == (0, "")
+        assert "belongs to uid" in json.loads(done.stdout)["systemMessage"]
         assert {p: p.lstat().st_uid for p in [state, *state.rglob("*")]} == owners
         # ... and a command says why in one line.
         done = subprocess.run([sys.executable, "-m", "coord_hooks", "status"], env=env,

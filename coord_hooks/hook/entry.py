@@ -300,6 +300,25 @@ def emit(obj: dict[str, Any]) -> bool:
     return True
 
 
+def coordination_off(why: str) -> dict[str, Any]:
+    """SessionStart's output when the state dir is refused (a link, a file, another
+    user's): a warning for the user and a note for the model, the reason on one line."""
+    from coord_hooks.model import peer_words  # the path is the clone's: odd names stay inline
+
+    reason = peer_words(why, 600)
+    return {
+        "systemMessage": f"coord-hooks: coordination is OFF in this project: {reason}",
+        "hookSpecificOutput": {
+            "hookEventName": "SessionStart",
+            "additionalContext": (
+                "[coord-hooks] Coordination with other Claude Code sessions is OFF in this "
+                f"project: {reason}. Files are not locked for you and edits of files other "
+                "sessions work on are not checked; messages are neither sent nor delivered. "
+                "If other sessions may be working here, tell the user before editing."),
+        },
+    }
+
+
 def _silence_stdout() -> None:
     # A reader that went away must not turn into "Exception ignored ... BrokenPipeError"
     # and exit code 120 when the interpreter flushes stdout at exit.
@@ -386,6 +405,12 @@ def run_hook(args: list[str], environ: Mapping[str, str] | None = None, stdin: i
             # line a minute, no traceback; the hook fails open (prints nothing).
             outcome = "unavailable"
             _log_rate_limited(state_dir, "store_unavailable", hook=event, error=str(exc))
+            return 0
+        if event == "SessionStart" and getattr(exc, "refused_state", False):
+            # Nothing can be logged in a refused state dir, and every later hook of the
+            # session fails open: the user and the model hear it once, here.
+            outcome = "state-refused"
+            emit(coordination_off(str(exc)))
             return 0
         import traceback  # lazy: ~2 ms of imports that only failures need
 
