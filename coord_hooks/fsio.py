@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import time
 
 from coord_hooks import jsontext
 from coord_hooks.errors import StoreBusyError, StoreError, UnreadableRecordError
-from coord_hooks.paths import FILE_MODE, NOFOLLOW, ensure_subdir, is_link_error
+from coord_hooks.paths import FILE_MODE, SAFE_OPEN, ensure_subdir, is_link_error
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
@@ -65,15 +66,37 @@ def atomic_write_bytes(path: StrPath, data: bytes, durable: bool = True,
 def open_state_file(path: StrPath, flags: int, state_dir: StrPath | None = None) -> int:
     """``os.open(path, flags | O_NOFOLLOW)``; a planted symlink is quarantined, then retried.
 
-    Without ``state_dir`` a link is refused (the ``OSError`` propagates).
+    Opened non-blocking (`SAFE_OPEN`) and checked to be a regular file (or a folder,
+    which the caller's read or write refuses with EISDIR): a FIFO a peer planted would
+    otherwise block the open forever, inside the store lock, and every other session's
+    lock check would time out and fail open. Such a special file is quarantined too.
+    Without ``state_dir`` a link or special file is refused (the ``OSError`` propagates).
     """
     try:
-        return os.open(path, flags | NOFOLLOW, FILE_MODE)
+        fd = os.open(path, flags | SAFE_OPEN, FILE_MODE)
     except OSError as exc:
-        if state_dir is None or not is_link_error(exc) or not os.path.islink(path):
+        if state_dir is None:
             raise
-    quarantine(path, state_dir, "a symbolic link where a state file belongs (never followed)")
-    return os.open(path, flags | NOFOLLOW, FILE_MODE)
+        if is_link_error(exc) and os.path.islink(path):
+            why = "a symbolic link where a state file belongs (never followed)"
+        elif exc.errno == errno.ENXIO:  # a FIFO opened to write, with no reader
+            why = "a FIFO where a state file belongs (never written)"
+        else:
+            raise
+        quarantine(path, state_dir, why)
+        fd = os.open(path, flags | SAFE_OPEN, FILE_MODE)
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return fd
+    os.close(fd)
+    if state_dir is None:
+        raise OSError(errno.EINVAL, "a special file where a state file belongs", os.fspath(path))
+    quarantine(path, state_dir, "a special file (FIFO, socket, device) where a state file "
+               "belongs (never read)")
+    if flags & os.O_CREAT:  # a write: the file is made anew (once: no state_dir, no loop)
+        return open_state_file(path, flags)
+    raise FileNotFoundError(errno.ENOENT, "a special file was here (quarantined)",
+                            os.fspath(path))
 
 
 def read_state_file(path: StrPath, state_dir: StrPath | None = None) -> bytes:

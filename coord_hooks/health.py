@@ -21,7 +21,7 @@ from coord_hooks import logs
 from coord_hooks.errors import StoreError
 from coord_hooks.fsio import atomic_write_bytes, open_state_file
 from coord_hooks.model import Plain
-from coord_hooks.paths import HEALTH_DIR, NOFOLLOW, ensure_subdir
+from coord_hooks.paths import HEALTH_DIR, SAFE_OPEN, ensure_subdir
 
 TYPE_CHECKING = False  # not `from typing import ...`: that loads typing on the hook path
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def load_samples(state_dir: Path) -> list[SizeSample]:
     path = health_dir(state_dir) / HISTORY_NAME
     samples = []
     try:
-        with open(os.open(path, os.O_RDONLY | NOFOLLOW), "rb") as handle:
+        with open(os.open(path, os.O_RDONLY | SAFE_OPEN), "rb") as handle:
             for raw in handle:
                 data = logs.parse_line(raw)
                 if data is None:
@@ -176,7 +176,7 @@ def record_sample(state_dir: Path, sample: SizeSample, min_interval: float = 0.0
 
 def _last_sample_ts(path: Path) -> float | None:
     try:
-        with open(os.open(path, os.O_RDONLY | NOFOLLOW), "rb") as handle:
+        with open(os.open(path, os.O_RDONLY | SAFE_OPEN), "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             handle.seek(max(0, size - 512))
             lines = handle.read().splitlines()

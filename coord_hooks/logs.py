@@ -18,7 +18,7 @@ import time
 
 from coord_hooks import jsontext
 from coord_hooks.errors import StoreError
-from coord_hooks.paths import NOFOLLOW, ensure_subdir, is_link_error
+from coord_hooks.paths import SAFE_OPEN, ensure_subdir, is_link_error
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def _open_log(path: StrPath, flags: int) -> int:
     """
     global _quarantining
     try:
-        return os.open(path, flags | NOFOLLOW, 0o600)
+        return os.open(path, flags | SAFE_OPEN, 0o600)
     except OSError as exc:
         # quarantine() logs what it moved: a second link met while it does is skipped.
         if _quarantining or not is_link_error(exc) or not os.path.islink(path):
@@ -106,7 +106,7 @@ def _open_log(path: StrPath, flags: int) -> int:
                    "a symbolic link where a log belongs (never followed)")
     finally:
         _quarantining = False
-    return os.open(path, flags | NOFOLLOW, 0o600)
+    return os.open(path, flags | SAFE_OPEN, 0o600)
 
 
 def _rotate_once(path: StrPath, cap: int) -> None:
@@ -196,7 +196,7 @@ def read_records(path: Path, tail_bytes: int | None = None) -> Iterator[dict[str
     """
     for generation in generations(path):
         try:
-            with open(os.open(generation, os.O_RDONLY | NOFOLLOW), "rb") as handle:
+            with open(os.open(generation, os.O_RDONLY | SAFE_OPEN), "rb") as handle:
                 if tail_bytes is not None:
                     size = os.fstat(handle.fileno()).st_size
                     if size > tail_bytes:

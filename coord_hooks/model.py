@@ -326,6 +326,20 @@ class Waiter(Record):
         self.since = since
         self.holder = holder
 
+    def well_formed(self) -> bool:
+        """Fields of the types the rules read: a peer may have stored anything, and one
+        bad wait must not stop a session's messages (`handoff.free_notes` skips it)."""
+        return (isinstance(self.session_id, str) and isinstance(self.key, str)
+                and isinstance(self.holder, str) and isinstance(self.since, (int, float))
+                and not isinstance(self.since, bool))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Waiter:  # type: ignore[override]
+        waiter = cls(**{k: v for k, v in data.items() if k in cls._FIELD_SET})
+        if not waiter.well_formed():
+            raise TypeError("a wait's session_id, key and holder are strings, since a number")
+        return waiter
+
 
 def waiter_id_for(session_id: str, key: str) -> str:
     """Stable file-name-safe id of one session's wait for one key: a prefix per session

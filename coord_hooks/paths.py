@@ -33,8 +33,10 @@ STATE_DIR_NAME = ".claude-coordination"
 HEALTH_DIR = "health"  # size samples and the housekeeping stamp (`coord_hooks.health`)
 DIR_MODE = 0o700
 FILE_MODE = 0o600
-# Every state file is opened with this: a link planted in the state dir is never followed.
-NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+# Every state file is opened with these: a link planted in the state dir is never
+# followed, and a FIFO planted there never blocks the open (a hook waiting on one inside
+# the store lock would make every other session's lock check time out).
+SAFE_OPEN = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 RECHECK_AFTER = 2.0  # seconds a folder's check is trusted within one process
 _checked: dict[str, float] = {}  # folder -> when it was found private (monotonic)
 
@@ -116,7 +118,7 @@ def ensure_state_dir(state_dir: P, create: bool = True) -> P:
         raise StoreError(f"state directory {state_dir} is not writable")
     ignore = os.path.join(state_dir, ".gitignore")
     try:
-        fd = os.open(ignore, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, FILE_MODE)
+        fd = os.open(ignore, os.O_WRONLY | os.O_CREAT | os.O_EXCL | SAFE_OPEN, FILE_MODE)
     except FileExistsError:  # ours, the user's, or a link: never written through
         pass
     except OSError as exc:

@@ -14,7 +14,7 @@ import sys
 
 from coord_hooks.errors import ConfigError
 from coord_hooks.model import Plain
-from coord_hooks.paths import NOFOLLOW, is_link_error
+from coord_hooks.paths import SAFE_OPEN, is_link_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -278,7 +278,8 @@ def read_config_file(path: StrPath, follow_links: bool = True) -> dict[str, Any]
     link there, and nothing in the state dir is read or written through one.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | (0 if follow_links else NOFOLLOW))
+        fd = os.open(path, os.O_RDONLY | (getattr(os, "O_NONBLOCK", 0) if follow_links
+                                          else SAFE_OPEN))
         with open(fd, encoding="utf-8") as handle:
             text = handle.read()
     except FileNotFoundError:

@@ -12,7 +12,14 @@ import pytest
 
 from coord_hooks.coordination import Coordinator
 from coord_hooks.errors import StoreBusyError, StoreError
-from coord_hooks.fsio import FlockLock, atomic_write_bytes, quarantine, read_json_record
+from coord_hooks.fsio import (
+    FlockLock,
+    atomic_write_bytes,
+    quarantine,
+    read_json_record,
+    read_state_file,
+    write_state_file,
+)
 from coord_hooks.model import Session
 from coord_hooks.settings import Settings
 from coord_hooks.store import Store
@@ -75,6 +82,28 @@ def test_a_directory_where_a_record_belongs(state_dir: Path) -> None:
     (state_dir / "sessions" / "odd.json").mkdir(parents=True)
     assert read_json_record(state_dir / "sessions" / "odd.json", state_dir) is None
     assert [p.name.split(".")[0] for p in quarantined(state_dir)] == ["sessions__odd"]
+
+
+def test_a_fifo_where_a_record_belongs_is_set_aside_never_waited_on(state_dir: Path) -> None:
+    """Opening a FIFO blocks until a writer comes: inside the store lock that would stall
+    every session's lock check. A planted one is quarantined at once, for a read and for
+    a write (which then makes the file anew)."""
+    (state_dir / "sessions").mkdir(parents=True)
+    record = state_dir / "sessions" / "odd.json"
+    os.mkfifo(record)
+    assert read_json_record(record, state_dir) is None
+    assert not record.exists()
+    seq = state_dir / "seq.json"
+    os.mkfifo(seq)
+    write_state_file(seq, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, b"{}", state_dir)
+    assert stat.S_ISREG(seq.lstat().st_mode) and seq.read_bytes() == b"{}"
+    assert sorted(p.name.split(".")[0] for p in quarantined(state_dir)) == ["seq",
+                                                                          "sessions__odd"]
+    for q in quarantined(state_dir):
+        assert stat.S_ISFIFO(q.lstat().st_mode)  # moved whole, not deleted
+    os.mkfifo(tmp := state_dir / "loose")
+    with pytest.raises(OSError):  # without a state dir to quarantine into: refused
+        read_state_file(tmp)
 
 
 def test_absent_and_valid_records(state_dir: Path) -> None:

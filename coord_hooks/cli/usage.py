@@ -133,7 +133,9 @@ COMMANDS: dict[str, tuple[Param, ...]] = {
               help="Release it even if another session holds it (logged)."),
         GLOB, SESSION, JSON),
     "wait": (
-        Param("targets", metavar="PATH", nargs=-1, help="Files to wait for."),
+        Param("targets", metavar="PATH", nargs=-1,
+              help="Files to wait for (a folder: every file under it; a quoted pattern: "
+                   "every file it covers)."),
         Param("timeout", ("--timeout",), metavar="SECONDS", value=seconds("--timeout", 0.0),
               default=WAIT_DEFAULT,
               help=f"Give up after this long (exit 3). The default, {WAIT_DEFAULT:g}, fits "

@@ -52,20 +52,22 @@ class FreeNote(Plain):
         return self.how == TAKEN
 
 
-def _overlapping(c: Coordinator, view: StoreReader, key: str) -> list[Lock]:
+def _overlapping(c: Coordinator, view: StoreReader, key: str,
+                 is_glob: bool = False) -> list[Lock]:
     from coord_hooks.coordination.locks import is_folder, lock_candidates
 
-    return [lk for lk in lock_candidates(view, key, False)
-            if globs.keys_overlap(lk.key, lk.is_glob, key, False,
+    return [lk for lk in lock_candidates(view, key, is_glob)
+            if globs.keys_overlap(lk.key, lk.is_glob, key, is_glob,
                                   lambda k: is_folder(c, k))]
 
 
 def blockers(c: Coordinator, view: StoreReader, session_id: str | None, key: str, now: float,
-             sessions: dict[str, Session | None] | None = None) -> list[Lock]:
+             sessions: dict[str, Session | None] | None = None,
+             is_glob: bool = False) -> list[Lock]:
     """Active locks of other sessions that would deny ``session_id`` an edit of ``key``."""
     known: dict[str, Session | None] = {} if sessions is None else sessions
     found = []
-    for lock in _overlapping(c, view, key):
+    for lock in _overlapping(c, view, key, is_glob):
         if lock.owner == session_id:
             continue
         if lock.owner not in known:
@@ -89,7 +91,7 @@ def free_notes(c: Coordinator, view: StoreReader, session: Session, now: float,
     """The session's waits whose key is free now (``skip``: offered by a live hook)."""
     if not waiting(session):
         return []
-    waits = [w for w in view.waiters(session.session_id) if w.key not in skip]
+    waits = [w for w in view.waiters(session.session_id) if w.well_formed() and w.key not in skip]
     notes = []
     known: dict[str, Session | None] = {}
     for waiter in waits:
@@ -151,13 +153,15 @@ def wait_free(c: Coordinator, session_id: str | None, targets: list[str], *,
     """
     from coord_hooks.coordination.locks import key_for
 
-    keys = [key_for(c, target, cwd)[0] for target in targets]
+    # A pattern (``coord wait 'src/*.py'``) waits until no file it covers is held.
+    wanted = dict(key_for(c, target, cwd) for target in targets)
+    keys = list(wanted)
     deadline = monotonic() + timeout
     while True:
         now = c.clock()
         with c.store.read() as view:
-            held = {key: found for key in keys
-                    if (found := blockers(c, view, session_id, key, now))}
+            held = {key: found for key, is_glob in wanted.items()
+                    if (found := blockers(c, view, session_id, key, now, None, is_glob))}
         if not held:
             if session_id:
                 forget(c, session_id, keys)

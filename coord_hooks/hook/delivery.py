@@ -41,6 +41,16 @@ def _heartbeat_and_deliver(run: HookRun, event: str, title: str,
 
 def post_tool_use(run: HookRun) -> dict[str, Any] | None:
     """PostToolUse and PostToolUseFailure (a tool that failed): heartbeat; deliver
-    messages at this tool step once due, and hand-off notes."""
+    messages at this tool step once due, and hand-off notes.
+
+    A subagent's tool step (the payload names an ``agent_id``) only beats the heart: its
+    context would reach the subagent's conversation, not the session's, and the messages
+    would count as delivered to a reader that does not pass them on.
+    """
+    if run.payload.get("agent_id"):
+        if run.session_id:
+            run.touch(run.open(), busy=False)
+        run.outcome = "subagent"
+        return None
     return _heartbeat_and_deliver(run, run.event, "Messages that arrived while you work",
                                   due_only=True)

@@ -32,6 +32,19 @@ def sender_label(message: Message) -> str:
     return f"{handle} ({name})" if name and name != handle else handle
 
 
+# Every other character str.splitlines breaks a line at (a model may read them as breaks
+# too) becomes a newline, which render_message indents.
+_LINE_BREAKS = dict.fromkeys([0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029],
+                             "\n")
+
+
+def peer_body(body: str) -> str:
+    """A message body as the model reads it: no line of it can start at column 0 (every
+    kind of line break is a newline, then indented) nor carry our tag (defused, as
+    `peer_words` does), so no part of a peer's text passes for our framing."""
+    return body.replace("\r\n", "\n").translate(_LINE_BREAKS).replace(TAG, "(coord-hooks)")
+
+
 def render_message(message: Message, now: float, part: Part | None = None) -> str:
     """One message as a list item; continuation lines indented.
 
@@ -39,7 +52,7 @@ def render_message(message: Message, now: float, part: Part | None = None) -> st
     """
     to = "to everyone" if message.recipient == BROADCAST else "to you"
     urgent = "URGENT, " if message.urgent else ""
-    body = message.body.replace("\n", "\n  ")
+    body = peer_body(message.body).replace("\n", "\n  ")
     when = ago(now - message.created_at)
     text = f"- {urgent}{when} ago, from {sender_label(message)}, {to}: {body}\n"
     if part is not None and part.seq == message.seq:

@@ -118,12 +118,21 @@ def watch(backend: str | None, environ: Mapping[str, str],
     if lock is None:
         ctx.store.close()
         return 0  # another watcher serves this Claude Code process
+    # Claude Code stops its monitors with SIGTERM: leave through `finally`, so the
+    # watcher's lock file goes with it (the default action would leave one per session).
+    import signal
+
+    signal.signal(signal.SIGTERM, _stop)
     try:
         _loop(Watcher(ctx, pid, _print), born, sleep)
     finally:
         ctx.store.close()
         _release(lock)
     return 0
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _loop(watcher: Watcher, born: str, sleep: Callable[[float], None]) -> None:
@@ -180,7 +189,25 @@ def _single(state_dir: Path, pid: int) -> tuple[int, Path] | None:
     except OSError:
         os.close(fd)
         return None
+    _prune(os.path.dirname(path))
     return fd, path
+
+
+def _prune(folder: str) -> None:
+    """Remove the lock files of this host's Claude Code processes that are gone (a
+    watcher killed outright leaves its file; nothing else would ever remove it)."""
+    host = f"{procs.hostname()}-"
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(host):-len(".lock")] if name.startswith(host) else ""
+        if name.endswith(".lock") and pid.isdigit() and procs.process_start(int(pid)) is None:
+            try:
+                os.unlink(os.path.join(folder, name))
+            except OSError:
+                pass
 
 
 def _release(lock: tuple[int, Path]) -> None:

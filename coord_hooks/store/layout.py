@@ -20,7 +20,7 @@ import os
 import time
 
 from coord_hooks.errors import LayoutChangedError, StoreError
-from coord_hooks.paths import NOFOLLOW, is_link_error
+from coord_hooks.paths import SAFE_OPEN, is_link_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def read_marker(state_dir: StrPath) -> str | None:
     # os.open/os.read rather than open(): this runs in every hook, ~5 µs instead of ~40.
     path = os.path.join(state_dir, MARKER)
     try:
-        fd = os.open(path, os.O_RDONLY | NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | SAFE_OPEN)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:

@@ -115,8 +115,13 @@ def waiter_field(session_id: str, key: str) -> str:
     return f"{session_id}\0{key}"
 
 
-def _waiter(raw: str) -> Waiter:
-    return Waiter.from_dict(json.loads(raw))
+def _waiter(raw: str) -> Waiter | None:
+    """A stored wait, or None if it is not one (a wait is a hint: a bad one is skipped)."""
+    try:
+        data = json.loads(raw)
+        return Waiter.from_dict(data) if isinstance(data, dict) else None
+    except (ValueError, TypeError):
+        return None
 
 
 def _pairs(reply: Any) -> dict[str, str]:
@@ -229,7 +234,8 @@ class RedisReader:
 
     def _server_waiters(self) -> dict[str, Waiter]:
         raw = _pairs(self._cmd("HGETALL", self.keys.waiters))
-        return {field: _waiter(value) for field, value in raw.items()}
+        found = {field: _waiter(value) for field, value in raw.items()}
+        return {field: w for field, w in found.items() if w is not None}
 
     def waiters(self, session_id: str | None = None) -> list[Waiter]:
         # One small hash (a wait per session and denied file): read whole, filtered here.

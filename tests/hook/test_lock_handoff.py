@@ -4,10 +4,12 @@ step, that the file is free — for each way a file becomes free — and `coord 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import payloads as pl
 import pytest
@@ -162,3 +164,54 @@ def test_coord_wait_default_fits_the_bash_tool_limit(project: Project) -> None:
     from coord_hooks.cli.usage import WAIT_DEFAULT
 
     assert 60 < WAIT_DEFAULT < 120
+
+
+def test_coord_wait_for_a_pattern_waits_for_every_file_it_covers(
+        project: Project, held: tuple[Sess, Sess]) -> None:
+    _, bob = held
+    for target in ("src/*.py", "src", "src/**"):
+        out = _coord(project, "wait", target, "--timeout", "0.3", sess=bob)
+        assert out.returncode == 3, (target, out.stdout, out.stderr)
+        assert "held by" in out.stderr
+    assert _coord(project, "wait", "docs/*.md", "--timeout", "0.3", sess=bob).returncode == 0
+
+
+# --- what a peer may plant in waiters/ ------------------------------------------------------
+def _waiters_file(project: Project, sess: Sess) -> Path:
+    from coord_hooks.model import waiter_id_for
+
+    return project.state_dir / "waiters" / f"{waiter_id_for(sess.session_id, 'zzz')}.json"
+
+
+@pytest.mark.parametrize("record", [{"key": 123}, {"holder": 5}, {"key": ["a"]},
+                                    {"since": "yesterday"}])
+def test_a_wait_of_the_wrong_shape_never_stops_a_sessions_messages(
+        project: Project, held: tuple[Sess, Sess], record: dict[str, object]) -> None:
+    """A peer's waiters/ record of the wrong types is set aside: the session's messages
+    still arrive, and the lock it waits for is still denied."""
+    alice, bob = held
+    planted = {"session_id": bob.session_id, "key": "zzz", "since": 1.0, "holder": "",
+               **record}
+    _waiters_file(project, bob).write_text(json.dumps(planted))
+    project.coordinator().send(alice.session_id, bob.handle, "hello bob", urgent=True)
+    assert "hello bob" in (_post(project, bob) or "")
+    assert "is locked by session" in _edit(project, bob)
+    assert not [r for r in project.app_log() if r["event"] == "hook_failed"]
+
+
+def test_a_fifo_planted_in_waiters_never_hangs_a_lock_check(project: Project,
+                                                            held: tuple[Sess, Sess]) -> None:
+    """A FIFO where a record belongs would block its reader inside the store lock, and
+    every other session's lock check would time out and fail open: it is set aside."""
+    alice, bob = held
+    carol = _register(project, "carol")
+    fifo = _waiters_file(project, bob)
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    assert "is locked by session" in _edit(project, bob)  # reads waiters/ in the decision
+    assert "is locked by session" in _edit(project, carol)
+    assert time.monotonic() - started < 8
+    assert not fifo.exists()  # quarantined, not deleted
+    assert any(r["event"] == "quarantined" for r in project.app_log())
+    project.coordinator().send(alice.session_id, bob.handle, "still here", urgent=True)
+    assert "still here" in (_post(project, bob) or "")

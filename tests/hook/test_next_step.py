@@ -55,6 +55,18 @@ def test_a_plain_message_reaches_the_next_tool_step(project: Project) -> None:
     assert _post(project, b) is None and _prompt(project, b) is None  # once
 
 
+def test_a_subagents_tool_step_leaves_the_sessions_messages_for_it(project: Project) -> None:
+    """A subagent's PostToolUse context reaches the subagent, not the session's model:
+    its steps deliver nothing, and the main conversation's next step gets the message."""
+    a, b = _register(project, "a"), _register(project, "b")
+    _sender(project).send(a.session_id, b.handle, "stop touching api/", urgent=True)
+    step = pl.post_tool_use(b.session_id, project.cwd, f"{project.cwd}/y.py")
+    step.update(agent_id="a1b2c3d4e5f6a7b8c", agent_type="general-purpose")
+    assert project.run("post-tool-use", step, b).output is None
+    text = _post(project, b)
+    assert text is not None and "stop touching api/" in text
+
+
 def test_a_failed_tool_step_delivers_too(project: Project) -> None:
     a, b = _register(project, "a"), _register(project, "b")
     _sender(project, age=4).send(a.session_id, b.handle, "tests are red on main")

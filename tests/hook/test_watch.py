@@ -163,3 +163,30 @@ def test_without_a_claude_process_there_is_nothing_to_watch(project: Project) ->
                          cwd=project.root, stdin=subprocess.DEVNULL, capture_output=True,
                          timeout=30, check=False)
     assert (out.returncode, out.stdout, out.stderr) == (0, b"", b"")
+
+
+def test_a_watcher_stopped_with_sigterm_leaves_no_lock_file(project: Project,
+                                                            watches: list[Watch]) -> None:
+    """Claude Code stops its monitors with SIGTERM; a watcher killed outright leaves its
+    file, which the next watcher on this host removes once its process is gone."""
+    b, c = _register(project, "b"), _register(project, "c")
+    watches.append(w := Watch(project, b))
+    folder = project.state_dir / "watch"
+    deadline = time.monotonic() + 20
+    while not (folder.exists() and list(folder.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(list(folder.iterdir())) == 1
+    w.proc.terminate()
+    assert w.proc.wait(timeout=10) == 0
+    assert list(folder.iterdir()) == []
+    # a watcher killed outright (SIGKILL) for a Claude Code process that is gone
+    from coord_hooks.procs import hostname
+
+    stale = folder / f"{hostname()}-999999999.lock"
+    stale.touch()
+    watches.append(Watch(project, c))
+    deadline = time.monotonic() + 20
+    while stale.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not stale.exists()
+    assert [p.name.rsplit("-", 1)[1] for p in folder.iterdir()] == [f"{c.pid}.lock"]

@@ -61,9 +61,8 @@ def _h_operands(form: str, op: str, short_val: str = "",
 def _h_tee(an: Analyzer, name: str, args: list[Word], st: State,
            redirs: list[Redir]) -> None:
     _opts, operands = getopt(args)
-    for word in operands:
-        if static_text(word) != "-":
-            an.target(word, st, "tee", "write")
+    for word in operands:  # "-" too: GNU tee writes a file of that name (POSIX says so)
+        an.target(word, st, "tee", "write")
 
 
 def _h_dd(an: Analyzer, name: str, args: list[Word], st: State,
