@@ -101,16 +101,18 @@ def _preferred_backend(settings: Settings, explicit: str | None,
 
 def open_context(backend: str | None = None, cwd: str | None = None,
                  environ: Mapping[str, str] | None = None, create: bool = True,
-                 lock_timeout: float | None = None) -> Context:
+                 lock_timeout: float | None = None, lenient: bool = False) -> Context:
     """Resolve paths and settings, and open the chosen store backend.
 
     ``lock_timeout`` caps the configured store lock wait (hooks must finish inside
     Claude Code's hook timeout, so they wait less than a human's command would).
+    ``lenient`` (hooks): settings that cannot be used are skipped, not raised
+    (`settings.load_settings`).
     """
     env = os.environ if environ is None else environ
     project_root = project_root_of(cwd, env)
     state_dir = state_dir_of(cwd, env)
-    settings = load_settings(state_dir if os.path.isdir(state_dir) else None, env)
+    settings = load_settings(state_dir if os.path.isdir(state_dir) else None, env, lenient)
     logs.configure(settings.log_max_bytes)  # quarantine/force-release logs honour the cap too
     chosen = choose_backend(settings, backend, env, state_dir)
     wait = settings.store_lock_timeout

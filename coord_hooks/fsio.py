@@ -162,7 +162,10 @@ def parse_json(raw: bytes, many: bool = False) -> Any:
     if many:
         import json
 
-        return json.loads(raw)
+        try:
+            return json.loads(raw)
+        except RecursionError:  # nested past json's recursion limit: invalid, not a crash
+            raise ValueError("JSON nested too deeply") from None
     return jsontext.loads(raw)
 
 

@@ -12,8 +12,9 @@ accepts (``NaN``/``Infinity`` included, duplicate keys: the last wins, lone surr
 kept) and returns equal values; `dumps` writes byte for byte what ``json.dumps`` writes
 with the same options (``ensure_ascii``, ``separators``, ``indent``, ``sort_keys``,
 ``default``). tests/test_jsontext.py checks both against the json package with
-hypothesis. A text with many escapes (a Write of a large file) goes to ``json.loads``:
-there its C scanner wins over a Python loop, and the import is worth paying.
+hypothesis. A large text or one with many escapes (a Write of a large file) goes to
+``json.loads``: there its C scanner wins over a Python loop, and the import is worth
+paying.
 
 Standard library only (hook hot path), and nothing imported at module level.
 """
@@ -25,9 +26,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-# Past this many backslashes a text is parsed by json's C scanner (each escape costs
-# this parser a Python loop step, ~1 µs; the json import ~5 ms).
+# Past this many backslashes, or characters, a text is parsed by json's C scanner (each
+# escape or token costs this parser a Python loop step, ~1 µs; the json import ~5 ms).
 MANY_ESCAPES = 2000
+MANY_CHARS = 64 * 1024
 
 _WHITESPACE = " \t\n\r"
 _NUMBER_CHARS = frozenset("+-0123456789.eE")
@@ -52,17 +54,42 @@ class JSONError(ValueError):
 
 # --- reading -------------------------------------------------------------------------------
 def loads(data: str | bytes | bytearray) -> Any:
-    """Parse one JSON document (bytes are read as UTF-8)."""
-    text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
-    if text.count("\\") > MANY_ESCAPES:
-        import json
+    """Parse one JSON document, as ``json.loads`` would.
 
-        return json.loads(text)
-    value, end = _value(text, _skip(text, 0))
+    Bytes that are not plain UTF-8 (a BOM, UTF-16 or UTF-32, encoded lone surrogates)
+    and large texts go to ``json.loads``, whose encoding detection and C scanner they
+    need. A document nested too deeply for either parser's recursion is a `JSONError`
+    (``json`` raises RecursionError there): a peer's record can be invalid, never a crash.
+    """
+    if isinstance(data, (bytes, bytearray)):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return _by_json(data)
+        if text.startswith("\ufeff") or "\x00" in text[:4]:  # a BOM, or UTF-16/32
+            return _by_json(data)
+    else:
+        text = data
+    if len(text) > MANY_CHARS or text.count("\\") > MANY_ESCAPES:
+        return _by_json(text)
+    try:
+        value, end = _value(text, _skip(text, 0))
+    except RecursionError:
+        raise JSONError("Nested too deeply", text, 0) from None
     end = _skip(text, end)
     if end != len(text):
         raise JSONError("Extra data", text, end)
     return value
+
+
+def _by_json(data: str | bytes | bytearray) -> Any:
+    import json
+
+    try:
+        return json.loads(data)
+    except RecursionError:
+        text = data if isinstance(data, str) else ""
+        raise JSONError("Nested too deeply", text, 0) from None
 
 
 def _skip(text: str, pos: int) -> int:

@@ -199,6 +199,11 @@ class Settings(_FrozenPlain):
         values["sources"] = sources
         return Settings(**values)
 
+    @property
+    def config_problems(self) -> list[str]:
+        """What a lenient `load_settings` skipped (a file or value it could not use)."""
+        return [v for k, v in self.sources.items() if k.startswith("problem:")]
+
 
 def user_config_dir() -> Path:
     """The user-level config directory, as platformdirs computes it.
@@ -292,7 +297,10 @@ def read_config_file(path: StrPath, follow_links: bool = True) -> dict[str, Any]
                               "never follows in its state directory: put a copy of the "
                               "file there instead") from None
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    data = parse_simple_toml(text)
+    try:
+        data = parse_simple_toml(text)
+    except ValueError as exc:  # an integer past Python's digit limit, as tomllib says too
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     if data is None:  # more than the forms a settings file needs: the real parser
         try:
             import tomllib  # type: ignore[import-not-found,unused-ignore]  # Python >= 3.11
@@ -448,30 +456,50 @@ def _parse_flat_toml(text: str, path: StrPath) -> dict[str, Any]:
 
 
 def load_settings(
-    state_dir: StrPath | None = None, environ: Mapping[str, str] | None = None
+    state_dir: StrPath | None = None, environ: Mapping[str, str] | None = None,
+    lenient: bool = False,
 ) -> Settings:
-    """Compute the effective settings and remember where each value came from."""
+    """Compute the effective settings and remember where each value came from.
+
+    ``lenient`` (hooks): a config file that cannot be read or a value that cannot be used
+    is skipped, and said in ``sources`` under ``problem:N`` (`Settings.config_problems`), instead
+    of raising. The project's file sits in the shared state dir, where a peer or a clone
+    may leave anything: a typo there must not switch every lock check off.
+    """
     env = os.environ if environ is None else environ
+    problems: list[str] = []
+
+    def note(exc: ConfigError) -> None:
+        if not lenient:
+            raise exc
+        problems.append(str(exc))
+
     layers: list[tuple[str, dict[str, Any]]] = []
-    user_file = _user_config_file()
-    layers.append((user_file, read_config_file(user_file)))
+    files = [(_user_config_file(), True)]
     if state_dir is not None:
-        project_file = os.path.join(state_dir, "config.toml")
-        layers.append((project_file, read_config_file(project_file, follow_links=False)))
+        files.append((os.path.join(state_dir, "config.toml"), False))
+    for path, follow_links in files:
+        try:
+            layers.append((path, read_config_file(path, follow_links=follow_links)))
+        except ConfigError as exc:
+            note(exc)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for setting in SETTINGS:
         value, origin = setting.default, "default"
-        for origin_name, layer in layers:
-            if setting.name in layer:
-                value = _coerce(setting, layer[setting.name], origin_name)
-                origin = origin_name
-        for env_name in (setting.legacy_env, setting.env):
-            if env_name and env.get(env_name, "") != "":
-                value = _coerce(setting, env[env_name], f"${env_name}")
-                origin = f"${env_name}"
+        candidates = [(name, layer[setting.name]) for name, layer in layers
+                      if setting.name in layer]
+        candidates += [(f"${name}", env[name]) for name in (setting.legacy_env, setting.env)
+                       if name and env.get(name, "") != ""]
+        for where, raw in candidates:  # later ones win: user file, project file, env
+            try:
+                value, origin = _coerce(setting, raw, where), where
+            except ConfigError as exc:
+                note(exc)
         values[setting.name] = value
         sources[setting.name] = origin
+    for number, problem in enumerate(problems):
+        sources[f"problem:{number}"] = problem
     unknown = {k for _, layer in layers for k in layer} - set(SETTINGS_BY_NAME)
     for name in sorted(unknown):
         sources[f"unknown:{name}"] = "ignored"

@@ -110,9 +110,38 @@ def test_many_escapes_go_to_the_json_package() -> None:
     assert jsontext.loads(text) == json.loads(text)
 
 
-def test_deep_nesting_fails_with_an_error_not_a_crash() -> None:
-    with pytest.raises(RecursionError):
-        jsontext.loads("[" * 100_000)
+@pytest.mark.parametrize("text", ["[" * 100_000, "[" * 5000 + "]" * 5000,
+                                  '{"a":' * 3000 + "1" + "}" * 3000])
+def test_deep_nesting_is_invalid_json_never_a_crash(text: str) -> None:
+    """json raises RecursionError past its limit; a peer's record nested that deep must be
+    a ValueError (invalid: quarantined), never an exception no reader expects."""
+    for data in (text, text.encode(), "x" * jsontext.MANY_CHARS + text):
+        with pytest.raises(ValueError):
+            jsontext.loads(data)
+
+
+@pytest.mark.parametrize("data", [
+    b'\xef\xbb\xbf{"a": 1}', '{"a": 1}'.encode("utf-16"), '{"a": 1}'.encode("utf-16-le"),
+    '{"a": 1}'.encode("utf-32"), '{"a": 1}'.encode("utf-32-be"), b'"\xed\xa0\x80"',
+    b'{"task": "caf\xc3\xa9"}', b"\x00{}", b"\xff{}",
+])
+def test_bytes_are_read_as_json_reads_them(data: bytes) -> None:
+    """Encoding detection as json.loads does it: a BOM, UTF-16/32, encoded surrogates."""
+    try:
+        expected: Any = json.loads(data)
+    except ValueError:
+        with pytest.raises(ValueError):
+            jsontext.loads(data)
+        return
+    assert same(jsontext.loads(data), expected)
+
+
+def test_a_large_document_goes_to_the_json_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many small tokens (a tool's large response) cost this parser a loop step each:
+    a large text is parsed by json's C scanner instead."""
+    text = json.dumps(list(range(jsontext.MANY_CHARS)))
+    monkeypatch.setattr(jsontext, "_value", None)  # the pure-Python parser is not used
+    assert jsontext.loads(text) == json.loads(text)
 
 
 def test_unserializable_values_raise_type_error_as_json_does() -> None:

@@ -10,6 +10,7 @@ not in a module of their own: every module on this path is paid for on every Edi
 from __future__ import annotations
 
 import os
+import time
 
 from coord_hooks import procs
 from coord_hooks.errors import LayoutChangedError
@@ -100,7 +101,10 @@ class HookRun:
         self.close()
         timeout = SESSION_END_LOCK_TIMEOUT if self.event == "SessionEnd" else HOOK_LOCK_TIMEOUT
         self.ctx = open_context(self.backend, cwd=self.cwd, environ=self.environ,
-                                lock_timeout=timeout)
+                                lock_timeout=timeout, lenient=True)
+        for problem in self.ctx.settings.config_problems:  # skipped, so the check goes on
+            log_rate_limited(self.ctx.state_path, "config_ignored", hook=self.event,
+                             error=problem)
         self.timer.mark("open")
         return self.ctx
 
@@ -172,6 +176,31 @@ def log_quietly(state_dir: StrPath | None, level: str, what: str, **fields: Any)
         logs.log_event(state_dir, level, what, **fields)
     except Exception:
         pass
+
+
+LOG_EVERY = 60.0  # s between two lines of one kind a hook logs on every run (one state dir)
+
+
+def log_rate_limited(state_dir: StrPath | None, what: str, **fields: Any) -> None:
+    """`log_quietly` at most once per `LOG_EVERY` seconds (a stamp file's mtime)."""
+    if state_dir is None:
+        return
+    folder = os.path.join(state_dir, "logs")
+    stamp = os.path.join(folder, f".{what}")
+    try:
+        if time.time() - os.stat(stamp).st_mtime < LOG_EVERY:
+            return
+    except OSError:
+        pass
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        from coord_hooks.paths import SAFE_OPEN  # a planted link or FIFO: never through
+
+        os.close(os.open(stamp, os.O_WRONLY | os.O_CREAT | SAFE_OPEN, 0o600))
+        os.utime(stamp)
+    except OSError:
+        return  # cannot rate-limit: say nothing rather than flood the log
+    log_quietly(state_dir, "warning", what, **fields)
 
 
 def handle(run: HookRun) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ import sys
 import time
 
 from coord_hooks import jsontext
-from coord_hooks.hook import HookRun, handle
+from coord_hooks.hook import HookRun, handle, log_rate_limited
 from coord_hooks.hook import log_quietly as _log
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
@@ -404,7 +404,7 @@ def run_hook(args: list[str], environ: Mapping[str, str] | None = None, stdin: i
             # The store's server is down or unreachable: every hook would say so. One
             # line a minute, no traceback; the hook fails open (prints nothing).
             outcome = "unavailable"
-            _log_rate_limited(state_dir, "store_unavailable", hook=event, error=str(exc))
+            log_rate_limited(state_dir, "store_unavailable", hook=event, error=str(exc))
             return 0
         if event == "SessionStart" and getattr(exc, "refused_state", False):
             # Nothing can be logged in a refused state dir, and every later hook of the
@@ -423,29 +423,6 @@ def run_hook(args: list[str], environ: Mapping[str, str] | None = None, stdin: i
             _confirm(run, timer, state_dir)  # last: see _confirm
         _close(run)
     return 0
-
-
-UNAVAILABLE_LOG_EVERY = 60.0  # s between two store_unavailable lines of one state dir
-
-
-def _log_rate_limited(state_dir: StrPath | None, what: str, **fields: Any) -> None:
-    """`_log` at most once per `UNAVAILABLE_LOG_EVERY` seconds (a stamp file's mtime)."""
-    if state_dir is None:
-        return
-    folder = os.path.join(state_dir, "logs")
-    stamp = os.path.join(folder, f".{what}")
-    try:
-        if time.time() - os.stat(stamp).st_mtime < UNAVAILABLE_LOG_EVERY:
-            return
-    except OSError:
-        pass
-    try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        os.close(os.open(stamp, os.O_WRONLY | os.O_CREAT, 0o600))
-        os.utime(stamp)
-    except OSError:
-        return  # cannot rate-limit: say nothing rather than flood the log
-    _log(state_dir, "warning", what, **fields)
 
 
 def _confirm(run: HookRun, timer: Timer, state_dir: StrPath | None) -> None:

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coord_hooks.hook import entry
+from coord_hooks.settings import Settings
 
 
 # --- argument parsing ---------------------------------------------------------------------
@@ -183,13 +184,27 @@ def test_unknown_event_exits_zero_silently_and_is_logged(project: Project) -> No
 def test_an_internal_error_fails_open_and_logs_the_traceback(project: Project) -> None:
     sess = project.session()
     project.state_dir.mkdir(parents=True)
+    (project.state_dir / ".lock").mkdir()  # the store's lock file cannot be opened
+    result = project.run("pre-tool-use", pl.write(sess.session_id, project.cwd,
+                                                  f"{project.cwd}/f.py"), sess)
+    assert result.output is None and result.stderr == ""
+    [record] = [r for r in project.app_log() if r["event"] == "hook_failed"]
+    assert record["level"] == "error" and "StoreError" in record["error"]
+    assert "Traceback" in record["traceback"]
+
+
+def test_a_setting_that_cannot_be_used_is_skipped_by_hooks(project: Project) -> None:
+    """A bad value (here in the environment) is logged and the default used: hooks never
+    stop checking locks over a setting (`coord config` says what is wrong)."""
+    sess = project.session()
+    project.state_dir.mkdir(parents=True)
     result = project.run("pre-tool-use", pl.write(sess.session_id, project.cwd,
                                                   f"{project.cwd}/f.py"), sess,
                          extra_env={"COORD_LOCK_TTL": "not-a-number"})
     assert result.output is None and result.stderr == ""
-    [record] = [r for r in project.app_log() if r["event"] == "hook_failed"]
-    assert record["level"] == "error" and "ConfigError" in record["error"]
-    assert "Traceback" in record["traceback"]
+    assert [lv.lock.ttl for lv in project.coordinator().locks()] == [Settings().lock_ttl]
+    [record] = [r for r in project.app_log() if r["event"] == "config_ignored"]
+    assert "COORD_LOCK_TTL" in record["error"] and "not-a-number" in record["error"]
 
 
 def test_no_state_dir_anywhere_is_swallowed(tmp_path: Path, project: Project) -> None:
