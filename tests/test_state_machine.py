@@ -109,8 +109,11 @@ class CoordinationMachine(RuleBasedStateMachine):
             return
         result = self.coord.try_acquire(sid, key, cwd=self.cwd, exclusive=exclusive,
                                         agent_id=agent)
+        # the record stays its subagent's when another renews it: that one's siblings block
+        keeper = self.agents.get((key, sid)) or agent
         blockers = sorted((k, o) for (k, o), ex in self.locks.items()
-                          if (o != sid or siblings(self.agents[(k, o)], agent))
+                          if (o != sid or siblings(self.agents[(k, o)],
+                                                   agent if k == key else keeper))
                           and (k, key) in OVERLAP and (exclusive or ex))
         assert sorted((c.lock.key, c.lock.owner) for c in result.conflicts) == blockers
         assert result.granted is (not blockers)

@@ -344,13 +344,17 @@ class _Scan:
 
     def check(self, want: Want) -> tuple[Lock | None, list[Conflict]]:
         """(the asker's session's own record on this key, the locks in the way)."""
-        asker, mine = self.asker, None
+        asker = self.asker
+        candidates = self.candidates(want)
+        mine = next((lk for lk in candidates
+                     if lk.owner == asker.session_id and lk.key == want.key), None)
+        # Who holds the record once granted (`_grant`): renewing a subagent's record leaves
+        # that subagent holding it, so its siblings' other locks are in the way too.
+        keeper = mine.agent_id if mine is not None and mine.agent_id else asker.agent_id
         conflicts: list[Conflict] = []
-        for lock in self.candidates(want):
+        for lock in candidates:
             own = lock.owner == asker.session_id
-            if own and lock.key == want.key:
-                mine = lock
-            if own and not _sibling(self.c, lock, asker.agent_id):
+            if own and not _sibling(self.c, lock, asker.agent_id if lock is mine else keeper):
                 continue
             if not globs.keys_overlap(lock.key, lock.is_glob, want.key, want.is_glob,
                                       self.is_folder):

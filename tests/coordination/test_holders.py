@@ -71,6 +71,20 @@ def test_the_main_conversation_and_its_subagents_never_conflict(coord: Coordinat
     assert holders(coord) == [("src/*.py", ALICE, "", ""), ("src/a.py", ALICE, SUB_1, "Plan")]
 
 
+def test_the_main_conversation_cannot_make_a_subagents_lock_clash_with_its_sibling(
+        coord: Coordinator) -> None:
+    """Renewing a subagent's record leaves that subagent holding it: making it exclusive
+    while a sibling shares an overlapping pattern would have the two clash."""
+    reg(coord, ALICE)
+    assert coord.try_acquire(ALICE, "a.txt", agent_id=SUB_1, exclusive=False).granted
+    assert coord.try_acquire(ALICE, "*.txt", agent_id=SUB_2, exclusive=False).granted
+    upgrade = coord.try_acquire(ALICE, "a.txt", exclusive=True)  # the main conversation
+    assert not upgrade.granted
+    assert [c.lock.agent_id for c in upgrade.conflicts] == [SUB_2]
+    assert coord.try_acquire(ALICE, "a.txt", exclusive=False).granted  # a renewal is fine
+    assert holders(coord) == [("*.txt", ALICE, SUB_2, ""), ("a.txt", ALICE, SUB_1, "")]
+
+
 def test_another_sessions_deny_names_the_subagent(coord: Coordinator) -> None:
     reg(coord, ALICE, name="alice", task="the parser")
     reg(coord, BOB)
