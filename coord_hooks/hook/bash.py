@@ -38,22 +38,38 @@ if TYPE_CHECKING:
     from coord_hooks.coordination import AcquireResult, Want
     from coord_hooks.hook.bashwrites import Analysis
 
-# Commands that write no file whatever their arguments: a subset of bashwrites'
-# READ_ONLY (plus ``cd``, which only moves), kept small on purpose; tests check both.
+# Commands that write no file whatever their arguments, but for the options below: a
+# subset of bashwrites' READ_ONLY and handlers (plus ``cd``, which only moves), kept
+# small on purpose; tests check that the parser judges each of them write-free too.
 READ_ONLY_COMMANDS = frozenset({
     "ls", "cat", "head", "tail", "wc", "grep", "egrep", "fgrep", "rg", "pwd", "echo",
     "printf", "which", "type", "stat", "diff", "cmp", "realpath", "readlink", "dirname",
     "basename", "whoami", "uname", "true", "false", "test", "[", "jq", "coord", "cd"})
-# git subcommands that write no work-tree file (a subset of bashwrites' _GIT_READ_ONLY);
-# ``--output`` anywhere sends the command to the parser.
+# git subcommands that write no work-tree file (a subset of bashwrites' _GIT_READ_ONLY)
+# but through `_WRITING_LONG` (``--output``) or grep's ``-O``.
 READ_ONLY_GIT = frozenset({
     "status", "diff", "log", "show", "blame", "rev-parse", "ls-files", "ls-tree", "grep",
     "describe", "shortlog", "reflog", "branch", "remote"})
-# Anything that can write or run another command hides behind one of these.
-_NOT_PLAIN = ("`", "$(", "<(", ">", "\\", "<<", "--output")
+# coord subcommands that touch no project file (diagnose -o, bench, install... do).
+READ_ONLY_COORD = frozenset({
+    "status", "sessions", "locks", "inbox", "messages", "whoami", "config", "send",
+    "broadcast", "lock", "unlock", "wait", "name"})
+# Long options of the commands above that write a file or run a command: a word that is
+# one of them or a prefix of one (git takes unique abbreviations: ``--op=CMD`` is
+# ``--open-files-in-pager``) goes to the parser. ``--output-indicator-new`` is not.
+_WRITING_LONG = ("--output", "--open-files-in-pager", "--pre", "--pre-glob",
+                 "--hostname-bin")
+# Every character the fast path reads as bash does: letters, digits, blanks, the
+# separators it splits on and punctuation bash takes literally. Anything else (quotes,
+# ``\``, ``$``, backquotes, ``<`` ``>``, non-ASCII, control characters) sends the command to
+# the parser: quoting can hide an option (``--outpu""t=F``) from a lexical check.
+_PLAIN_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    " \t\n-_./=:,@%+~^#!;&|(){}[]*?")
+_GLOB_CHARS = frozenset("*?[")
 # Where one simple command ends: split with str.translate, not a regex (`re` costs a
 # hook ~4 ms to import, and this is the path of every harmless command).
-_SEGMENT_ENDS = dict.fromkeys(map(ord, ";&|(){}"), "\n")
+_SEGMENT_ENDS = dict.fromkeys(map(ord, ";&|()"), "\n")
 MAX_REASON = CONTEXT_LIMIT  # a deny reason over 10,000 characters is spilled to a file
 NOTICE_DIR = "notices"
 UNJUDGED_NOTICE = (
@@ -66,24 +82,52 @@ UNJUDGED_NOTICE = (
 
 def plainly_read_only(command: str) -> bool:
     """True when the command certainly writes nothing: every simple command in it is a
-    read-only one, with no redirection, substitution, escape or here-doc anywhere.
+    read-only one, in plain words the check reads exactly as bash does.
 
     A lexical check, deliberately narrow (anything unusual goes to the parser), and
-    sound by construction: a command word hidden by quoting, a variable or a wrapper
-    (``env``, ``xargs``, ``sh -c``) is not in the list, so it is parsed.
+    sound by construction: it accepts only characters bash takes literally (no quote,
+    escape, expansion or redirection), a command word hidden by a variable or a wrapper
+    (``env``, ``xargs``, ``sh -c``) is not in the list, and the options of listed
+    commands that write a file or run one (``--output``, ``git grep -O``, ``rg --pre``,
+    ``coord diagnose -o``) are refused, as is a glob or brace that could expand to one.
     """
-    if any(mark in command for mark in _NOT_PLAIN):
+    if not _PLAIN_CHARS.issuperset(command):
         return False
+    groups = 0  # { ...; } opened and not closed yet (bash's reserved words)
     for segment in command.translate(_SEGMENT_ENDS).split("\n"):
         words = segment.split()
+        while words and words[0] in ("{", "}"):
+            groups += 1 if words[0] == "{" else -1
+            if groups < 0:
+                return False
+            words = words[1:]
         if not words:
             continue
-        if words[0] == "git":
+        name = words[0]
+        if name == "git":
             if len(words) < 2 or words[1] not in READ_ONLY_GIT:
                 return False
-        elif words[0] not in READ_ONLY_COMMANDS:
+        elif name == "coord":
+            if len(words) < 2 or words[1] not in READ_ONLY_COORD:
+                return False
+        elif name not in READ_ONLY_COMMANDS:
             return False
-    return True
+        for word in words[1:]:
+            if not _plain_argument(word, name == "git" and words[1] == "grep"):
+                return False
+    return groups == 0
+
+
+def _plain_argument(word: str, git_grep: bool) -> bool:
+    if "{" in word or "}" in word:  # brace expansion: -{O,}x is -Ox
+        return word in ("{", "}")
+    if word[0] in _GLOB_CHARS or (word[0] == "-" and not _GLOB_CHARS.isdisjoint(word)):
+        return word in ("[", "]")  # `*` may expand to a file named --output=x
+    if word.startswith("--"):
+        name = word.partition("=")[0]
+        return len(name) == 2 or not any(o.startswith(name) for o in _WRITING_LONG)
+    # git grep -O[CMD] (in a cluster too: -nOCMD) opens the matches with CMD
+    return not (git_grep and word.startswith("-") and "O" in word)
 
 
 def pre_tool_use(run: HookRun) -> dict[str, Any] | None:

@@ -11,6 +11,8 @@ import payloads as pl
 import pytest
 from bash_corpus import CORPUS
 from hookrun import HookResult, Project, Sess
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from coord_hooks.hook import bash as guard
 from coord_hooks.hook.bashwrites import analyze
@@ -94,6 +96,17 @@ WRITE_FORMS = [
     ("patch (named target)", "patch src/app.py < fix.patch"),
     ("xxd -r", "xxd -r dump.hex src/app.py"),
     ("git diff --output", "git diff --output=src/app.py"),
+    ("git diff --outpu\"\"t (quotes split the option)", 'git diff --outpu""t=src/app.py'),
+    ("git diff --out''put", "git diff --out''put=src/app.py"),
+    ("git log --output", "git log -1 --output=src/app.py"),
+    ("git shortlog --output", "git shortlog --output=src/app.py HEAD"),
+    ("git archive -o", "git archive -o src/app.py HEAD"),
+    ("coord diagnose -o", "coord diagnose -o src/app.py"),
+    ("coord diagnose --output", "coord diagnose --output src/app.py"),
+    ("coord diagnose --output=", "coord diagnose --json --output=src/app.py"),
+    ("tree -o", "tree -o src/app.py src"),
+    ("iconv -o", "iconv -f utf-8 -t ascii -o src/app.py other.py"),
+    ("shuf -o", "shuf -o src/app.py other.py"),
     ("cd DIR && ...", "cd src && sed -i 's/hi/ho/' app.py"),
     ("cd sub/.. and ..", "cd src/sub && echo x > ../app.py"),
     ("; list", "ls; echo x > src/app.py"),
@@ -250,6 +263,32 @@ def test_an_unjudged_command_runs_and_the_session_is_told_once(
     assert "Not checked" in _bash(project, c, "npm run build").context
 
 
+# "Read-only" commands told to run another command: nothing names the files it writes,
+# so they are not judged (the session is told), never passed as read-only.
+RUNS_A_COMMAND = [
+    ("git grep --open-files-in-pager=CMD", "git grep --open-files-in-pager=rm hi"),
+    ("git grep -O'CMD'", "git grep -O'sed -i s/hi/PWNED/' hi"),
+    ("git grep -OCMD", "git grep -Orm hi"),
+    ("git grep --op=CMD (an abbreviation)", "git grep --op=rm hi"),
+    ("git grep -nO CMD (a cluster)", "git grep -nOrm hi"),
+    ("rg --pre CMD", "rg --pre rm hi"),
+    ("rg --pre=CMD", "rg --pre=rm hi src"),
+    ("rg --hostname-bin CMD", "rg --hostname-bin=rm hi"),
+    ("git difftool", "git difftool HEAD"),
+]
+
+
+@pytest.mark.parametrize(("form", "command"), RUNS_A_COMMAND,
+                         ids=[f for f, _ in RUNS_A_COMMAND])
+def test_a_read_only_command_that_runs_another_is_not_judged_read_only(
+        project: Project, held: tuple[Sess, Sess], form: str, command: str) -> None:
+    _, b = held
+    result = _bash(project, b, command)
+    assert "Not checked" in result.context, form
+    [line] = [r for r in project.perf_log() if r.get("tool") == "Bash"]
+    assert line["outcome"] == "no-writes" and line["unjudged"] == ["program"], form
+
+
 def test_not_a_string_command_and_no_session_do_nothing(project: Project) -> None:
     a = _register(project, "a")
     payload = pl.pre_tool_use(a.session_id, project.cwd, "Bash", {"command": ["rm", "x"]})
@@ -332,8 +371,17 @@ def test_at_stop_locks_of_subagents_no_longer_running_pass_to_the_session(
 
 # --- the read-only fast path --------------------------------------------------------------
 def test_the_fast_path_vocabulary_is_read_only_for_the_parser_too() -> None:
-    assert guard.READ_ONLY_COMMANDS - {"cd"} <= READ_ONLY
+    # rg and coord have handlers in the parser (rg --pre, coord diagnose -o): the rest
+    # are plain readers there too
+    assert guard.READ_ONLY_COMMANDS - {"cd", "rg", "coord"} <= READ_ONLY
     assert guard.READ_ONLY_GIT <= _GIT_READ_ONLY
+    commands = [*(f"{c} -n x y" for c in guard.READ_ONLY_COMMANDS - {"cd", "coord"}),
+                *(f"git {s} -n x" for s in guard.READ_ONLY_GIT),
+                *(f"coord {s} x" for s in guard.READ_ONLY_COORD)]
+    for command in commands:
+        assert guard.plainly_read_only(command), command
+        analysis = analyze(command, "/w/p", "/home/u")
+        assert analysis.targets == [] and analysis.judged, command
 
 
 @pytest.mark.parametrize(("command", "plain"), [
@@ -343,6 +391,26 @@ def test_the_fast_path_vocabulary_is_read_only_for_the_parser_too() -> None:
     ("sed -n 1p f", False), ("git -C x status", False), ("git stash", False),
     ("FOO=1 ls", False), ("ls\nrm x", False), ("cat <<EOF\nx\nEOF", False),
     ("echo ${HOME}", False), ("", True),
+    # quotes, escapes and expansions: the fast path does not read them, the parser does
+    ('git diff --outpu""t=src/app.py', False), ("git diff --out''put=x", False),
+    ("grep 'a b' f", False), ('grep "x" f', False), ("cat a\\ b", False),
+    ("git log --oneline -5", True), ("git diff --stat HEAD~1", True),
+    ("git log --output-indicator-new=+ -1", True),
+    # options that write a file or run a command (git takes unique abbreviations)
+    ("git diff --output x", False), ("git log --outp=x", False), ("git show --o=x", False),
+    ("git grep --open-files-in-pager=rm hi", False), ("git grep --op=rm hi", False),
+    ("git grep -Orm hi", False), ("git grep -nOrm hi", False), ("git grep -n hi", True),
+    ("rg --pre rm hi", False), ("rg --pre=rm hi", False), ("rg --pre-glob '*' hi", False),
+    ("rg --hostname-bin=rm hi", False), ("rg -n hi src", True),
+    ("coord diagnose -o src/app.py", False), ("coord diagnose --output x", False),
+    ("coord bench", False), ("coord install --scope project", False),
+    ("coord status", True), ("coord locks --json", True), ("coord inbox", True),
+    # globs that may expand to an option (a file named --output=x), braces, odd bytes
+    ("git diff *", False), ("ls -*", False), ("grep x ?", False), ("rg x [a-]*", False),
+    ("ls src/*.py", True), ("[ -f x ]", True), ("git diff -{O,}x", False),
+    ("git grep x{,}", False), ("{ ls; }", True), ("} ls", False),
+    ("{ ls", False), ("{ { ls; }; }", True), ("ls\u00a0-l", False), ("ls\r", False),
+    ("cat -- ~/x", True),
 ])
 def test_plainly_read_only(command: str, plain: bool) -> None:
     assert guard.plainly_read_only(command) is plain
@@ -350,12 +418,43 @@ def test_plainly_read_only(command: str, plain: bool) -> None:
 
 def test_the_fast_path_never_skips_a_write_of_the_corpus() -> None:
     skipped = [c for c, targets, kinds in CORPUS if guard.plainly_read_only(c)]
-    assert len(skipped) >= 20  # it does take the common reads off the parser
+    # it does take the common reads off the parser (a quoted word goes to the parser)
+    assert len(skipped) >= 15
     for command in skipped:
         analysis = analyze(command, "/w/p", "/home/u", is_dir=os.path.isdir)
         # judged, or not even shell (bash runs nothing past a syntax error either)
         assert analysis.targets == [], command
         assert {u.kind for u in analysis.unresolved} <= {"parse"}, command
+
+
+# Words the fast path must read right: the commands it allows, the options of theirs
+# that write or run something, and the shell's quoting, globs, braces and odd spaces.
+_FAST_WORDS = st.sampled_from([
+    *sorted(guard.READ_ONLY_COMMANDS), *(f"git {s}" for s in sorted(guard.READ_ONLY_GIT)),
+    "git", "coord diagnose", "coord bench", "coord install", "coord status", "coord send",
+    "--output=src/app.py", "--output", "--outp=x", "--o", "--out''put=x", '--outpu""t=x',
+    "-o", "-O", "-Orm", "-nO", "-O'rm'", "--open-files-in-pager=rm", "--op=rm", "--pre",
+    "--pre=rm", "--pre-glob=*", "--hostname-bin=rm", "--scope", "project", "--out", "x",
+    "src/app.py", "hi", "-n", "--stat", "--oneline", "--", "-", "*", "-*", "?", "[a-]*",
+    "src/*.py", "{O,}", "-{O,}rm", "x{,}", "{", "}", "'", '"', "\\", "$x", "`ls`", "~", "#",
+    "=", "a=b", "!", "\u00a0", "\r", "\t", "rm", "sort", "env", "xargs", "time",
+    "find", "-fprint", "-delete", "-exec", "sed", "-i", "awk", "tee", "less", "vim",
+])
+_FAST_SEPARATORS = st.sampled_from([" ", " ", " ", "", ";", " && ", " | ", "\n", "(", ")"])
+
+
+@given(parts=st.lists(st.tuples(_FAST_WORDS, _FAST_SEPARATORS), max_size=8))
+@settings(max_examples=3000, deadline=None)
+def test_what_the_fast_path_passes_the_parser_finds_write_free(
+        parts: list[tuple[str, str]]) -> None:
+    """Soundness of the shortcut: whatever it calls read-only, the full parser judges
+    and finds no write in (or cannot parse, and then bash runs nothing either)."""
+    command = "".join(word + sep for word, sep in parts)
+    if guard.plainly_read_only(command):
+        analysis = analyze(command, "/w/p", "/home/u", is_dir=os.path.isdir)
+        assert analysis.targets == [], command
+        assert {u.kind for u in analysis.unresolved} <= {"parse"}, (command,
+                                                                    analysis.unresolved)
 
 
 # --- the corpus through the hook ---------------------------------------------------------

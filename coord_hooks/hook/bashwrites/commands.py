@@ -731,15 +731,40 @@ def _h_git(an: Analyzer, name: str, args: list[Word], st: State,
     if handler is not None:
         handler(an, sub or "", rest, here, redirs)
     elif sub in _GIT_READ_ONLY:
-        if sub in ("diff", "log", "show"):  # log and show take diff's --output too
-            for out in option_values(getopt(rest, "", frozenset({"--output"}))[0],
-                                     "--output"):
-                an.target(out, here, f"git-{sub}", "write")
+        _git_read_only(an, sub or "", rest, here)
         return
     elif sub in _GIT_WORKTREE:
         an.note(GIT_WORKTREE, "git " + (sub or ""), command_text(args[i:]))
     else:
         an.note(UNKNOWN_COMMAND, "git " + (sub or args[i].raw), command_text(args[i:]))
+
+
+def _git_read_only(an: Analyzer, sub: str, args: list[Word], st: State) -> None:
+    """A git subcommand that leaves the work tree alone but for its options: ``--output``
+    (diff, log, show, shortlog, reflog, rev-list, archive... all take it; git takes a
+    unique abbreviation such as ``--outp=F``), ``archive -o F``, ``grep -O CMD`` /
+    ``--open-files-in-pager=CMD`` (opens the matches with any command) and difftool (runs
+    the configured diff tool)."""
+    form = f"git-{sub}"
+    if sub == "difftool":
+        an.note(PROGRAM, form, command_text([literal_word(sub), *args]))
+        return
+    # grep's -O takes its command attached only (-OCMD, -nOCMD): a flag here
+    short_val = {"archive": "o", "grep": "ABCefm"}.get(sub, "")
+    opts, _operands = getopt(args, short_val, frozenset({"--output"}))
+    for option, value in opts:
+        if sub == "grep" and (option == "-O" or _abbreviates(option, "--open-files-in-pager")):
+            an.note(PROGRAM, form, command_text([literal_word("git"), literal_word(sub),
+                                                 *args]))
+        elif value is not None and (_abbreviates(option, "--output") or
+                                    (sub == "archive" and option == "-o")):
+            an.target(value, st, form, "write")
+
+
+def _abbreviates(option: str, name: str) -> bool:
+    """``--outp`` for ``--output``: git's parse-options takes any unique prefix (two
+    letters at least: ``--o`` is ambiguous wherever these options are)."""
+    return len(option) >= 4 and name.startswith(option)
 
 
 def _pathspec_targets(an: Analyzer, words: list[Word], st: State, form: str,
@@ -887,6 +912,53 @@ def _h_tsc(an: Analyzer, name: str, args: list[Word], st: State,
     an.note(PROGRAM, name, "writes its compiled output")
 
 
+def _h_reader(short_val: str = "", long_val: frozenset[str] = frozenset(),
+              writes: tuple[str, ...] = (), runs: tuple[str, ...] = ()) -> Handler:
+    """tree, iconv, shuf, less, rg, fd...: read only, but for an option that writes the
+    file it names (``writes``: ``tree -o F``) or runs a command the analysis does not
+    see (``runs``: ``rg --pre CMD``, ``fd -x CMD``): then not judged."""
+
+    def handler(an: Analyzer, name: str, args: list[Word], st: State,
+                redirs: list[Redir]) -> None:
+        opts, _operands = getopt(args, short_val, long_val)
+        for out in option_values(opts, *writes):
+            if static_text(out) != "-":
+                an.target(out, st, name, "write")
+        ran = [option for option, _value in opts if option in runs]
+        if ran:
+            an.note(PROGRAM, name, f"{ran[0]} runs a command")
+
+    return handler
+
+
+def _h_coord(an: Analyzer, name: str, args: list[Word], st: State,
+             redirs: list[Redir]) -> None:
+    """Our own CLI: messages and locks live in the state dir, but ``diagnose -o F`` and
+    ``bench --out DIR`` write project files, and install/uninstall/shims/backend/demo/
+    doctor write settings or plugin files or run hooks."""
+    _opts, operands = getopt(args, "s", frozenset({"--backend", "--state-dir", "--session"}),
+                             permute=False)
+    sub = static_text(operands[0]) if operands else None
+    rest = operands[1:]
+    if sub == "diagnose":
+        opts, _ = getopt(rest, "o", frozenset({"--output"}))
+        for out in option_values(opts, "-o", "--output"):
+            an.target(out, st, "coord-diagnose", "write")
+    elif sub == "bench":
+        opts, _ = getopt(rest, "b", frozenset({"--out", "--workdir", "--backend", "--only",
+                                                "--compare"}))
+        if has_option(opts, "--help", "-h"):
+            return
+        for folder in option_values(opts, "--out") or [literal_word("benchmark-results")]:
+            for made in ("benchmark.json", "benchmark.svg"):
+                an.into(folder, literal_word(made), st, "coord-bench", "write")
+        if option_values(opts, "--workdir"):
+            an.note(PROGRAM, "coord bench", "--workdir")
+    elif sub in ("install", "uninstall", "shims", "backend", "demo", "doctor") and \
+            not only_version(rest):
+        an.note(PROGRAM, name, command_text([literal_word(name), *args]))
+
+
 HANDLERS: dict[str, Handler] = {
     "rm": _h_operands("rm", "delete"),
     "unlink": _h_operands("unlink", "delete"),
@@ -996,7 +1068,22 @@ HANDLERS: dict[str, Handler] = {
     "rustfmt": _h_formatter(None, ("--check",), "", frozenset({"--edition", "--config",
                                                                "--emit"})),
     "ruff": _h_ruff,
+    "coord": _h_coord,
+    "tree": _h_reader("LPIHTo", frozenset({"--charset", "--filelimit", "--timefmt"}),
+                      writes=("-o",)),
+    "iconv": _h_reader("fto", frozenset({"--from-code", "--to-code", "--output"}),
+                       writes=("-o", "--output")),
+    "shuf": _h_reader("noi", frozenset({"--head-count", "--output", "--input-range",
+                                        "--random-source"}), writes=("-o", "--output")),
+    "less": _h_reader("bhjkoOpPtTxyz", frozenset({"--log-file", "--LOG-FILE"}),
+                      writes=("-o", "-O", "--log-file", "--LOG-FILE")),
+    "rg": _h_reader("efgtTABCmMjEdr", frozenset({"--pre", "--pre-glob", "--hostname-bin"}),
+                    runs=("--pre", "--hostname-bin")),
+    "fd": _h_reader("etdEcjxX", frozenset({"--exec", "--exec-batch"}),
+                    runs=("-x", "-X", "--exec", "--exec-batch")),
+    "fzf": _h_reader("", frozenset({"--preview", "--bind"}), runs=("--preview", "--bind")),
 }
+HANDLERS["fdfind"] = HANDLERS["fd"]
 for _shell in _SHELLS:
     HANDLERS[_shell] = _h_shell
 
@@ -1005,21 +1092,22 @@ def _words(text: str) -> frozenset[str]:
 
 
 # Commands that write no file by themselves (their redirections are still checked).
+# Readers with an option that writes or runs something (rg --pre, tree -o) are handlers.
 # mkdir/chmod/chown create folders or change modes: they clobber no file content.
 READ_ONLY = _words("""
-ls ll la dir vdir cat bat batcat head tail less more grep egrep fgrep rg ag ack wc echo
-printf pwd which whereis type stat file du df diff cmp comm cut tr paste join column nl
-fold fmt rev tac od hexdump md5sum sha1sum sha224sum sha256sum sha384sum sha512sum
-shasum cksum b2sum base64 base32 true false test [ sleep date printenv whoami id groups
-hostname uname uptime ps pgrep pidof free nproc lscpu lsof jq tree realpath readlink
-dirname basename seq yes expr bc dc cal locale getconf export unset local declare
-typeset readonly read mapfile readarray alias unalias exit return shift wait ulimit umask
-hash history jobs fg bg kill pkill killall disown shopt mkdir chmod chown chgrp mktemp
-sync clear tput stty : break continue let times help getopts logger strings nm objdump
-readelf ldd top htop vmstat iostat netstat ss ip ifconfig ping host dig nslookup
-man info apropos whatis tldr iconv numfmt factor shuf tsort expand unexpand envsubst
-coord mypy pyright pyflakes flake8 pylint shellcheck hadolint yamllint markdownlint
-codespell gitleaks cloc tokei scc fd fdfind fzf pstree lsblk findmnt blkid pkg-config
+ls ll la dir vdir cat bat batcat head tail more grep egrep fgrep ag ack wc echo printf
+pwd which whereis type stat file du df diff cmp comm cut tr paste join column nl fold
+fmt rev tac od hexdump md5sum sha1sum sha224sum sha256sum sha384sum sha512sum shasum
+cksum b2sum base64 base32 true false test [ sleep date printenv whoami id groups
+hostname uname uptime ps pgrep pidof free nproc lscpu lsof jq realpath readlink dirname
+basename seq yes expr bc dc cal locale getconf export unset local declare typeset
+readonly read mapfile readarray alias unalias exit return shift wait ulimit umask hash
+history jobs fg bg kill pkill killall disown shopt mkdir chmod chown chgrp mktemp sync
+clear tput stty : break continue let times help getopts logger strings nm objdump
+readelf ldd top htop vmstat iostat netstat ss ip ifconfig ping host dig nslookup man
+info apropos whatis tldr numfmt factor tsort expand unexpand envsubst mypy pyright
+pyflakes flake8 pylint shellcheck hadolint yamllint markdownlint codespell gitleaks cloc
+tokei scc pstree lsblk findmnt blkid pkg-config
 """)
 
 # Interpreters, build tools, test runners: they run code whose writes are not parsed.
