@@ -50,8 +50,11 @@ STATE_PATHS: dict[str, tuple[str, ...]] = {
     "sqlite": ("coord.db", "coord.db-wal", "coord.db-shm", "coord.db-journal",
                "coord.db.lock"),
 }
-# Links that leave no usable store (the state dir, a record folder, the project config).
-REFUSED = {"", "sessions", "locks", "messages", "config.toml"}
+# Links that leave no usable store (the state dir, a record folder).
+REFUSED = {"", "sessions", "locks", "messages"}
+# A link where the project config belongs: commands refuse it in one line; hooks skip it
+# (logged) and keep checking locks.
+CONFIG = "config.toml"
 FOLDERS = {"", "logs", "health", "quarantine", "archive", "sessions", "locks", "messages", "index",
            "waiters"}
 
@@ -195,6 +198,9 @@ def test_no_write_follows_a_planted_symlink(tmp_path: Path, monkeypatch: pytest.
     if rel in REFUSED:  # no store: every command says why, every hook fails open
         assert len(failed) == len([c for c in work.codes if c[0].startswith("coord")])
         assert denied == 0
+    elif rel == CONFIG:
+        assert len(failed) == len([c for c in work.codes if c[0].startswith("coord")])
+        assert denied == 1
     elif rel in FOLDERS:  # what lives there is refused; locks keep working
         assert denied == 1
     else:  # a link in place of a file is moved aside or replaced: work goes on

@@ -63,12 +63,17 @@ def test_stale_portable_shim_warns(tmp_path: Path) -> None:
 
 def test_a_hook_that_fails_is_reported_with_the_logged_error(tmp_path: Path,
                                                              env: dict[str, str]) -> None:
+    # A copy of the package whose SessionStart handler has a bug.
+    package = tmp_path / "plugin"
+    shutil.copytree(Path(install.package_root()) / "coord_hooks", package / "coord_hooks",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    handler = package / "coord_hooks" / "hook" / "session.py"
+    handler.write_text(handler.read_text() + "\nraise RuntimeError('a bug in the handler')\n")
     folder = tmp_path / "shims"
-    shims.generate(folder, package_root=str(install.package_root()))
-    env = {**env, "COORD_LOCK_TTL": "soon"}  # a setting the hook cannot use
+    shims.generate(folder, package_root=str(package))
     check = doctor.synthetic_event(folder / shims.LINK_NAME, "t", env)
     assert check.status == FAIL
-    assert "hook_failed: ConfigError" in check.detail and "lock_ttl" in check.detail
+    assert "hook_failed: RuntimeError: a bug in the handler" in check.detail
 
 
 def test_a_shim_that_cannot_find_the_package_fails_the_check(tmp_path: Path,
