@@ -101,6 +101,13 @@ WRITE_FORMS = [
     ("git log --output", "git log -1 --output=src/app.py"),
     ("git shortlog --output", "git shortlog --output=src/app.py HEAD"),
     ("git archive -o", "git archive -o src/app.py HEAD"),
+    ("git config -f", "git config -f src/app.py core.x y"),
+    ("git config --file=", "git config --file=src/app.py --unset core.x"),
+    ("git config --fil= --rem (abbreviations)", "git config --fil=src/app.py --rem old"),
+    ("git bundle create", "git bundle create src/app.py HEAD"),
+    ("history -w", "history -w src/app.py"),
+    ("history -a", "history -a src/app.py"),
+    ("info -o", "info -o src/app.py coreutils"),
     ("coord diagnose -o", "coord diagnose -o src/app.py"),
     ("coord diagnose --output", "coord diagnose --output src/app.py"),
     ("coord diagnose --output=", "coord diagnose --json --output=src/app.py"),
@@ -275,6 +282,17 @@ RUNS_A_COMMAND = [
     ("rg --pre=CMD", "rg --pre=rm hi src"),
     ("rg --hostname-bin CMD", "rg --hostname-bin=rm hi"),
     ("git difftool", "git difftool HEAD"),
+    ("bat --pager CMD", "bat --pager 'rm -f src/app.py' --paging=always README.md"),
+    ("man -P CMD", "man -P 'rm -f src/app.py' ls"),
+    ("man --pager=CMD", "man --pager=rm ls"),
+    ("ag --pager CMD", "ag --pager 'rm x' hi"),
+    ("ack --pager=CMD", "ack --pager=rm hi"),
+    # after these, a name may run another program than the one it says
+    ("PATH=DIR cmd", "PATH=./bin:/usr/bin cat src/app.py"),
+    ("export PATH", "export PATH=./bin:/usr/bin; cat src/app.py"),
+    ("alias", "alias cat='rm -f'"),
+    ("hash -p", "hash -p ./bin/evil cat; cat src/app.py"),
+    ("shopt -s expand_aliases", "shopt -s expand_aliases; cat src/app.py"),
 ]
 
 
@@ -287,6 +305,26 @@ def test_a_read_only_command_that_runs_another_is_not_judged_read_only(
     assert "Not checked" in result.context, form
     [line] = [r for r in project.perf_log() if r.get("tool") == "Bash"]
     assert line["outcome"] == "no-writes" and line["unjudged"] == ["program"], form
+
+
+# Commands that rewrite files nobody can name from the command line: not judged either.
+REWRITES_UNNAMED = [
+    ("git lfs pull", "git lfs pull", "git-worktree"),
+    ("git lfs checkout", "git lfs checkout", "git-worktree"),
+    ("git lfs fetch --checkout", "git lfs fetch --checkout", "git-worktree"),
+    ("history -w ($HISTFILE)", "history -w", "dynamic"),
+]
+
+
+@pytest.mark.parametrize(("form", "command", "kind"), REWRITES_UNNAMED,
+                         ids=[f for f, _, _ in REWRITES_UNNAMED])
+def test_a_command_that_rewrites_unnamed_files_is_not_judged(
+        project: Project, held: tuple[Sess, Sess], form: str, command: str, kind: str) -> None:
+    _, b = held
+    result = _bash(project, b, command)
+    assert "Not checked" in result.context, form
+    [line] = [r for r in project.perf_log() if r.get("tool") == "Bash"]
+    assert line["outcome"] == "no-writes" and line["unjudged"] == [kind], form
 
 
 def test_not_a_string_command_and_no_session_do_nothing(project: Project) -> None:

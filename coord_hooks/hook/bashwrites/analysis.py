@@ -8,6 +8,7 @@ from coord_hooks.hook.bashwrites.commands import (
     HANDLERS,
     PROGRAMS,
     READ_ONLY,
+    sets_runner,
 )
 from coord_hooks.hook.bashwrites.facts import (
     COMMAND_SUBSTITUTION,
@@ -433,6 +434,7 @@ class Analyzer(_Paths):
     def simple(self, node: Node, st: State) -> None:
         for word in node.assigns:
             self.substitutions(word, st)
+        sets_runner(self, node.assigns, "assignment")
         for word in node.words:
             self.substitutions(word, st)
         for redir in node.redirs:

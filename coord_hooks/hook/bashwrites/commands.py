@@ -443,6 +443,7 @@ def _h_env(an: Analyzer, name: str, args: list[Word], st: State,
     opts, operands = getopt(args, "uCS", frozenset({"--unset", "--chdir", "--split-string"}),
                              permute=False)
     while operands and ASSIGNMENT.match(literal_prefix(operands[0])):
+        sets_runner(an, operands[:1], name)
         operands = operands[1:]
     if option_values(opts, "-S", "--split-string"):
         an.note(PROGRAM, "env", "-S splits a command string")
@@ -462,6 +463,7 @@ def _h_sudo(an: Analyzer, name: str, args: list[Word], st: State,
         "--user", "--group", "--close-from", "--chdir", "--host", "--prompt", "--role",
         "--type", "--other-user", "--command-timeout", "--chroot"}), permute=False)
     while operands and ASSIGNMENT.match(literal_prefix(operands[0])):
+        sets_runner(an, operands[:1], name)
         operands = operands[1:]
     if operands:
         an.command(operands, st, redirs)
@@ -516,6 +518,97 @@ def _h_shell(an: Analyzer, name: str, args: list[Word], st: State,
             an.nested(static_text(redir.word) or "", st.copy(), name + " <<<")
             return
     an.note(PROGRAM, name, "reads its script from standard input")
+
+
+# Variables that change which program a name runs, or make a program run another one:
+# after `PATH=./bin cat f` or `export PATH=...`, `cat` may be anything.
+_RUNNER_VARS = frozenset({"PATH", "BASH_ENV", "ENV", "LD_PRELOAD", "LD_LIBRARY_PATH",
+                          "PAGER", "GIT_PAGER", "MANPAGER", "BAT_PAGER", "LESSOPEN",
+                          "GIT_EXTERNAL_DIFF", "GIT_WORK_TREE", "GIT_CONFIG_PARAMETERS",
+                          "GIT_CONFIG_COUNT", "SHELLOPTS", "BASHOPTS"})
+
+
+def sets_runner(an: Analyzer, words: list[Word], form: str) -> None:
+    """Assignments (``NAME=value``, a command's prefix, ``export``/``env`` operands) that
+    set one of `_RUNNER_VARS`, or a name not known before run time (``export $x``):
+    the rest of the command is not judged (names may run other programs)."""
+    for word in words:
+        pre = literal_prefix(word)
+        match = ASSIGNMENT.match(pre)
+        if match is None:
+            if static_text(word) is None and "=" not in pre:
+                an.note(PROGRAM, form, word.raw)  # `export $(cat .env)`: could set PATH
+            continue
+        var = pre[:match.end()].partition("[")[0].rstrip("+=")
+        if var in _RUNNER_VARS:
+            an.note(PROGRAM, form, word.raw)
+
+
+def _h_declare(an: Analyzer, name: str, args: list[Word], st: State,
+               redirs: list[Redir]) -> None:
+    """export, declare, typeset, local, readonly: set variables (PATH: see sets_runner)."""
+    sets_runner(an, [w for w in args if not literal_prefix(w).startswith(("-", "+"))], name)
+
+
+def _h_alias(an: Analyzer, name: str, args: list[Word], st: State,
+             redirs: list[Redir]) -> None:
+    """``alias ls='rm -f'``: a name then runs something else (where aliases expand)."""
+    for word in args:
+        text = static_text(word)
+        if text is None or "=" in text:
+            an.note(PROGRAM, name, command_text([literal_word(name), *args]))
+            return
+
+
+def _h_hash(an: Analyzer, name: str, args: list[Word], st: State,
+            redirs: list[Redir]) -> None:
+    """``hash -p ./evil cat``: ``cat`` then runs ./evil."""
+    opts, _operands = getopt(args, "p")
+    if has_option(opts, "-p"):
+        an.note(PROGRAM, name, command_text([literal_word(name), *args]))
+
+
+def _h_shopt(an: Analyzer, name: str, args: list[Word], st: State,
+             redirs: list[Redir]) -> None:
+    """``shopt -s expand_aliases``: aliases defined before (in the Bash tool's shell
+    snapshot, or here) expand from the next line on."""
+    opts, operands = getopt(args)
+    if has_option(opts, "-s") and any(static_text(w) in (None, "expand_aliases")
+                                      for w in operands):
+        an.note(PROGRAM, name, command_text([literal_word(name), *args]))
+
+
+def _h_history(an: Analyzer, name: str, args: list[Word], st: State,
+               redirs: list[Redir]) -> None:
+    """``history -w FILE`` / ``-a FILE`` write FILE (without it: $HISTFILE)."""
+    opts, operands = getopt(args, "d")
+    if not has_option(opts, "-w", "-a"):
+        return
+    if operands:
+        an.target(operands[0], st, "history", "write")
+    else:
+        an.note(DYNAMIC, "history", "writes $HISTFILE")
+
+
+def _h_file(an: Analyzer, name: str, args: list[Word], st: State,
+            redirs: list[Redir]) -> None:
+    """``file -C [-m MAGIC]`` compiles each magic file of the colon-separated list into
+    BASENAME.mgc in the current folder (``magic.mgc`` for the default; a name ending in
+    .mgc keeps it), as file 5.44 does."""
+    opts, _operands = getopt(args, "efFmP", _FILE_LONG_VAL)
+    if not any(o == "-C" or _abbreviates(o, "--compile") for o, _v in opts):
+        return
+    magics = [v for o, v in opts if v is not None and
+              (o == "-m" or _abbreviates(o, "--magic-file"))] or [literal_word("magic")]
+    for magic in magics:
+        text = static_text(magic)
+        if text is None:
+            an.note(VARIABLE, "file -C", magic.raw)
+            continue
+        for part in text.split(":"):
+            base = part.rpartition("/")[2]
+            made = base if base.endswith(".mgc") else base + ".mgc"
+            an.target(literal_word(made), st, "file", "write")
 
 
 def _h_eval(an: Analyzer, name: str, args: list[Word], st: State,
@@ -689,13 +782,13 @@ _RUFF_LONG_VAL = frozenset({
 _GIT_READ_ONLY = frozenset({
     "status", "diff", "log", "show", "blame", "annotate", "rev-parse", "rev-list",
     "ls-files", "ls-tree", "ls-remote", "grep", "describe", "shortlog", "reflog",
-    "cat-file", "branch", "tag", "remote", "config", "fetch", "push", "add", "commit",
+    "cat-file", "branch", "tag", "remote", "fetch", "push", "add", "commit",
     "merge-base", "name-rev", "show-ref", "for-each-ref", "count-objects", "fsck", "gc",
     "help", "version", "var", "whatchanged", "notes", "range-diff", "check-ignore",
     "check-attr", "hash-object", "update-index", "write-tree", "show-branch", "init",
     "clone", "prune", "repack", "maintenance", "credential", "difftool", "cherry",
-    "verify-commit", "log-tree", "instaweb", "request-pull", "archive", "bundle",
-    "submodule-status", "lfs"})
+    "verify-commit", "log-tree", "instaweb", "request-pull", "archive",
+    "submodule-status"})
 _GIT_WORKTREE = frozenset({
     "merge", "rebase", "pull", "cherry-pick", "revert", "am", "bisect", "checkout-index",
     "read-tree", "sparse-checkout", "filter-branch", "stash-pop", "switch"})
@@ -887,7 +980,76 @@ def _g_submodule(an: Analyzer, name: str, args: list[Word], st: State,
     an.note(GIT_WORKTREE, "git-submodule", command_text([literal_word(name), *args]))
 
 
+# git config: how it reads (exactly these) and how it writes (these or a unique prefix).
+_CONFIG_READS = frozenset({"--get", "--get-all", "--get-regexp", "--get-urlmatch",
+                           "--get-color", "--get-colorbool", "-l", "--list"})
+_CONFIG_WRITES = ("--unset", "--unset-all", "--add", "--replace-all", "--rename-section",
+                  "--remove-section", "--edit")
+
+
+_FILE_LONG_VAL = frozenset({"--exclude", "--exclude-quiet", "--files-from", "--separator",
+                            "--parameter", *("--magic-file"[:k] for k in range(4, 13))})
+
+
+def _g_config(an: Analyzer, name: str, args: list[Word], st: State,
+              redirs: list[Redir]) -> None:
+    """``git config -f FILE`` writes FILE when it sets or unsets (the default file is in
+    .git, or the user's: no project file); ``--edit`` also runs an editor. Reading is
+    told apart only when plain: a read option or subcommand, or a single key alone."""
+    opts, operands = getopt(args, "f", frozenset({
+        "--file", "--fil", "--blob", "--type", "--default", "--comment", "--value"}))
+    files = [v for o, v in opts if v is not None and (o == "-f" or _abbreviates(o, "--file"))]
+    sub = static_text(operands[0]) if operands else None
+    edits = has_option(opts, "-e") or sub == "edit" or any(
+        _abbreviates(o, "--edit") for o, _v in opts)
+    if edits:
+        an.note(PROGRAM, "git-config", "--edit runs an editor")
+    writes = edits or sub in ("set", "unset", "rename-section", "remove-section") or any(
+        _abbreviates(o, w) for o, _v in opts for w in _CONFIG_WRITES)
+    if not writes and (sub in ("get", "list") or has_option(opts, *_CONFIG_READS)):
+        return
+    if writes or len(operands) >= 2:
+        for file in files:
+            if static_text(file) != "-":
+                an.target(file, st, "git-config", "write")
+
+
+def _g_bundle(an: Analyzer, name: str, args: list[Word], st: State,
+              redirs: list[Redir]) -> None:
+    """``git bundle create FILE REVS``: writes FILE (``-``: standard output)."""
+    if not args or static_text(args[0]) != "create":
+        return  # verify, list-heads, unbundle: read the bundle
+    _opts, operands = getopt(args[1:])
+    if operands and static_text(operands[0]) != "-":
+        an.target(operands[0], st, "git-bundle", "write")
+
+
+# git lfs subcommands that rewrite no work-tree file (fetch, push, prune: .git/lfs only)
+_LFS_READ_ONLY = frozenset({"ls-files", "status", "env", "version", "logs", "locks", "lock",
+                            "unlock", "fsck", "fetch", "push", "prune", "pointer", "ext",
+                            "help", "track"})
+
+
+def _g_lfs(an: Analyzer, name: str, args: list[Word], st: State,
+           redirs: list[Redir]) -> None:
+    """pull, checkout, migrate, dedup... replace work-tree files (pointers by contents):
+    which ones is known only at run time; ``track PATTERN`` writes .gitattributes at the
+    repository's top."""
+    opts, operands = getopt(args, "IX", frozenset({"--include", "--exclude"}))
+    sub = static_text(operands[0]) if operands else None
+    if (sub in _LFS_READ_ONLY and not has_option(opts, "--checkout") and not (
+            sub == "track" and len(operands) > 1)) or (
+            sub == "migrate" and len(operands) > 1 and static_text(operands[1]) == "info"):
+        return
+    if not operands and only_version(args):
+        return
+    an.note(GIT_WORKTREE, "git-lfs", command_text([literal_word("lfs"), *args]))
+
+
 _GIT_HANDLERS: dict[str, Handler] = {
+    "config": _g_config,
+    "bundle": _g_bundle,
+    "lfs": _g_lfs,
     "checkout": _g_checkout,
     "restore": _g_restore,
     "reset": _g_reset,
@@ -913,10 +1075,17 @@ def _h_tsc(an: Analyzer, name: str, args: list[Word], st: State,
 
 
 def _h_reader(short_val: str = "", long_val: frozenset[str] = frozenset(),
-              writes: tuple[str, ...] = (), runs: tuple[str, ...] = ()) -> Handler:
+              writes: tuple[str, ...] = (), runs: tuple[str, ...] = (),
+              abbreviated: bool = False) -> Handler:
     """tree, iconv, shuf, less, rg, fd...: read only, but for an option that writes the
     file it names (``writes``: ``tree -o F``) or runs a command the analysis does not
-    see (``runs``: ``rg --pre CMD``, ``fd -x CMD``): then not judged."""
+    see (``runs``: ``rg --pre CMD``, ``fd -x CMD``): then not judged. ``abbreviated``:
+    the command takes a unique prefix of a long option (getopt_long, argp, Perl's
+    Getopt::Long: ``man --pag=CMD``)."""
+    if abbreviated:
+        writes, runs = _with_prefixes(writes), _with_prefixes(runs)
+        long_val = long_val | {o for o in (*writes, *runs)
+                               if any(v.startswith(o) for v in long_val)}
 
     def handler(an: Analyzer, name: str, args: list[Word], st: State,
                 redirs: list[Redir]) -> None:
@@ -929,6 +1098,12 @@ def _h_reader(short_val: str = "", long_val: frozenset[str] = frozenset(),
             an.note(PROGRAM, name, f"{ran[0]} runs a command")
 
     return handler
+
+
+def _with_prefixes(options: tuple[str, ...]) -> tuple[str, ...]:
+    """The options and every prefix of four characters or more of the long ones."""
+    return tuple(dict.fromkeys([*options, *(o[:k] for o in options if o.startswith("--")
+                                            for k in range(4, len(o)))]))
 
 
 def _h_coord(an: Analyzer, name: str, args: list[Word], st: State,
@@ -1082,7 +1257,38 @@ HANDLERS: dict[str, Handler] = {
     "fd": _h_reader("etdEcjxX", frozenset({"--exec", "--exec-batch"}),
                     runs=("-x", "-X", "--exec", "--exec-batch")),
     "fzf": _h_reader("", frozenset({"--preview", "--bind"}), runs=("--preview", "--bind")),
+    "bat": _h_reader("lHmr", frozenset({
+        "--pager", "--language", "--highlight-line", "--file-name", "--map-syntax",
+        "--theme", "--style", "--tabs", "--wrap", "--terminal-width", "--line-range",
+        "--paging", "--color", "--italic-text", "--decorations"}), runs=("--pager",)),
+    "man": _h_reader("CMLmPpeRrSsE", frozenset({
+        "--pager", "--config-file", "--manpath", "--locale", "--systems", "--preprocessor",
+        "--extension", "--recode", "--prompt", "--sections", "--encoding"}),
+        runs=("-P", "--pager", "-H", "--html"), abbreviated=True),
+    "ag": _h_reader("ABCGgmp", frozenset({
+        "--pager", "--after", "--before", "--context", "--file-search-regex", "--max-count",
+        "--path-to-ignore", "--ignore", "--ignore-dir", "--depth", "--workers"}),
+        runs=("--pager",), abbreviated=True),
+    "ack": _h_reader("ABCm", frozenset({
+        "--pager", "--after-context", "--before-context", "--context", "--max-count",
+        "--output", "--type", "--ignore-dir", "--ignore-file"}),
+        runs=("--pager",), abbreviated=True),
+    "info": _h_reader("dfno", frozenset({
+        "--directory", "--file", "--node", "--output", "--dribble", "--restore",
+        "--init-file", "--index-search"}),
+        writes=("-o", "--output", "--dribble"), abbreviated=True),
+    "history": _h_history,
+    "file": _h_file,
+    "alias": _h_alias,
+    "hash": _h_hash,
+    "shopt": _h_shopt,
+    "export": _h_declare,
+    "declare": _h_declare,
+    "typeset": _h_declare,
+    "local": _h_declare,
+    "readonly": _h_declare,
 }
+HANDLERS["batcat"] = HANDLERS["bat"]
 HANDLERS["fdfind"] = HANDLERS["fd"]
 for _shell in _SHELLS:
     HANDLERS[_shell] = _h_shell
@@ -1095,17 +1301,17 @@ def _words(text: str) -> frozenset[str]:
 # Readers with an option that writes or runs something (rg --pre, tree -o) are handlers.
 # mkdir/chmod/chown create folders or change modes: they clobber no file content.
 READ_ONLY = _words("""
-ls ll la dir vdir cat bat batcat head tail more grep egrep fgrep ag ack wc echo printf
-pwd which whereis type stat file du df diff cmp comm cut tr paste join column nl fold
+ls ll la dir vdir cat head tail more grep egrep fgrep wc echo printf
+pwd which whereis type stat du df diff cmp comm cut tr paste join column nl fold
 fmt rev tac od hexdump md5sum sha1sum sha224sum sha256sum sha384sum sha512sum shasum
 cksum b2sum base64 base32 true false test [ sleep date printenv whoami id groups
 hostname uname uptime ps pgrep pidof free nproc lscpu lsof jq realpath readlink dirname
-basename seq yes expr bc dc cal locale getconf export unset local declare typeset
-readonly read mapfile readarray alias unalias exit return shift wait ulimit umask hash
-history jobs fg bg kill pkill killall disown shopt mkdir chmod chown chgrp mktemp sync
+basename seq yes expr bc dc cal locale getconf unset
+read mapfile readarray unalias exit return shift wait ulimit umask
+jobs fg bg kill pkill killall disown mkdir chmod chown chgrp mktemp sync
 clear tput stty : break continue let times help getopts logger strings nm objdump
-readelf ldd top htop vmstat iostat netstat ss ip ifconfig ping host dig nslookup man
-info apropos whatis tldr numfmt factor tsort expand unexpand envsubst mypy pyright
+readelf ldd top htop vmstat iostat netstat ss ip ifconfig ping host dig nslookup
+apropos whatis tldr numfmt factor tsort expand unexpand envsubst mypy pyright
 pyflakes flake8 pylint shellcheck hadolint yamllint markdownlint codespell gitleaks cloc
 tokei scc pstree lsblk findmnt blkid pkg-config
 """)
