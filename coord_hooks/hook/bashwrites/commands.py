@@ -805,14 +805,20 @@ def _h_git(an: Analyzer, name: str, args: list[Word], st: State,
             path = an.resolve(args[i + 1], here)[0]
             here.chdir(path, "git -C " + args[i + 1].raw)
             i += 2
-        elif text in ("-c", "--git-dir", "--work-tree", "--namespace", "--exec-path") \
-                and "=" not in text:
+        elif text in ("-c", "--git-dir", "--work-tree", "--namespace", "--exec-path",
+                      "--config-env") and "=" not in text:
             if text == "--work-tree":
                 an.note(DYNAMIC, "git", "--work-tree")
+            if text == "-c" and i + 1 < len(args) and not _harmless_git_config(args[i + 1]):
+                an.note(PROGRAM, "git -c", command_text(args))
+            if text == "--config-env":  # a setting's value from the environment
+                an.note(PROGRAM, "git --config-env", command_text(args))
             i += 2
         elif text.startswith("-"):
             if text.startswith("--work-tree="):
                 an.note(DYNAMIC, "git", text)
+            if text.startswith("--config-env="):
+                an.note(PROGRAM, "git --config-env", command_text(args))
             i += 1
         else:
             break
@@ -830,6 +836,29 @@ def _h_git(an: Analyzer, name: str, args: list[Word], st: State,
         an.note(GIT_WORKTREE, "git " + (sub or ""), command_text(args[i:]))
     else:
         an.note(UNKNOWN_COMMAND, "git " + (sub or args[i].raw), command_text(args[i:]))
+
+
+# ``git -c KEY=VALUE`` settings that never name a program to run (core.pager,
+# core.fsmonitor, diff.external, alias.x='!cmd', core.sshCommand... all do): any other key
+# makes the command unjudged. ``pager.CMD`` is harmless as a boolean only.
+_HARMLESS_GIT_CONFIG_PREFIXES = ("color.", "user.", "advice.", "i18n.", "init.", "column.",
+                                 "log.", "format.", "status.", "grep.", "blame.")
+_HARMLESS_GIT_CONFIG_KEYS = frozenset({"core.quotepath", "core.autocrlf", "core.safecrlf",
+                                       "core.abbrev", "core.ignorecase", "safe.directory",
+                                       "protocol.version", "diff.renames", "diff.noprefix",
+                                       "diff.mnemonicprefix", "merge.conflictstyle"})
+_GIT_BOOLEANS = frozenset({"true", "false", "yes", "no", "on", "off", "1", "0", ""})
+
+
+def _harmless_git_config(word: Word) -> bool:
+    setting = static_text(word)
+    if setting is None:
+        return False  # a value only known at run time
+    key, _, value = setting.partition("=")
+    key = key.lower()
+    if key.startswith("pager.") or key == "core.pager":
+        return key != "core.pager" and value.lower() in _GIT_BOOLEANS
+    return key in _HARMLESS_GIT_CONFIG_KEYS or key.startswith(_HARMLESS_GIT_CONFIG_PREFIXES)
 
 
 def _git_read_only(an: Analyzer, sub: str, args: list[Word], st: State) -> None:
