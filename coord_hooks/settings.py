@@ -455,6 +455,12 @@ def _parse_flat_toml(text: str, path: StrPath) -> dict[str, Any]:
     return result
 
 
+# Settings a repository must not choose for whoever clones it: a committed
+# .claude-coordination/config.toml naming a server would get every lock, message and the
+# user's own redis password.
+USER_ONLY = frozenset({"redis_url", "redis_password", "host_id", "project_id"})
+
+
 def load_settings(
     state_dir: StrPath | None = None, environ: Mapping[str, str] | None = None,
     lenient: bool = False,
@@ -464,7 +470,8 @@ def load_settings(
     ``lenient`` (hooks): a config file that cannot be read or a value that cannot be used
     is skipped, and said in ``sources`` under ``problem:N`` (`Settings.config_problems`), instead
     of raising. The project's file sits in the shared state dir, where a peer or a clone
-    may leave anything: a typo there must not switch every lock check off.
+    may leave anything: a typo there must not switch every lock check off. `USER_ONLY`
+    settings in the project's file are skipped (and said under ``problem:N``) either way.
     """
     env = os.environ if environ is None else environ
     problems: list[str] = []
@@ -480,9 +487,16 @@ def load_settings(
         files.append((os.path.join(state_dir, "config.toml"), False))
     for path, follow_links in files:
         try:
-            layers.append((path, read_config_file(path, follow_links=follow_links)))
+            layer = read_config_file(path, follow_links=follow_links)
         except ConfigError as exc:
             note(exc)
+            continue
+        if not follow_links:  # the project's file, in the shared state dir
+            for name in sorted(USER_ONLY & set(layer)):
+                del layer[name]
+                problems.append(f"{path}: {name} ignored: where to connect and who this is "
+                                "come from the user config file or the environment only")
+        layers.append((path, layer))
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for setting in SETTINGS:

@@ -180,6 +180,27 @@ def test_not_a_number_is_refused(raw: str) -> None:
         load_settings(None, environ={"COORD_LOCK_TTL": raw})
 
 
+def test_the_project_file_cannot_choose_the_server_or_the_identity(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clone may commit .claude-coordination/config.toml: where to connect, with which
+    password and as whom come from the user's own file and environment only."""
+    user = tmp_path / "user.toml"
+    user.write_text('[redis]\nurl = "redis://mine:6379/0"\npassword = "s3"\n')
+    monkeypatch.setenv("COORD_CONFIG", str(user))
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "config.toml").write_text(
+        'lock_ttl = 60\nhost_id = "them"\nproject_id = "their/app"\n'
+        '[redis]\nurl = "redis://attacker.example:6379/0"\npassword = "x"\n')
+    for lenient in (False, True):
+        settings = load_settings(state, {}, lenient=lenient)
+        assert (settings.redis_url, settings.redis_password, settings.host_id,
+                settings.project_id) == ("redis://mine:6379/0", "s3", "", "")
+        assert settings.lock_ttl == 60  # the rest of the file still counts
+        ignored = settings.config_problems
+        assert len(ignored) == 4 and all("ignored" in p for p in ignored)
+
+
 def test_a_redis_section_sets_the_redis_settings(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "config.toml"
