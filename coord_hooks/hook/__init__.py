@@ -13,7 +13,7 @@ import os
 import time
 
 from coord_hooks import procs
-from coord_hooks.errors import LayoutChangedError
+from coord_hooks.errors import LayoutChangedError, StoreError
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is on the hot path
 if TYPE_CHECKING:
@@ -188,17 +188,20 @@ def log_rate_limited(state_dir: StrPath | None, what: str, **fields: Any) -> Non
     folder = os.path.join(state_dir, "logs")
     stamp = os.path.join(folder, f".{what}")
     try:
-        if time.time() - os.stat(stamp).st_mtime < LOG_EVERY:
+        if time.time() - os.lstat(stamp).st_mtime < LOG_EVERY:
             return
     except OSError:
         pass
-    try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        from coord_hooks.paths import SAFE_OPEN  # a planted link or FIFO: never through
+    from coord_hooks.paths import FILE_MODE, SAFE_OPEN, ensure_subdir
 
-        os.close(os.open(stamp, os.O_WRONLY | os.O_CREAT | SAFE_OPEN, 0o600))
-        os.utime(stamp)
-    except OSError:
+    try:  # a planted link or FIFO is never written through
+        fd = os.open(os.path.join(ensure_subdir(folder), f".{what}"),
+                     os.O_WRONLY | os.O_CREAT | SAFE_OPEN, FILE_MODE)
+        try:
+            os.utime(fd)
+        finally:
+            os.close(fd)
+    except (OSError, StoreError):
         return  # cannot rate-limit: say nothing rather than flood the log
     log_quietly(state_dir, "warning", what, **fields)
 
