@@ -73,6 +73,11 @@ def q(path: Path | str) -> str:
     return shlex.quote(str(path))
 
 
+def q_operand(value: str) -> str:
+    """`q`, after ``-- `` when the value would read as an option (a file named ``-x``)."""
+    return ("-- " if value.startswith("-") else "") + q(value)
+
+
 def human_bytes(n: float) -> str:
     value = float(n)
     for unit in ("B", "KB", "MB", "GB"):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from coord_hooks import health
 from coord_hooks.coordination.locks import LockView
 from coord_hooks.model import ago
-from coord_hooks.ops.findings import human_bytes, listed, q
+from coord_hooks.ops.findings import human_bytes, listed, q, q_operand
 from coord_hooks.settings import SETTINGS_BY_NAME, read_config_file, user_config_file
 
 if TYPE_CHECKING:
@@ -193,7 +193,7 @@ def check_locks(d: Diagnosis) -> None:
                  f"{listed(keys)}. A lost or damaged record never frees a lock early: they "
                  "block until their lease lapses, and a holder that still runs re-registers "
                  "and keeps them. Release one now only if its session is gone.",
-                 "; ".join(f"coord unlock --force {q(lv.lock.key)}"
+                 "; ".join(f"coord unlock --force {q_operand(lv.lock.key)}"
                            for lv in held_orphan[:3]),
                  keys=[lv.lock.key for lv in held_orphan])
     if dead or orphan:
