@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
     from coord_hooks.cli.state import CliState
 
-ENV_SESSION = "CLAUDE_CODE_SESSION_ID"
 FAST_COMMANDS = {"send": 2, "broadcast": 1}  # command -> positional arguments
 # Commands of the full CLI (Typer): without its packages they explain how to install it.
 FULL_ONLY = ("config", "cleanup", "migrate", "install", "uninstall", "doctor", "demo",

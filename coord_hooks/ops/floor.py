@@ -35,6 +35,7 @@ from typing import Any
 
 from coord_hooks.model import Session
 from coord_hooks.ops.bench import (
+    BASH_HARMLESS,
     SHIMS,
     UNREAD_PER_ROUND,
     Roles,
@@ -43,6 +44,7 @@ from coord_hooks.ops.bench import (
     Spawner,
     World,
     base_env,
+    bash_payload,
     build_json_state,
     edit_payload,
     payload,
@@ -51,8 +53,6 @@ from coord_hooks.ops.bench import (
 from coord_hooks.procs import process_start
 
 FLOOR = "python -I -S -c pass"
-# A command agents run all the time; it writes nothing.
-BASH_HARMLESS = "git status --short && ls -la src | head -20"
 # label -> gated by the check (the five-unread prompt is shown, not gated: its cost
 # grows with the mail it hands over, which is work, not start-up).
 HOOKS: dict[str, bool] = {
@@ -124,9 +124,7 @@ class FloorWorld:
     def _hook_calls(self, shim: Path) -> Iterator[Call]:
         cwd, roles = self.project, self.roles
         renew = edit_payload("pre-tool-use", roles.locker, cwd, cwd / "bench" / "renew.py")
-        bash = payload("pre-tool-use", roles.locker, cwd, tool_name="Bash",
-                       tool_input={"command": BASH_HARMLESS, "description": "status"},
-                       tool_use_id="toolu_floor")
+        bash = bash_payload(roles.locker, cwd, BASH_HARMLESS)
         idle = payload("user-prompt-submit", roles.reader, cwd, prompt="carry on")
         hook = [str(shim)]
         labels = list(HOOKS)
