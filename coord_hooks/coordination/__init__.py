@@ -105,10 +105,11 @@ class Coordinator:
                                  project_dir=project_dir, model=model, name=name, task=task,
                                  source=source)
 
-    def touch(self, session_id: str, busy: bool = False, **register_args: Any) -> Session:
+    def touch(self, session_id: str, busy: bool = False, idle: bool = False,
+              **register_args: Any) -> Session:
         from coord_hooks.coordination import sessions
 
-        return sessions.touch(self, session_id, busy, **register_args)
+        return sessions.touch(self, session_id, busy, idle, **register_args)
 
     def end(self, session_id: str, reason: str = "ended") -> tuple[Session | None, list[Lock]]:
         from coord_hooks.coordination import sessions

@@ -137,28 +137,32 @@ def register(c: Coordinator, session_id: str, *, pid: int | None = None,
     return session
 
 
-def touch(c: Coordinator, session_id: str, busy: bool = False,
+def touch(c: Coordinator, session_id: str, busy: bool = False, idle: bool = False,
           **register_args: Any) -> Session:
     """Heartbeat; registers the session first if no SessionStart was seen.
 
-    ``busy`` (a prompt came): it no longer waits for its user (``idle_since`` cleared
-    in the same write).
+    ``busy`` (a prompt came): it no longer waits for its user; ``idle`` (its turn
+    ended): it does from now on. Either is written in the heartbeat's own write.
     """
     now = c.clock()
     with c.store.read() as view:
         session = view.get_session(session_id)
-    waking = busy and session is not None and session.idle_since is not None
-    if (session is not None and not session.ended and not waking
-            and now - session.last_seen < HEARTBEAT_EVERY):
-        return session
     if session is None or session.ended:
-        return register(c, session_id, source=register_args.pop("source", "auto"),
-                        **register_args)
+        session = register(c, session_id, source=register_args.pop("source", "auto"),
+                           **register_args)
+        if not idle:
+            return session
+    waking = busy and session.idle_since is not None
+    resting = idle and session.idle_since is None
+    if not waking and not resting and now - session.last_seen < HEARTBEAT_EVERY:
+        return session
     with c.store.transaction() as tx:
         fresh = tx.get_session(session_id) or session
         fresh.last_seen = now
         if busy:
             fresh.idle_since = None
+        elif idle and fresh.idle_since is None:
+            fresh.idle_since = now
         tx.put_session(fresh)
     return fresh
 

@@ -125,8 +125,9 @@ class HookRun:
             "model": payload_text(self.payload, "model")[:100],
         }
 
-    def touch(self, ctx: Context, busy: bool = False) -> Session:
+    def touch(self, ctx: Context, busy: bool = False, idle: bool = False) -> Session:
         session = ctx.coordinator.touch(self.session_id, busy=busy and self.tracks_idle,
+                                        idle=idle and self.tracks_idle,
                                         **self.register_args(ctx))
         self.timer.mark("touch")
         return session

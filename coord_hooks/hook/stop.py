@@ -22,15 +22,13 @@ def heartbeat_flush(run: HookRun) -> dict[str, Any] | None:
         run.outcome = "no-session"
         return None
     ctx = run.open()
-    run.touch(ctx)
+    run.touch(ctx, idle=run.event == "Stop")  # the turn ended: it waits for its user now
     run.notes["flushed"] = ctx.store.flush()
     run.timer.mark("flush")
     if run.event == "SubagentStop":
         subagent_stop(run, ctx)
     elif run.event == "Stop":
         orphans_to_parent(run, ctx)
-        if run.tracks_idle:
-            ctx.coordinator.set_idle(run.session_id, True)  # waits for its user now
         if ctx.settings.release_at_stop:  # its waiters hear at their next step
             run.notes["released"] = len(ctx.coordinator.release_all(run.session_id))
             run.timer.mark("release")
