@@ -421,7 +421,8 @@ def run_hook(args: list[str], environ: Mapping[str, str] | None = None, stdin: i
         _log_run(run, state_dir, event, backend, outcome, timer, env)
         if delivered and run is not None:
             _confirm(run, timer, state_dir)  # last: see _confirm
-        _close(run)
+        if run is not None:
+            run.close()
     return 0
 
 
@@ -454,14 +455,6 @@ def _hint(exc: BaseException) -> str:
         return (f"module {exc.name!r} is not importable by the hook's Python "
                 f"({sys.executable}); set COORD_PYTHON, or run `coord doctor`")
     return ""
-
-
-def _close(run: HookRun | None) -> None:
-    if run is not None and run.ctx is not None:
-        try:
-            run.ctx.store.close()
-        except Exception:
-            pass
 
 
 def _log_run(run: Any, state_dir: StrPath | None, event: str, backend: str | None, outcome: str,
