@@ -303,9 +303,8 @@ def confirm(c: Coordinator, delivery: Delivery) -> None:
                 done.add(message.seq)
         for note in delivery.notes:
             tx.delete_waiter(session.session_id, note.waiter.key)
-        still_waiting = bool(delivery.notes) and bool(tx.waiters(session.session_id))
         _settle(c, tx, session, done, part, now, drop=delivery.offer_id,
-                waiting=still_waiting if delivery.notes else None)
+                waiting=bool(tx.waiters(session.session_id)) if delivery.notes else None)
         tx.put_session(session)
 
 

@@ -73,8 +73,7 @@ def pre_tool_use(run: HookRun) -> dict[str, Any] | None:
         run.outcome = "renewed" if result.renewed else "locked"
         return None
     run.outcome = "deny"
-    tool = payload_text(run.payload, "tool_name")
-    reason = (f"{TAG} {result.denial_reason()} The {tool} was not applied. Work on something "
+    reason = (f"{TAG} {result.denial_reason()} The {tool_name} was not applied. Work on something "
               "else meanwhile, or ask and retry later (`coord locks` lists every lock); you "
               "will be told here when it is free, and `coord wait <path>` waits for it.")
     return hook_output("PreToolUse", permissionDecision="deny",
