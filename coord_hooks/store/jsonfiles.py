@@ -247,12 +247,16 @@ class JsonFileView:
         return session
 
     def sessions(self) -> list[Session]:
-        return [s for s in (self._load_path(Session, p, many=True) for p in
-                            _json_files(join(self.dir, "sessions"))) if s is not None]
+        return self._load_all(Session, "sessions")
 
     def locks(self) -> list[Lock]:
-        return [lk for lk in (self._load_path(Lock, p, many=True)
-                              for p in _json_files(join(self.dir, "locks"))) if lk is not None]
+        return self._load_all(Lock, "locks")
+
+    def _load_all(self, cls: Any, folder: str) -> list[Any]:
+        """Every readable record of a folder (json's parser only for many of them)."""
+        paths = _json_files(join(self.dir, folder))
+        many = len(paths) > MANY_RECORDS
+        return [r for r in (self._load_path(cls, p, many) for p in paths) if r is not None]
 
     def _waiters_dir(self) -> str | None:
         """``waiters/`` if it is a real folder (made on first wait; a planted link is
