@@ -180,10 +180,7 @@ def offer(c: Coordinator, session_id: str, max_chars: int, render: Callable[[Mes
         for note in handoff.free_notes(c, tx, session, now, skip=busy_waits):
             if note.quiet:  # it took the lock itself: nothing to say
                 tx.delete_waiter(session_id, note.waiter.key)
-                if not tx.waiters(session_id):
-                    session.delivery = {k: v for k, v in session.delivery.items()
-                                        if k != "waiting"}
-                    tx.put_session(session)
+                handoff.settle_waiting(tx, session)
                 continue
             size = len(render_note(note)) if render_note is not None else 0
             if notes and used + size > max_chars // 2:

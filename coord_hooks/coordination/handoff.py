@@ -131,13 +131,14 @@ def forget(c: Coordinator, session_id: str, keys: Iterable[str]) -> None:
     with c.store.transaction() as tx:
         for key in wanted:
             tx.delete_waiter(session_id, key)
-        settle_waiting(tx, session_id)
+        session = tx.get_session(session_id)
+        if session is not None:
+            settle_waiting(tx, session)
 
 
-def settle_waiting(tx: StoreWriter, session_id: str) -> None:
+def settle_waiting(tx: StoreWriter, session: Session) -> None:
     """Clear the session's "waiting" mark once it has no wait left (inside ``tx``)."""
-    session = tx.get_session(session_id)
-    if session is not None and waiting(session) and not tx.waiters(session_id):
+    if waiting(session) and not tx.waiters(session.session_id):
         session.delivery = {k: v for k, v in session.delivery.items() if k != "waiting"}
         tx.put_session(session)
 
