@@ -50,10 +50,6 @@ def configure(max_bytes: int) -> None:
     _max_bytes = max_bytes
 
 
-def current_max_bytes() -> int:
-    return _max_bytes
-
-
 def log_dir(state_dir: Path) -> Path:
     return state_dir / "logs"
 
